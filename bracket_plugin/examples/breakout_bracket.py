@@ -1,0 +1,1 @@
+../../strategies/breakout_bracket.py

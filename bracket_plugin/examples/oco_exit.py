@@ -1,0 +1,1 @@
+../../strategies/oco_exit.py

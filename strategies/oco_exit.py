@@ -1,0 +1,46 @@
+"""Market entry, then an OCO exit that protects the position.
+
+When the fast moving average crosses above the slow one, buy `size` at market. Once the buy has
+filled, protect the position with a sell Stop below and a sell Limit above the price, linked with
+`oco=` so that the fill of one cancels the other (an OCO on the exchange).
+Plain backtrader: runs unchanged on BackBroker and live.
+"""
+import backtrader as bt
+
+
+class OcoExit(bt.Strategy):
+    params = (
+        ("fast", 24),            # bars in the fast moving average
+        ("slow", 96),            # bars in the slow moving average
+        ("size", 1.0),           # base currency (ETH)
+        ("take_profit", 0.010),  # distance of the take-profit from the close, as a fraction
+        ("stop_loss", 0.008),    # distance of the stop-loss from the close, as a fraction
+        ("tick", 0.000001),      # price step of the market; every price is rounded to it
+    )
+
+    def __init__(self):
+        fast = bt.ind.SMA(self.data.close, period=self.p.fast)
+        slow = bt.ind.SMA(self.data.close, period=self.p.slow)
+        self.cross = bt.ind.CrossOver(fast, slow)
+        self.live = set()  # refs of orders not yet finished
+
+    def to_tick(self, price):
+        return round(round(price / self.p.tick) * self.p.tick, 12)
+
+    def notify_order(self, order):
+        if not order.alive():
+            self.live.discard(order.ref)
+
+    def next(self):
+        if self.live:
+            return
+        close = self.data.close[0]
+        if self.position.size > 0:
+            # Levels from the current close, so the stop is always below the market when placed.
+            stop = self.sell(size=self.position.size, exectype=bt.Order.Stop,
+                             price=self.to_tick(close * (1 - self.p.stop_loss)))
+            take = self.sell(size=self.position.size, exectype=bt.Order.Limit,
+                             price=self.to_tick(close * (1 + self.p.take_profit)), oco=stop)
+            self.live = {stop.ref, take.ref}
+        elif self.cross[0] > 0:
+            self.live = {self.buy(size=self.p.size).ref}

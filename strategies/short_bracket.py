@@ -1,0 +1,57 @@
+"""Breakdown short protected by a bracket (OTOCO on the exchange).
+
+When the close breaks below the lowest low of the last `lookback` bars, place a sell bracket:
+a limit sell at the close, a buy Stop above it (stop-loss) and a buy Limit below it (take-profit).
+On a spot account the entry sells base currency the account holds and the exit buys it back.
+An entry still unfilled after `entry_bars` bars is cancelled, which cancels its exits too.
+Plain backtrader: runs unchanged on BackBroker and live.
+"""
+import backtrader as bt
+
+
+class ShortBracket(bt.Strategy):
+    params = (
+        ("lookback", 96),        # bars in the breakdown range (8 hours of 5-minute bars)
+        ("size", 1.0),           # base currency (ETH)
+        ("take_profit", 0.010),  # distance of the take-profit below the entry, as a fraction
+        ("stop_loss", 0.007),    # distance of the stop-loss above the entry, as a fraction
+        ("entry_bars", 3),       # bars an unfilled entry may wait before it is cancelled
+        ("tick", 0.000001),      # price step of the market; every price is rounded to it
+    )
+
+    def __init__(self):
+        self.range_low = bt.ind.Lowest(self.data.low(-1), period=self.p.lookback)
+        self.live = set()
+        self.entry = None
+        self.entry_filled = False
+        self.placed_at = 0
+
+    def to_tick(self, price):
+        return round(round(price / self.p.tick) * self.p.tick, 12)
+
+    def notify_order(self, order):
+        if order.status == order.Completed and self.entry is not None and order.ref == self.entry.ref:
+            self.entry_filled = True
+        if not order.alive():
+            self.live.discard(order.ref)
+
+    def next(self):
+        if self.live:
+            waited = len(self) - self.placed_at
+            if not self.entry_filled and waited >= self.p.entry_bars and self.entry.ref in self.live:
+                self.cancel(self.entry)
+            return
+        if self.position or self.data.close[0] >= self.range_low[0]:
+            return
+        price = self.to_tick(self.data.close[0])
+        orders = self.sell_bracket(
+            size=self.p.size,
+            exectype=bt.Order.Limit,
+            price=price,
+            stopprice=self.to_tick(price * (1 + self.p.stop_loss)),
+            limitprice=self.to_tick(price * (1 - self.p.take_profit)),
+        )
+        self.entry = orders[0]
+        self.entry_filled = False
+        self.live = {o.ref for o in orders}
+        self.placed_at = len(self)
