@@ -1,0 +1,1 @@
+"""backtrader integration: BracketStore (exchange, journal, polling), BracketBroker, live feed."""

@@ -1,0 +1,166 @@
+"""SQLite journal: every intent is written before it is sent, every outcome after.
+
+Tables
+- meta:    key/value; `prefix` is a random tag fixed when the journal is created, so client order
+           ids derived from intent ids never collide between two journals on one account.
+- intents: one row per create request: client order id, group, method, arguments, state
+           (`intent` -> `sent` | `unknown` -> `done` | `failed`), and the exchange id once known.
+- groups:  one row per order group: its spec, plan step and state, as JSON (for restart).
+- fills:   every fill applied (trade id is the key, so a fill is never applied twice).
+- cursors: per symbol, the timestamp up to which fills have been read.
+
+Secrets never reach this file: only order data is stored.
+"""
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import sqlite3
+import time
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS intents (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    client_oid TEXT UNIQUE,
+    group_key TEXT NOT NULL,
+    step TEXT NOT NULL,
+    symbol TEXT NOT NULL,
+    method TEXT NOT NULL,
+    args TEXT NOT NULL,
+    state TEXT NOT NULL,
+    exchange_id TEXT,
+    error TEXT,
+    created_ms INTEGER NOT NULL,
+    updated_ms INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS groups (
+    key TEXT PRIMARY KEY,
+    symbol TEXT NOT NULL,
+    state TEXT NOT NULL,
+    data TEXT NOT NULL,
+    updated_ms INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS fills (
+    trade_id TEXT PRIMARY KEY,
+    order_id TEXT,
+    symbol TEXT,
+    side TEXT,
+    amount REAL,
+    price REAL,
+    fee REAL,
+    ts INTEGER
+);
+CREATE TABLE IF NOT EXISTS cursors (symbol TEXT PRIMARY KEY, since INTEGER NOT NULL);
+"""
+
+INTENT, SENT, UNKNOWN, DONE, FAILED = 'intent', 'sent', 'unknown', 'done', 'failed'
+OPEN_STATES = (INTENT, SENT, UNKNOWN)
+
+
+def _now() -> int:
+    return int(time.time() * 1000)
+
+
+class Journal:
+    def __init__(self, path: str = ':memory:'):
+        self.path = path
+        if path != ':memory:':
+            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self.db.execute('PRAGMA journal_mode=WAL' if path != ':memory:' else 'PRAGMA journal_mode=MEMORY')
+        self.db.execute('PRAGMA synchronous=NORMAL')
+        self.db.executescript(SCHEMA)
+        row = self.db.execute("SELECT value FROM meta WHERE key='prefix'").fetchone()
+        if row is None:
+            self.db.execute("INSERT INTO meta VALUES ('prefix', ?)", (secrets.token_hex(4),))
+            row = self.db.execute("SELECT value FROM meta WHERE key='prefix'").fetchone()
+        self.prefix = row[0]
+
+    def close(self):
+        self.db.close()
+
+    # intents -----------------------------------------------------------------------------
+    def record_intent(self, group_key: str, step: str, symbol: str, method: str, args: dict) -> str:
+        """Write the intent and answer its client order id (`bp<prefix>x<intent id>`: at most
+        ~24 chars of [A-Za-z0-9], valid on KuCoin (40) and Crypto.com (34 for lists))."""
+        now = _now()
+        cur = self.db.execute(
+            'INSERT INTO intents (group_key, step, symbol, method, args, state, created_ms, updated_ms) '
+            'VALUES (?,?,?,?,?,?,?,?)', (group_key, step, symbol, method, json.dumps(args), INTENT, now, now))
+        cid = f'bp{self.prefix}x{cur.lastrowid}'
+        self.db.execute('UPDATE intents SET client_oid=? WHERE id=?', (cid, cur.lastrowid))
+        return cid
+
+    def mark(self, client_oid: str, state: str, exchange_id: str | None = None, error: str | None = None):
+        self.db.execute('UPDATE intents SET state=?, exchange_id=COALESCE(?, exchange_id), error=?, updated_ms=? '
+                        'WHERE client_oid=?', (state, exchange_id, error, _now(), client_oid))
+
+    def intent(self, client_oid: str) -> dict | None:
+        row = self.db.execute('SELECT * FROM intents WHERE client_oid=?', (client_oid,)).fetchone()
+        return self._intent_row(row) if row else None
+
+    def intents(self, states=None, group_key: str | None = None) -> list[dict]:
+        q, a = 'SELECT * FROM intents WHERE 1=1', []
+        if states:
+            q += f' AND state IN ({",".join("?" * len(states))})'
+            a += list(states)
+        if group_key is not None:
+            q += ' AND group_key=?'
+            a.append(group_key)
+        return [self._intent_row(r) for r in self.db.execute(q + ' ORDER BY id', a).fetchall()]
+
+    def _intent_row(self, row) -> dict:
+        cols = [d[0] for d in self.db.execute('SELECT * FROM intents LIMIT 0').description]
+        d = dict(zip(cols, row))
+        d['args'] = json.loads(d['args'])
+        return d
+
+    # groups --------------------------------------------------------------------------------
+    def save_group(self, key: str, symbol: str, state: str, data: dict):
+        self.db.execute('INSERT INTO groups VALUES (?,?,?,?,?) ON CONFLICT(key) DO UPDATE SET '
+                        'state=excluded.state, data=excluded.data, updated_ms=excluded.updated_ms',
+                        (key, symbol, state, json.dumps(data), _now()))
+
+    def group(self, key: str) -> dict | None:
+        row = self.db.execute('SELECT key, symbol, state, data FROM groups WHERE key=?', (key,)).fetchone()
+        return {'key': row[0], 'symbol': row[1], 'state': row[2], 'data': json.loads(row[3])} if row else None
+
+    def groups(self, exclude_states=('done',)) -> list[dict]:
+        rows = self.db.execute('SELECT key, symbol, state, data FROM groups ORDER BY rowid').fetchall()
+        return [{'key': k, 'symbol': s, 'state': st, 'data': json.loads(d)}
+                for k, s, st, d in rows if st not in exclude_states]
+
+    def new_group_key(self) -> str:
+        n = self.db.execute('SELECT COUNT(*) FROM groups').fetchone()[0]
+        return f'g{n + 1}'
+
+    # fills -----------------------------------------------------------------------------------
+    def add_fill(self, trade_id: str, order_id: str, symbol: str, side: str, amount: float, price: float,
+                 fee: float, ts: int) -> bool:
+        """True if the fill is new (and now recorded); False if it was applied before."""
+        cur = self.db.execute('INSERT OR IGNORE INTO fills VALUES (?,?,?,?,?,?,?,?)',
+                              (trade_id, order_id, symbol, side, amount, price, fee, ts))
+        return cur.rowcount == 1
+
+    def fills(self, symbol: str | None = None) -> list[dict]:
+        q = 'SELECT trade_id, order_id, symbol, side, amount, price, fee, ts FROM fills'
+        rows = self.db.execute(q + (' WHERE symbol=?' if symbol else '') + ' ORDER BY ts, rowid',
+                               (symbol,) if symbol else ()).fetchall()
+        keys = ('trade_id', 'order_id', 'symbol', 'side', 'amount', 'price', 'fee', 'ts')
+        return [dict(zip(keys, r)) for r in rows]
+
+    def net_position(self, symbol: str) -> float:
+        """Net base amount bought minus sold through this journal's orders."""
+        row = self.db.execute("SELECT COALESCE(SUM(CASE side WHEN 'buy' THEN amount ELSE -amount END), 0) "
+                              'FROM fills WHERE symbol=?', (symbol,)).fetchone()
+        return float(row[0])
+
+    def cursor(self, symbol: str) -> int | None:
+        row = self.db.execute('SELECT since FROM cursors WHERE symbol=?', (symbol,)).fetchone()
+        return row[0] if row else None
+
+    def set_cursor(self, symbol: str, since: int):
+        self.db.execute('INSERT INTO cursors VALUES (?,?) ON CONFLICT(symbol) DO UPDATE SET since=excluded.since',
+                        (symbol, since))

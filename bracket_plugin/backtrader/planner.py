@@ -1,0 +1,221 @@
+"""From an order group to exchange requests (pure: no I/O, no backtrader objects).
+
+A BracketSpec describes what the strategy asked for (entry and exit legs, backtrader exec types
+already mapped to leg kinds). `plan()` looks at the exchange's capabilities (its ccxt `has` dict)
+and answers with a Plan:
+
+- `first`: the one request to send now (a native list order, or a single order);
+- `watch`: a stop leg kept locally and sent as a plain order when its trigger is touched
+  (managed OCO on an exchange without native OCO: the limit leg rests on the book and holds the
+  funds, the stop leg holds nothing until it fires, so spot funds are never locked twice);
+- `then`: the exits, as a BracketSpec of their own, to plan and place once the entry has fully
+  filled (managed OTO / OTOCO).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+# leg kinds (what the exchange is asked for)
+MARKET = 'market'
+LIMIT = 'limit'
+STOP = 'stop'              # stop-market: trigger, then market
+STOP_LIMIT = 'stop_limit'  # trigger, then a limit at `price`
+KINDS = (MARKET, LIMIT, STOP, STOP_LIMIT)
+
+# group kinds
+SINGLE = 'single'
+OCO = 'oco'
+OTO = 'oto'
+OTOCO = 'otoco'
+
+ENTRY = 'entry'
+TAKE_PROFIT = 'take_profit'
+STOP_LOSS = 'stop_loss'
+
+# Exchanges whose native OCO stop leg is always a stop-limit (KuCoin: `limitPrice` is required).
+STOP_LEG_NEEDS_LIMIT = frozenset({'kucoin'})
+
+
+class PlanError(ValueError):
+    """The group cannot be expressed on this exchange; the message names the field and rule."""
+
+
+@dataclass(frozen=True)
+class LegSpec:
+    role: str            # entry | take_profit | stop_loss (single orders: entry)
+    side: str            # buy | sell
+    amount: float
+    kind: str            # one of KINDS
+    price: float | None = None    # limit price (limit, stop_limit)
+    trigger: float | None = None  # trigger price (stop, stop_limit)
+    ref: int | None = None        # backtrader order ref, carried for the caller
+
+    def __post_init__(self):
+        if self.side not in ('buy', 'sell'):
+            raise PlanError(f'side: must be buy or sell, got {self.side!r}')
+        if self.kind not in KINDS:
+            raise PlanError(f'kind: must be one of {KINDS}, got {self.kind!r}')
+        if not self.amount or self.amount <= 0:
+            raise PlanError(f'amount: must be > 0, got {self.amount!r}')
+        if self.kind in (LIMIT, STOP_LIMIT) and not (self.price and self.price > 0):
+            raise PlanError(f'price: a {self.kind} leg needs a price > 0, got {self.price!r}')
+        if self.kind in (STOP, STOP_LIMIT) and not (self.trigger and self.trigger > 0):
+            raise PlanError(f'trigger: a {self.kind} leg needs a trigger price > 0, got {self.trigger!r}')
+
+
+@dataclass(frozen=True)
+class BracketSpec:
+    kind: str                 # single | oco | oto | otoco
+    symbol: str
+    legs: tuple[LegSpec, ...]
+
+    def leg(self, role: str) -> LegSpec | None:
+        return next((l for l in self.legs if l.role == role), None)
+
+    @property
+    def entry(self) -> LegSpec | None:
+        return self.leg(ENTRY)
+
+    @property
+    def exits(self) -> tuple[LegSpec, ...]:
+        return tuple(l for l in self.legs if l.role != ENTRY)
+
+
+@dataclass(frozen=True)
+class Request:
+    method: str                      # exchange method name (snake_case)
+    args: tuple
+    params: dict = field(default_factory=dict)
+    roles: tuple[str, ...] = ()      # which legs of the spec this request carries
+
+
+@dataclass(frozen=True)
+class Plan:
+    mode: str                         # native | single | managed
+    first: Request | None
+    watch: LegSpec | None = None
+    then: BracketSpec | None = None
+
+
+def plan(spec: BracketSpec, has: dict, exchange_id: str = '', stop_slippage: float = 0.01) -> Plan:
+    """Choose native list orders where the exchange has them, managed legs where it does not."""
+    _check_shape(spec)
+    if spec.kind == SINGLE:
+        return Plan('single', single_request(spec.symbol, spec.legs[0]))
+    if spec.kind == OCO:
+        return _plan_oco(spec, has, exchange_id, stop_slippage)
+    return _plan_oto(spec, has, exchange_id, stop_slippage)
+
+
+def single_request(symbol: str, leg: LegSpec) -> Request:
+    """ccxt create_order for one leg; trigger orders go through ccxt's unified `triggerPrice`."""
+    if leg.kind == MARKET:
+        return Request('create_order', (symbol, 'market', leg.side, leg.amount, None), {}, (leg.role,))
+    if leg.kind == LIMIT:
+        return Request('create_order', (symbol, 'limit', leg.side, leg.amount, leg.price), {}, (leg.role,))
+    if leg.kind == STOP:
+        return Request('create_order', (symbol, 'market', leg.side, leg.amount, None),
+                       {'triggerPrice': leg.trigger}, (leg.role,))
+    return Request('create_order', (symbol, 'limit', leg.side, leg.amount, leg.price),
+                   {'triggerPrice': leg.trigger}, (leg.role,))
+
+
+def stop_limit_price(leg: LegSpec, exchange_id: str, slippage: float) -> float | None:
+    """The stop leg's limit price: its own for a stop-limit; for a plain stop only where the
+    exchange insists on one (KuCoin), `slippage` away from the trigger on the losing side."""
+    if leg.kind == STOP_LIMIT:
+        return leg.price
+    if exchange_id in STOP_LEG_NEEDS_LIMIT:
+        return leg.trigger * (1 - slippage) if leg.side == 'sell' else leg.trigger * (1 + slippage)
+    return None
+
+
+def _plan_oco(spec, has, exchange_id, slippage) -> Plan:
+    limit, stop = spec.leg(TAKE_PROFIT), spec.leg(STOP_LOSS)
+    if has.get('createOcoOrder'):
+        return Plan('native', Request(
+            'create_oco_order',
+            (spec.symbol, limit.side, limit.amount, limit.price, stop.trigger,
+             stop_limit_price(stop, exchange_id, slippage)),
+            {}, (TAKE_PROFIT, STOP_LOSS)))
+    # limit leg rests and holds the funds; the stop leg is watched locally
+    return Plan('managed', single_request(spec.symbol, limit), watch=stop)
+
+
+def _plan_oto(spec, has, exchange_id, slippage) -> Plan:
+    entry = spec.entry
+    exits = spec.exits
+    tp, sl = spec.leg(TAKE_PROFIT), spec.leg(STOP_LOSS)
+    native_entry = entry.kind in (MARKET, LIMIT)
+    if native_entry and spec.kind == OTOCO and has.get('createOtocoOrder'):
+        params = {'entryType': entry.kind}
+        sll = stop_limit_price(sl, exchange_id, slippage)
+        if sll is not None:
+            params['stopLossLimitPrice'] = sll
+        # a backtrader Limit exit never fills worse than its price: make it a limit leg
+        params['takeProfitLimitPrice'] = tp.price
+        return Plan('native', Request(
+            'create_otoco_order',
+            (spec.symbol, entry.side, entry.amount, entry.price, tp.price, sl.trigger),
+            params, (ENTRY, STOP_LOSS, TAKE_PROFIT)))
+    if native_entry and spec.kind == OTO and has.get('createOtoOrder'):
+        exit_ = exits[0]
+        params = {'entryType': entry.kind}
+        if exit_.role == STOP_LOSS:
+            sll = stop_limit_price(exit_, exchange_id, slippage)
+            if sll is not None:
+                params['stopLossLimitPrice'] = sll
+            args = (spec.symbol, entry.side, entry.amount, entry.price, exit_.trigger, None)
+        else:
+            params['takeProfitLimitPrice'] = exit_.price
+            args = (spec.symbol, entry.side, entry.amount, entry.price, None, exit_.price)
+        return Plan('native', Request('create_oto_order', args, params, (ENTRY, exit_.role)))
+    # managed: the entry alone now, the exits (native OCO where possible) once it has filled
+    then_kind = OCO if len(exits) == 2 else SINGLE
+    then = BracketSpec(then_kind, spec.symbol, exits if then_kind == OCO else (replace(exits[0]),))
+    return Plan('managed', single_request(spec.symbol, entry), then=then)
+
+
+def _check_shape(spec: BracketSpec) -> None:
+    roles = [l.role for l in spec.legs]
+    if len(set(roles)) != len(roles):
+        raise PlanError(f'legs: each role at most once, got {roles}')
+    if spec.kind == SINGLE:
+        if len(spec.legs) != 1:
+            raise PlanError(f'legs: a single order has one leg, got {len(spec.legs)}')
+        return
+    if spec.kind == OCO:
+        tp, sl = spec.leg(TAKE_PROFIT), spec.leg(STOP_LOSS)
+        if len(spec.legs) != 2 or tp is None or sl is None:
+            raise PlanError('legs: an OCO needs exactly one limit leg and one stop / stop-limit leg')
+        if tp.kind != LIMIT or sl.kind not in (STOP, STOP_LIMIT):
+            raise PlanError(f'kind: an OCO pairs a limit with a stop or stop-limit, got {tp.kind} + {sl.kind}')
+        if tp.side != sl.side or tp.amount != sl.amount:
+            raise PlanError('legs: both legs of an OCO must have the same side and size')
+        if tp.side == 'sell' and not tp.price > sl.trigger:
+            raise PlanError(f'price: a sell OCO needs its limit price above its stop price, got {tp.price} <= {sl.trigger}')
+        if tp.side == 'buy' and not tp.price < sl.trigger:
+            raise PlanError(f'price: a buy OCO needs its limit price below its stop price, got {tp.price} >= {sl.trigger}')
+        return
+    if spec.kind not in (OTO, OTOCO):
+        raise PlanError(f'kind: must be single, oco, oto or otoco, got {spec.kind!r}')
+    entry = spec.entry
+    exits = spec.exits
+    want = 2 if spec.kind == OTOCO else 1
+    if entry is None or len(exits) != want:
+        raise PlanError(f'legs: an {spec.kind.upper()} needs an entry and {want} exit leg(s)')
+    for x in exits:
+        if x.side == entry.side:
+            raise PlanError(f'side: the {x.role} leg must be on the other side of the entry ({entry.side})')
+        if x.amount > entry.amount:
+            raise PlanError(f'amount: the {x.role} leg ({x.amount}) exceeds the entry ({entry.amount})')
+    tp, sl = spec.leg(TAKE_PROFIT), spec.leg(STOP_LOSS)
+    if tp is not None and tp.kind != LIMIT:
+        raise PlanError(f'kind: the take-profit leg must be a limit, got {tp.kind}')
+    if sl is not None and sl.kind not in (STOP, STOP_LIMIT):
+        raise PlanError(f'kind: the stop-loss leg must be a stop or stop-limit, got {sl.kind}')
+    if tp is not None and sl is not None:
+        if entry.side == 'buy' and not sl.trigger < tp.price:
+            raise PlanError(f'price: a long bracket needs stop ({sl.trigger}) < take-profit ({tp.price})')
+        if entry.side == 'sell' and not sl.trigger > tp.price:
+            raise PlanError(f'price: a short bracket needs stop ({sl.trigger}) > take-profit ({tp.price})')
