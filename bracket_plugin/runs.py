@@ -212,9 +212,9 @@ class TradeRecorder(bt.Analyzer):
             outcome = "stop_loss"
         elif tp is not None and tp.status == bt.Order.Completed:
             outcome = "take_profit"
-        elif all(o.status in _DEAD for o in legs) and (entry is None or entry.status in _DEAD or entry.status == bt.Order.Completed):
-            outcome = "canceled"
-        elif entry is not None and entry.status in _DEAD:
+        elif any(o.status in (bt.Order.Margin, bt.Order.Rejected) for o in orders):
+            outcome = "rejected"
+        elif all(o.status in _DEAD for o in legs) or (entry is not None and entry.status in _DEAD):
             outcome = "canceled"
         else:
             outcome = "open"
@@ -331,3 +331,7 @@ def load_strategy(path, name: str | None = None):
 def strategy_params(strategy_cls) -> dict:
     """The strategy's parameters and their defaults."""
     return {k: getattr(strategy_cls.params, k) for k in strategy_cls.params._getkeys()}
+
+
+# The package's one bar reader, under the name the run contracts use.
+load_bars = read_bars
