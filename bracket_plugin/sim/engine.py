@@ -1,0 +1,736 @@
+"""Deterministic matching engine of the simulator: replays OHLCV bars on a virtual clock.
+
+Pure: no I/O, no wall clock, no threads.  The HTTP dialects (sim/kucoin.py, sim/cryptocom.py) turn
+requests into `OrderRequest`s, call `Engine.place` / `place_list` / `cancel...`, and render
+`SimOrder` / `SimList` / `Fill` in their exchange's own shape.  `Reject.reason` is one of the
+REASONS constants below; each dialect maps it to its exchange's error code.
+
+Clock: for every market, `bars[:cursor]` are closed; `now_ms()` is the open time of the next bar to
+process (= the close time of the last processed one).  `step()` processes the next bar of every
+market whose next bar opens at the earliest pending timestamp, then advances the clock.
+
+Fill rules (identical to backtrader's BackBroker without slippage, see rules.py): nothing fills at
+placement; market orders fill at the next bar's open; a limit fills at the open if the open is
+better, else at its price if the bar reaches it; a stop fills at the open if the open is through the
+trigger, else at the trigger; a stop-limit triggers like a stop and then rests as a limit.  Orders
+are tried in placement order; the legs of a list are stored entry first, then the stop-loss leg, so
+a bar touching both exits fills the stop.  OTO/OTOCO exits go live after the entry's full fill and
+are tried from the next bar on.  A fill of one OCO leg (or of one exit) cancels the others.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Callable, Iterable
+
+from bracket_plugin.bars import Bar, interval_ms
+from bracket_plugin.sim import rules as R
+from bracket_plugin.sim.rules import BUY, DOWN, SELL, UP, MarketRules
+
+# --- rejection reasons (stable strings; the dialects map them to exchange codes) ----------------
+INSUFFICIENT_BALANCE = "insufficient_balance"
+BELOW_MIN_SIZE = "below_min_size"
+BELOW_MIN_NOTIONAL = "below_min_notional"
+BAD_TICK = "bad_tick"
+BAD_LOT = "bad_lot"
+UNKNOWN_SYMBOL = "unknown_symbol"
+DUPLICATE_CLIENT_ID = "duplicate_client_id"
+TOO_MANY_STOPS = "too_many_stops"
+TRIGGER_WRONG_SIDE = "trigger_wrong_side"
+BAD_LEG_COMBINATION = "bad_leg_combination"
+NOT_FOUND = "not_found"
+NOT_CANCELABLE = "not_cancelable"
+BAD_REQUEST = "bad_request"
+REASONS = frozenset({
+    INSUFFICIENT_BALANCE, BELOW_MIN_SIZE, BELOW_MIN_NOTIONAL, BAD_TICK, BAD_LOT, UNKNOWN_SYMBOL,
+    DUPLICATE_CLIENT_ID, TOO_MANY_STOPS, TRIGGER_WRONG_SIDE, BAD_LEG_COMBINATION, NOT_FOUND,
+    NOT_CANCELABLE, BAD_REQUEST,
+})
+
+ORDER_TYPES = ("limit", "market", "stop_market", "stop_limit")
+TRIGGER_TYPES = ("stop_market", "stop_limit")
+ROLES = ("entry", "stop_loss", "take_profit")
+LIST_KINDS = ("oco", "oto", "otoco")
+# order statuses: 'pending' = list exit waiting for its entry; 'open' = live; 'triggered' = a
+# stop-limit whose trigger fired, resting as a limit; the rest are final.
+LIVE = ("open", "triggered")
+CANCELABLE = ("pending", "open", "triggered")
+FINAL = ("filled", "canceled", "rejected")
+
+
+class Reject(Exception):
+    """An order, list or cancel refused by the engine; nothing changed.  `reason` is in REASONS."""
+
+    def __init__(self, reason: str, message: str):
+        assert reason in REASONS, reason
+        super().__init__(f"{reason}: {message}")
+        self.reason = reason
+        self.message = message
+
+
+@dataclass(frozen=True)
+class OrderRequest:
+    """One order as a dialect received it.
+
+    type: 'limit' (price), 'market' (amount, or funds for a buy by quote amount), 'stop_market'
+    (trigger), 'stop_limit' (trigger and price).  direction ('up'|'down') says which way the price
+    must cross the trigger; None derives it (see rules.default_direction): a stop_loss leg fires
+    against the position, a take_profit trigger with it, a trigger without role from the side the
+    market is on.  role: 'entry'|'stop_loss'|'take_profit'|None; a single trigger order with a role
+    has its trigger checked against the market like a list leg (Crypto.com STOP_LOSS/TAKE_PROFIT).
+    """
+
+    symbol: str
+    side: str
+    type: str
+    amount: Decimal | str | int | None = None
+    price: Decimal | str | int | None = None
+    trigger: Decimal | str | int | None = None
+    funds: Decimal | str | int | None = None
+    client_id: str | None = None
+    role: str | None = None
+    direction: str | None = None
+
+
+@dataclass
+class SimOrder:
+    id: str
+    client_id: str | None
+    symbol: str
+    side: str
+    type: str
+    amount: Decimal  # for a market buy by funds: 0 until it fills
+    price: Decimal | None  # limit price
+    trigger: Decimal | None
+    direction: str | None  # trigger direction
+    status: str
+    created_ms: int
+    updated_ms: int
+    fee_currency: str
+    funds: Decimal | None = None
+    filled: Decimal = Decimal(0)
+    cost: Decimal = Decimal(0)  # quote value of the fills
+    fee: Decimal = Decimal(0)
+    list_id: str | None = None
+    role: str | None = None
+    leg: int | None = None  # index of the leg in the request of its list
+    triggered_ms: int | None = None
+    reason: str | None = None  # why canceled/rejected: 'user', 'oco', 'list', 'insufficient_balance'
+
+    @property
+    def remaining(self) -> Decimal:
+        return max(self.amount - self.filled, Decimal(0))
+
+    @property
+    def average(self) -> Decimal | None:
+        return self.cost / self.filled if self.filled else None
+
+    @property
+    def is_trigger(self) -> bool:
+        return self.type in TRIGGER_TYPES
+
+
+@dataclass
+class SimList:
+    id: str
+    client_id: str | None
+    kind: str  # 'oco' | 'oto' | 'otoco'
+    symbol: str
+    order_ids: list[str]  # in leg order of the request
+    status: str  # 'open' | 'done' | 'canceled'
+    created_ms: int
+    updated_ms: int
+
+
+@dataclass(frozen=True)
+class Fill:
+    id: str
+    order_id: str
+    symbol: str
+    side: str
+    price: Decimal
+    amount: Decimal
+    fee: Decimal
+    fee_currency: str
+    liquidity: str  # 'maker' | 'taker'
+    ts: int  # open time of the bar that filled it
+
+    @property
+    def cost(self) -> Decimal:
+        return self.price * self.amount
+
+
+@dataclass(frozen=True)
+class Ticker:
+    symbol: str
+    ts: int
+    last: Decimal
+    bid: Decimal
+    ask: Decimal
+    open: Decimal  # 24 h window of closed bars
+    high: Decimal
+    low: Decimal
+    volume: Decimal  # base
+    quote_volume: Decimal
+
+
+def default_ids(kind: str, n: int) -> str:
+    """Numeric id strings from one counter for orders, lists and fills (unique across kinds)."""
+    return str(1_000_000_000 + n)
+
+
+def _dec(name: str, value, required: bool = False) -> Decimal | None:
+    if value is None:
+        if required:
+            raise Reject(BAD_REQUEST, f"{name} is required")
+        return None
+    try:
+        d = value if isinstance(value, Decimal) else Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        raise Reject(BAD_REQUEST, f"{name} must be a number, got {value!r}") from None
+    if not d.is_finite() or d <= 0:
+        raise Reject(BAD_REQUEST, f"{name} must be a positive number, got {value!r}")
+    return d
+
+
+@dataclass
+class _Hold:
+    currency: str
+    amount: Decimal
+
+
+class Engine:
+    """Spot matching engine for one account over one or more markets.
+
+    markets: rules per symbol; bars: bar list per symbol (same keys); balances: starting totals per
+    currency; start: index of the first bar NOT yet closed in every market (bars[:start] are
+    history); ids: id factory (kind 'order'|'list'|'fill', counter) -> str.
+    """
+
+    def __init__(self, markets: dict[str, MarketRules], bars: dict[str, list[Bar]],
+                 balances: dict[str, Decimal] | None = None, start: int = 0,
+                 ids: Callable[[str, int], str] = default_ids):
+        if set(markets) != set(bars):
+            raise ValueError(f"markets and bars must name the same symbols: {sorted(markets)} vs {sorted(bars)}")
+        for sym, bs in bars.items():
+            if not bs:
+                raise ValueError(f"no bars for {sym}")
+            if not 0 <= start <= len(bs):
+                raise ValueError(f"start must be between 0 and {len(bs)} for {sym}, got {start}")
+        self._rules = dict(markets)
+        self._bars = {s: list(b) for s, b in bars.items()}
+        self._cursor = {s: start for s in bars}
+        self._interval = {s: interval_ms(b) for s, b in self._bars.items()}
+        self._total: dict[str, Decimal] = {}
+        for r in self._rules.values():
+            self._total.setdefault(r.base, Decimal(0))
+            self._total.setdefault(r.quote, Decimal(0))
+        for cur, amt in (balances or {}).items():
+            self._total[cur] = Decimal(str(amt))
+        self._holds: dict[str, _Hold] = {}  # 'o:<order id>' or 'l:<list id>' -> hold
+        self._orders: dict[str, SimOrder] = {}  # insertion order = placement (and trial) order
+        self._lists: dict[str, SimList] = {}
+        self._fills: list[Fill] = []
+        self._client_ids: dict[str, tuple[str, str]] = {}  # client id -> ('order'|'list', id)
+        self._counter = 0
+        self._ids = ids
+
+    # ---------------------------------------------------------------- clock and market data
+    def now_ms(self) -> int:
+        """Open time of the next bar to process; after the last bar, its open time + interval."""
+        pending = [self._bars[s][c].ts for s, c in self._cursor.items() if c < len(self._bars[s])]
+        if pending:
+            return min(pending)
+        return max(self._bars[s][-1].ts + self._interval[s] for s in self._bars)
+
+    def symbols(self) -> list[str]:
+        return list(self._rules)
+
+    def rules(self, symbol: str) -> MarketRules:
+        return self._rules_for(symbol)
+
+    def markets(self) -> dict[str, MarketRules]:
+        return dict(self._rules)
+
+    def currencies(self) -> list[str]:
+        return list(self._total)
+
+    def interval_ms(self, symbol: str) -> int:
+        self._rules_for(symbol)
+        return self._interval[symbol]
+
+    def bars_left(self, symbol: str | None = None) -> int:
+        syms = [symbol] if symbol else list(self._bars)
+        return sum(len(self._bars[s]) - self._cursor[s] for s in syms)
+
+    def closed_bars(self, symbol: str, since: int | None = None, limit: int | None = None) -> list[Bar]:
+        """Closed bars, oldest first: from `since` (ms, inclusive) on, at most `limit` of them;
+        without `since`, the most recent `limit`."""
+        self._rules_for(symbol)
+        closed = self._bars[symbol][: self._cursor[symbol]]
+        if since is not None:
+            closed = [b for b in closed if b.ts >= since]
+            return closed[:limit] if limit is not None else closed
+        return closed[-limit:] if limit else closed
+
+    def last_price(self, symbol: str) -> Decimal:
+        """Close of the last closed bar (before any bar closed: the first bar's open)."""
+        self._rules_for(symbol)
+        c = self._cursor[symbol]
+        return self._bars[symbol][c - 1].close if c else self._bars[symbol][0].open
+
+    def ticker(self, symbol: str) -> Ticker:
+        """Last price and 24 h statistics from closed bars; bid = ask = last (no order book)."""
+        last = self.last_price(symbol)
+        now = self.now_ms()
+        window = [b for b in self.closed_bars(symbol) if b.ts >= now - 86_400_000]
+        if not window:
+            return Ticker(symbol, now, last, last, last, last, last, last, Decimal(0), Decimal(0))
+        return Ticker(
+            symbol, now, last, last, last, window[0].open, max(b.high for b in window),
+            min(b.low for b in window), sum((b.volume for b in window), Decimal(0)),
+            sum((b.volume * b.close for b in window), Decimal(0)),
+        )
+
+    # ---------------------------------------------------------------- balances
+    def balances(self) -> dict[str, tuple[Decimal, Decimal, Decimal]]:
+        """{currency: (total, free, used)}; used = what open orders hold."""
+        used = self._used()
+        return {c: (t, t - used.get(c, Decimal(0)), used.get(c, Decimal(0))) for c, t in self._total.items()}
+
+    def _used(self) -> dict[str, Decimal]:
+        used: dict[str, Decimal] = {}
+        for h in self._holds.values():
+            used[h.currency] = used.get(h.currency, Decimal(0)) + h.amount
+        return used
+
+    def _free(self, currency: str) -> Decimal:
+        return self._total.get(currency, Decimal(0)) - self._used().get(currency, Decimal(0))
+
+    # ---------------------------------------------------------------- lookups
+    def order(self, order_id: str) -> SimOrder:
+        try:
+            return self._orders[order_id]
+        except KeyError:
+            raise Reject(NOT_FOUND, f"order {order_id} does not exist") from None
+
+    def order_by_client_id(self, client_id: str) -> SimOrder:
+        kind, oid = self._client_ids.get(client_id, (None, None))
+        if kind != "order":
+            raise Reject(NOT_FOUND, f"no order with client id {client_id}")
+        return self._orders[oid]
+
+    def get_list(self, list_id: str) -> SimList:
+        try:
+            return self._lists[list_id]
+        except KeyError:
+            raise Reject(NOT_FOUND, f"order list {list_id} does not exist") from None
+
+    def list_by_client_id(self, client_id: str) -> SimList:
+        kind, lid = self._client_ids.get(client_id, (None, None))
+        if kind != "list":
+            raise Reject(NOT_FOUND, f"no order list with client id {client_id}")
+        return self._lists[lid]
+
+    def list_orders(self, list_id: str) -> list[SimOrder]:
+        return [self._orders[i] for i in self.get_list(list_id).order_ids]
+
+    def open_orders(self, symbol: str | None = None) -> list[SimOrder]:
+        """Orders not final (pending list exits included), in placement order."""
+        return self.orders(symbol=symbol, status=CANCELABLE)
+
+    def orders(self, symbol: str | None = None, status: str | Iterable[str] | None = None,
+               since: int | None = None, limit: int | None = None) -> list[SimOrder]:
+        """Orders in placement order, filtered by symbol, status (one or several) and created_ms >= since."""
+        statuses = (status,) if isinstance(status, str) else tuple(status) if status else None
+        out = [o for o in self._orders.values()
+               if (symbol is None or o.symbol == symbol) and (statuses is None or o.status in statuses)
+               and (since is None or o.created_ms >= since)]
+        return out[:limit] if limit is not None else out
+
+    def lists(self, symbol: str | None = None, status: str | Iterable[str] | None = None,
+              kind: str | None = None) -> list[SimList]:
+        statuses = (status,) if isinstance(status, str) else tuple(status) if status else None
+        return [lst for lst in self._lists.values()
+                if (symbol is None or lst.symbol == symbol) and (statuses is None or lst.status in statuses)
+                and (kind is None or lst.kind == kind)]
+
+    def fills(self, symbol: str | None = None, since: int | None = None, order_id: str | None = None) -> list[Fill]:
+        return [f for f in self._fills
+                if (symbol is None or f.symbol == symbol) and (since is None or f.ts >= since)
+                and (order_id is None or f.order_id == order_id)]
+
+    # ---------------------------------------------------------------- placing
+    def place(self, req: OrderRequest) -> SimOrder:
+        """Accept one order (nothing fills now) or raise Reject with nothing changed."""
+        o = self._build(req, role=req.role, check_role_side=req.role in ("stop_loss", "take_profit"))
+        self._check_client_ids([o.client_id])
+        self._check_stop_count(o.symbol, [o])
+        need = self._hold_need(o)
+        self._check_free({need.currency: need.amount})
+        self._commit_order(o)
+        self._holds[f"o:{o.id}"] = need
+        return o
+
+    def place_list(self, kind: str, legs: list[OrderRequest], client_id: str | None = None) -> SimList:
+        """Accept an order list, or raise Reject with nothing changed.
+
+        oco: one limit + one trigger, same side; a fill of either cancels the other; holds once.
+        oto: legs[0] is the entry (limit or market), legs[1] one trigger on the opposite side.
+        otoco: legs[0] the entry, then one stop-type trigger (role stop_loss) and one take-profit
+        leg (a limit, or a trigger with role take_profit) on the opposite side, in any order.
+        Exits go live (status 'open') once the entry is fully filled, are tried from the next bar,
+        hold the bought base (or the quote a buy-back needs) once, and a fill of one cancels the other.
+        """
+        if kind not in LIST_KINDS:
+            raise Reject(BAD_REQUEST, f"list kind must be one of {LIST_KINDS}, got {kind!r}")
+        want = {"oco": 2, "oto": 2, "otoco": 3}[kind]
+        if len(legs) != want:
+            raise Reject(BAD_LEG_COMBINATION, f"{kind} needs {want} legs, got {len(legs)}")
+        symbols = {leg.symbol for leg in legs}
+        if len(symbols) != 1:
+            raise Reject(BAD_LEG_COMBINATION, f"all legs of a list must be on one market, got {sorted(symbols)}")
+        if kind == "oco":
+            orders = self._build_oco(legs)
+        else:
+            orders = self._build_oto(kind, legs)
+        self._check_client_ids([client_id] + [o.client_id for o in orders])
+        self._check_stop_count(orders[0].symbol, orders)
+        if kind == "oco":
+            need = max((self._hold_need(o) for o in orders), key=lambda h: h.amount)
+            hold_key = "l:"
+        else:
+            need = self._hold_need(orders[0])
+            hold_key = "o:"
+        self._check_free({need.currency: need.amount})
+        now = self.now_ms()
+        lst = SimList(self._next_id("list"), client_id, kind, orders[0].symbol, [], "open", now, now)
+        # trial order: entry, then the stop-loss leg, then the rest (BackBroker creates the stop first)
+        trial = sorted(orders, key=lambda o: (o.role != "entry", o.role != "stop_loss", not o.is_trigger))
+        for o in trial:
+            o.list_id = lst.id
+            self._commit_order(o)
+        lst.order_ids = [o.id for o in sorted(orders, key=lambda o: o.leg)]
+        self._lists[lst.id] = lst
+        if client_id:
+            self._client_ids[client_id] = ("list", lst.id)
+        self._holds[hold_key + (lst.id if kind == "oco" else orders[0].id)] = need
+        return lst
+
+    def _build_oco(self, legs: list[OrderRequest]) -> list[SimOrder]:
+        types = sorted(leg.type for leg in legs)
+        if not (types[0] == "limit" and types[1] in TRIGGER_TYPES):
+            raise Reject(BAD_LEG_COMBINATION, f"oco needs one limit and one stop_market/stop_limit leg, got {types}")
+        if legs[0].side != legs[1].side:
+            raise Reject(BAD_LEG_COMBINATION, "both legs of an oco must have the same side")
+        orders = []
+        for i, leg in enumerate(legs):
+            role = leg.role or ("stop_loss" if leg.type in TRIGGER_TYPES else "take_profit")
+            o = self._build(leg, role=role, check_role_side=leg.type in TRIGGER_TYPES)
+            o.leg = i
+            orders.append(o)
+        if orders[0].amount != orders[1].amount:
+            raise Reject(BAD_LEG_COMBINATION, "both legs of an oco must have the same amount")
+        return orders
+
+    def _build_oto(self, kind: str, legs: list[OrderRequest]) -> list[SimOrder]:
+        entry_req, exits = legs[0], legs[1:]
+        if entry_req.type not in ("limit", "market"):
+            raise Reject(BAD_LEG_COMBINATION, f"the entry of an {kind} must be a limit or market order, got {entry_req.type}")
+        if entry_req.role not in (None, "entry"):
+            raise Reject(BAD_LEG_COMBINATION, f"the first leg of an {kind} is its entry, got role {entry_req.role}")
+        entry = self._build(entry_req, role="entry")
+        entry.leg = 0
+        if any(x.side == entry.side for x in exits):
+            raise Reject(BAD_LEG_COMBINATION, f"the exits of an {kind} must be on the opposite side of the entry")
+        if kind == "oto":
+            x = exits[0]
+            if x.type not in TRIGGER_TYPES:
+                raise Reject(BAD_LEG_COMBINATION, f"the second leg of an oto must be a trigger order, got {x.type}")
+            roles = [x.role or "stop_loss"]
+        else:
+            roles = [self._otoco_role(x) for x in exits]
+            if sorted(roles) != ["stop_loss", "take_profit"]:
+                raise Reject(BAD_LEG_COMBINATION, f"an otoco needs one stop_loss trigger and one take_profit leg, got {roles}")
+        # exits are checked against the entry price (the market may be elsewhere until the entry fills)
+        reference = entry.price if entry.type == "limit" else self.last_price(entry.symbol)
+        orders = [entry]
+        for i, (x, role) in enumerate(zip(exits, roles), start=1):
+            o = self._build(x, role=role, check_role_side=x.type in TRIGGER_TYPES, reference=reference, status="pending")
+            if role == "take_profit" and o.type == "limit" and (o.price <= reference if o.side == SELL else o.price >= reference):
+                raise Reject(TRIGGER_WRONG_SIDE, f"take_profit price {o.price} must be on the profit side of the entry {reference}")
+            if entry.type == "limit" and o.amount > entry.amount:
+                raise Reject(BAD_LEG_COMBINATION, f"exit amount {o.amount} exceeds the entry amount {entry.amount}")
+            o.leg = i
+            orders.append(o)
+        return orders
+
+    @staticmethod
+    def _otoco_role(x: OrderRequest) -> str:
+        if x.role:
+            if x.role == "stop_loss" and x.type not in TRIGGER_TYPES:
+                raise Reject(BAD_LEG_COMBINATION, "the stop_loss leg of an otoco must be a trigger order")
+            return x.role
+        return "stop_loss" if x.type in TRIGGER_TYPES else "take_profit"
+
+    def _build(self, req: OrderRequest, role: str | None, check_role_side: bool = False,
+               reference: Decimal | None = None, status: str = "open") -> SimOrder:
+        """Validate one order request against its market (pure: no state changes)."""
+        r = self._rules.get(req.symbol)
+        if r is None:
+            raise Reject(UNKNOWN_SYMBOL, f"symbol {req.symbol!r} is not listed (markets: {', '.join(self._rules)})")
+        if req.side not in (BUY, SELL):
+            raise Reject(BAD_REQUEST, f"side must be 'buy' or 'sell', got {req.side!r}")
+        if req.type not in ORDER_TYPES:
+            raise Reject(BAD_REQUEST, f"type must be one of {ORDER_TYPES}, got {req.type!r}")
+        if role is not None and role not in ROLES:
+            raise Reject(BAD_REQUEST, f"role must be one of {ROLES}, got {role!r}")
+        if req.direction not in (None, UP, DOWN):
+            raise Reject(BAD_REQUEST, f"direction must be 'up' or 'down', got {req.direction!r}")
+        if req.client_id is not None and not isinstance(req.client_id, str):
+            raise Reject(BAD_REQUEST, "client_id must be a string")
+        funds = _dec("funds", req.funds)
+        if funds is not None and (req.type != "market" or req.side != BUY):
+            raise Reject(BAD_REQUEST, "funds is only accepted on a market buy")
+        if funds is not None and req.amount is not None:
+            raise Reject(BAD_REQUEST, "give either amount or funds, not both")
+        amount = _dec("amount", req.amount, required=funds is None)
+        price = _dec("price", req.price, required=req.type in ("limit", "stop_limit"))
+        trigger = _dec("trigger", req.trigger, required=req.type in TRIGGER_TYPES)
+        if req.type == "market" and price is not None:
+            raise Reject(BAD_REQUEST, "a market order takes no price")
+        if req.type in ("limit", "market") and trigger is not None:
+            raise Reject(BAD_REQUEST, f"a {req.type} order takes no trigger; use stop_market or stop_limit")
+        for name, value in (("price", price), ("trigger", trigger)):
+            if value is not None and not R.is_multiple(value, r.tick_size):
+                raise Reject(BAD_TICK, f"{name} {value} is not a multiple of the tick size {r.tick_size}")
+        last = self.last_price(req.symbol)
+        if amount is not None:
+            if not R.is_multiple(amount, r.lot_size):
+                raise Reject(BAD_LOT, f"amount {amount} is not a multiple of the lot size {r.lot_size}")
+            if amount < r.min_size:
+                raise Reject(BELOW_MIN_SIZE, f"amount {amount} is below the minimum size {r.min_size} {r.base}")
+            notional = amount * (price or trigger or last)
+            if notional < r.min_notional:
+                raise Reject(BELOW_MIN_NOTIONAL, f"amount * price {notional} is below the minimum {r.min_notional} {r.quote}")
+        elif funds < r.min_notional:
+            raise Reject(BELOW_MIN_NOTIONAL, f"funds {funds} is below the minimum {r.min_notional} {r.quote}")
+        direction = None
+        if trigger is not None:
+            direction = req.direction or R.default_direction(req.side, role, trigger, last)
+            ref = last if reference is None else reference
+            if check_role_side and R.trigger_on_wrong_side(direction, trigger, ref):
+                where = "below" if direction == DOWN else "above"
+                raise Reject(TRIGGER_WRONG_SIDE, f"{role or 'trigger'} trigger {trigger} of a {req.side} must be {where} the reference price {ref}")
+        now = self.now_ms()
+        return SimOrder(
+            id="", client_id=req.client_id, symbol=req.symbol, side=req.side, type=req.type,
+            amount=amount or Decimal(0), price=price, trigger=trigger, direction=direction, status=status,
+            created_ms=now, updated_ms=now, fee_currency=r.quote, funds=funds, role=role,
+        )
+
+    def _check_client_ids(self, cids: list[str | None]) -> None:
+        given = [c for c in cids if c]
+        for c in given:
+            if c in self._client_ids:
+                raise Reject(DUPLICATE_CLIENT_ID, f"client id {c!r} was already used")
+        if len(set(given)) != len(given):
+            raise Reject(DUPLICATE_CLIENT_ID, f"client ids within one request must differ: {given}")
+
+    def _check_stop_count(self, symbol: str, new: list[SimOrder]) -> None:
+        limit = self._rules[symbol].max_open_stops
+        adding = sum(1 for o in new if o.is_trigger)
+        if limit is None or not adding:
+            return
+        current = sum(1 for o in self._orders.values()
+                      if o.symbol == symbol and o.is_trigger and o.status in ("pending", "open"))
+        if current + adding > limit:
+            raise Reject(TOO_MANY_STOPS, f"at most {limit} untriggered stop orders per market; {current} are open on {symbol}")
+
+    def _hold_need(self, o: SimOrder, available: Decimal | None = None) -> _Hold:
+        """What an order may spend: a sell its base amount; a buy amount * (limit, trigger or last
+        price) or its funds, plus the larger fee rate."""
+        r = self._rules[o.symbol]
+        if o.side == SELL:
+            return _Hold(r.base, o.amount)
+        if o.funds is not None:
+            spend = o.funds
+        else:
+            spend = o.amount * (o.price if o.type in ("limit", "stop_limit") else o.trigger or self.last_price(o.symbol))
+        return _Hold(r.quote, spend * (1 + r.max_fee))
+
+    def _check_free(self, needs: dict[str, Decimal]) -> None:
+        for cur, amt in needs.items():
+            free = self._free(cur)
+            if amt > free:
+                raise Reject(INSUFFICIENT_BALANCE, f"needs {amt} {cur}, {free} {cur} free")
+
+    def _commit_order(self, o: SimOrder) -> None:
+        o.id = self._next_id("order")
+        self._orders[o.id] = o
+        if o.client_id:
+            self._client_ids[o.client_id] = ("order", o.id)
+
+    def _next_id(self, kind: str) -> str:
+        self._counter += 1
+        return self._ids(kind, self._counter)
+
+    # ---------------------------------------------------------------- canceling
+    def cancel(self, order_id: str) -> SimOrder:
+        """Cancel one order; an order of a list cancels its whole list (as BackBroker and the
+        exchanges do).  Reject not_found / not_cancelable."""
+        o = self.order(order_id)
+        if o.status not in CANCELABLE:
+            raise Reject(NOT_CANCELABLE, f"order {order_id} is {o.status}")
+        if o.list_id:
+            self._end_list(self._lists[o.list_id], "canceled", reason="user", ts=self.now_ms())
+        else:
+            self._finish(o, "canceled", "user", self.now_ms())
+        return o
+
+    def cancel_list(self, list_id: str) -> SimList:
+        lst = self.get_list(list_id)
+        if lst.status != "open":
+            raise Reject(NOT_CANCELABLE, f"order list {list_id} is {lst.status}")
+        self._end_list(lst, "canceled", reason="user", ts=self.now_ms())
+        return lst
+
+    def cancel_all(self, symbol: str | None = None, lists: bool = True, singles: bool = True) -> list[str]:
+        """Cancel every open order (and list) on `symbol` (or everywhere); returns the canceled order ids."""
+        if symbol is not None:
+            self._rules_for(symbol)
+        targets = [o for o in self._orders.values()
+                   if (symbol is None or o.symbol == symbol) and o.status in CANCELABLE
+                   and (lists if o.list_id else singles)]
+        for o in targets:
+            if o.status in CANCELABLE:  # a list leg may have gone with its sibling
+                self.cancel(o.id)
+        return [o.id for o in targets]
+
+    def _finish(self, o: SimOrder, status: str, reason: str | None, ts: int) -> None:
+        o.status = status
+        o.reason = reason
+        o.updated_ms = ts
+        self._holds.pop(f"o:{o.id}", None)
+
+    def _end_list(self, lst: SimList, status: str, reason: str, ts: int, keep: str | None = None) -> None:
+        for oid in lst.order_ids:
+            o = self._orders[oid]
+            if oid != keep and o.status in CANCELABLE:
+                self._finish(o, "canceled", reason, ts)
+        lst.status = status
+        lst.updated_ms = ts
+        self._holds.pop(f"l:{lst.id}", None)
+
+    # ---------------------------------------------------------------- the bar loop
+    def step(self) -> bool:
+        """Process the next bar of every market opening at the earliest pending time.
+
+        Orders live at the start of the step are tried once each, in placement order; an order
+        canceled by a sibling's fill earlier in the step is skipped.  Returns False (and does
+        nothing) when no bars are left.
+        """
+        pending = {s: self._bars[s][c] for s, c in self._cursor.items() if c < len(self._bars[s])}
+        if not pending:
+            return False
+        t = min(b.ts for b in pending.values())
+        bars = {s: b for s, b in pending.items() if b.ts == t}
+        for o in [o for o in self._orders.values() if o.status in LIVE and o.symbol in bars]:
+            if o.status in LIVE:
+                self._try(o, bars[o.symbol])
+        for s in bars:
+            self._cursor[s] += 1
+        return True
+
+    def run(self, max_steps: int | None = None) -> int:
+        """Step until no bars are left (or max_steps); returns the number of bars processed."""
+        n = 0
+        while (max_steps is None or n < max_steps) and self.step():
+            n += 1
+        return n
+
+    def _try(self, o: SimOrder, bar: Bar) -> None:
+        if o.type == "market":
+            m = R.match_market(bar)
+        elif o.type == "limit" or o.status == "triggered":
+            m = R.match_limit(o.side, o.price, bar)
+        elif o.type == "stop_market":
+            m = R.match_stop(o.direction, o.trigger, bar)
+        else:
+            m = R.match_stop_limit(o.side, o.direction, o.trigger, o.price, bar)
+        if m.triggered and o.status == "open":
+            o.status = "triggered"
+            o.triggered_ms = bar.ts
+            o.updated_ms = bar.ts
+        if m.price is not None:
+            self._execute(o, m.price, m.liquidity, bar)
+
+    def _execute(self, o: SimOrder, price: Decimal, liquidity: str, bar: Bar) -> None:
+        r = self._rules[o.symbol]
+        lst = self._lists.get(o.list_id) if o.list_id else None
+        amount = o.remaining if o.funds is None else R.floor_to(o.funds / price, r.lot_size)
+        cost = amount * price
+        fee = cost * r.fee_rate(liquidity)
+        # release what this order (or its list, for an exit / oco leg) held, then settle on totals
+        self._holds.pop(f"o:{o.id}", None)
+        if lst is not None and o.role != "entry":
+            self._holds.pop(f"l:{lst.id}", None)
+        if amount <= 0 or (o.side == BUY and cost + fee > self._free(r.quote)) or (o.side == SELL and amount > self._free(r.base)):
+            self._finish(o, "rejected", INSUFFICIENT_BALANCE, bar.ts)
+            if lst is not None:
+                self._end_list(lst, "canceled", reason="list", ts=bar.ts)
+            return
+        if o.side == BUY:
+            self._total[r.quote] -= cost + fee
+            self._total[r.base] += amount
+        else:
+            self._total[r.base] -= amount
+            self._total[r.quote] += cost - fee
+        if o.funds is not None:
+            o.amount = amount
+        o.filled += amount
+        o.cost += cost
+        o.fee += fee
+        self._fills.append(Fill(self._next_id("fill"), o.id, o.symbol, o.side, price, amount, fee, r.quote, liquidity, bar.ts))
+        self._finish(o, "filled", None, bar.ts)
+        if lst is None:
+            return
+        if o.role == "entry":
+            self._arm_exits(lst, o, bar.ts)
+        else:
+            self._end_list(lst, "done", reason="oco", ts=bar.ts, keep=o.id)
+
+    def _arm_exits(self, lst: SimList, entry: SimOrder, ts: int) -> None:
+        """Entry fully filled: the exits go live now (tried from the next bar) and hold once."""
+        exits = [self._orders[i] for i in lst.order_ids if i != entry.id]
+        needs = []
+        for x in exits:
+            if x.amount > entry.filled:  # a market-by-funds entry may fill less than the exits ask
+                x.amount = R.floor_to(entry.filled, self._rules[x.symbol].lot_size)
+            x.status = "open"
+            x.updated_ms = ts
+            needs.append(self._hold_need(x))
+        need = max(needs, key=lambda h: h.amount)
+        need.amount = min(need.amount, max(self._free(need.currency), Decimal(0)))
+        self._holds[f"l:{lst.id}"] = need
+
+    # ---------------------------------------------------------------- helpers
+    def _rules_for(self, symbol: str) -> MarketRules:
+        r = self._rules.get(symbol)
+        if r is None:
+            raise Reject(UNKNOWN_SYMBOL, f"symbol {symbol!r} is not listed (markets: {', '.join(self._rules)})")
+        return r
+
+    # ---------------------------------------------------------------- state file
+    def to_state(self) -> dict:
+        """JSON-able snapshot of everything but the bars (which the data files give again)."""
+        from bracket_plugin.sim import state
+
+        return state.dump(self)
+
+    @classmethod
+    def from_state(cls, data: dict, bars: dict[str, list[Bar]], ids: Callable[[str, int], str] = default_ids) -> "Engine":
+        """Rebuild an engine from `to_state()` output and the same bars."""
+        from bracket_plugin.sim import state
+
+        return state.load(cls, data, bars, ids)

@@ -1,0 +1,193 @@
+"""Market rules and the bar fill rules of the simulator (pure functions, Decimal only).
+
+The fill rules reproduce backtrader's BackBroker (`brokers/bbroker.py`, `_try_exec_market`,
+`_try_exec_limit`, `_try_exec_stop`, `_try_exec_stoplimit`, with no slippage) so that a paper run on
+the simulator and a backtest on the same bars give the same fill prices on the same bars.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import ROUND_DOWN, Decimal
+
+from bracket_plugin.bars import Bar
+
+BUY, SELL = "buy", "sell"
+UP, DOWN = "up", "down"
+MAKER, TAKER = "maker", "taker"
+
+
+@dataclass(frozen=True, slots=True)
+class MarketRules:
+    """What a market accepts: increments, minimums, fees (rates in the quote currency)."""
+
+    symbol: str  # 'ETH/BTC'
+    base: str
+    quote: str
+    tick_size: Decimal  # price increment
+    lot_size: Decimal  # amount increment (base)
+    min_size: Decimal  # smallest amount (base)
+    min_notional: Decimal  # smallest amount * price (quote)
+    maker_fee: Decimal = Decimal("0.001")
+    taker_fee: Decimal = Decimal("0.001")
+    max_open_stops: int | None = None  # untriggered trigger orders per market (KuCoin: 20)
+
+    def fee_rate(self, liquidity: str) -> Decimal:
+        return self.maker_fee if liquidity == MAKER else self.taker_fee
+
+    @property
+    def max_fee(self) -> Decimal:
+        return max(self.maker_fee, self.taker_fee)
+
+
+def split_symbol(symbol: str) -> tuple[str, str]:
+    base, sep, quote = symbol.partition("/")
+    if not sep or not base or not quote:
+        raise ValueError(f"symbol must look like BASE/QUOTE, got {symbol!r}")
+    return base, quote
+
+
+def _pow10(exp: int) -> Decimal:
+    return Decimal(1).scaleb(exp)
+
+
+def default_rules(symbol: str, bars: list[Bar], maker_fee: Decimal | str = "0.001", taker_fee: Decimal | str = "0.001",
+                  max_open_stops: int | None = None) -> MarketRules:
+    """Sensible rules for a market, scaled to its price level.
+
+    The reference price p is the median close; with k = round(log10 p):
+    tick = 10**(k-5), min notional = 10**(k-3) (quote), min size = 10**round(log10(min notional / p)),
+    lot = min size / 10.  For ETH/BTC at ~0.1 this gives tick 0.000001, lot 0.0001, min size 0.001,
+    min notional 0.0001 BTC, i.e. KuCoin's own ETH-BTC figures.
+    """
+    base, quote = split_symbol(symbol)
+    p = sorted(b.close for b in bars)[len(bars) // 2]
+    k = int(p.log10().to_integral_value())
+    min_notional = _pow10(k - 3)
+    min_size = _pow10(int((min_notional / p).log10().to_integral_value()))
+    return MarketRules(
+        symbol=symbol, base=base, quote=quote,
+        tick_size=_pow10(k - 5), lot_size=min_size / 10, min_size=min_size, min_notional=min_notional,
+        maker_fee=Decimal(str(maker_fee)), taker_fee=Decimal(str(taker_fee)), max_open_stops=max_open_stops,
+    )
+
+
+def is_multiple(value: Decimal, step: Decimal) -> bool:
+    return step <= 0 or value % step == 0
+
+
+def floor_to(value: Decimal, step: Decimal) -> Decimal:
+    if step <= 0:
+        return value
+    return (value / step).to_integral_value(rounding=ROUND_DOWN) * step
+
+
+def default_direction(side: str, role: str | None, trigger: Decimal, last: Decimal) -> str:
+    """Which way the price must cross `trigger` to fire.
+
+    Stop-loss legs fire against the position (sell: down, buy: up), take-profit legs with it
+    (sell: up, buy: down).  A trigger without a role fires when the price moves through it from the
+    side the market is on now; a trigger at the market falls back to the stop direction.
+    """
+    stop_dir = DOWN if side == SELL else UP
+    if role == "stop_loss":
+        return stop_dir
+    if role == "take_profit":
+        return UP if stop_dir == DOWN else DOWN
+    if trigger < last:
+        return DOWN
+    if trigger > last:
+        return UP
+    return stop_dir
+
+
+def trigger_on_wrong_side(direction: str, trigger: Decimal, reference: Decimal) -> bool:
+    """A 'down' trigger must sit below the reference price, an 'up' trigger above it."""
+    return trigger >= reference if direction == DOWN else trigger <= reference
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """Outcome of trying one order against one bar."""
+
+    triggered: bool = False  # a trigger order fired on this bar (stop-limit keeps resting as a limit)
+    price: Decimal | None = None  # fill price, None when nothing fills
+    liquidity: str = TAKER
+
+
+NO_MATCH = Match()
+
+
+def match_market(bar: Bar) -> Match:
+    """Market orders fill at the open of the first bar after placement."""
+    return Match(price=bar.open, liquidity=TAKER)
+
+
+def match_limit(side: str, limit: Decimal, bar: Bar) -> Match:
+    """A limit fills at the open if the open is already at or better than the limit (gap, taker),
+    else at its own price if the bar reaches it (resting, maker)."""
+    if side == BUY:
+        if limit >= bar.open:
+            return Match(price=bar.open, liquidity=TAKER)
+        if limit >= bar.low:
+            return Match(price=limit, liquidity=MAKER)
+    else:
+        if limit <= bar.open:
+            return Match(price=bar.open, liquidity=TAKER)
+        if limit <= bar.high:
+            return Match(price=limit, liquidity=MAKER)
+    return NO_MATCH
+
+
+def _crossed_at_open(direction: str, trigger: Decimal, bar: Bar) -> bool:
+    return bar.open >= trigger if direction == UP else bar.open <= trigger
+
+
+def _crossed_in_bar(direction: str, trigger: Decimal, bar: Bar) -> bool:
+    return bar.high >= trigger if direction == UP else bar.low <= trigger
+
+
+def match_stop(direction: str, trigger: Decimal, bar: Bar) -> Match:
+    """A stop (market after trigger) fills at the open if the open is through the trigger,
+    else at the trigger if the bar reaches it; always taker."""
+    if _crossed_at_open(direction, trigger, bar):
+        return Match(triggered=True, price=bar.open, liquidity=TAKER)
+    if _crossed_in_bar(direction, trigger, bar):
+        return Match(triggered=True, price=trigger, liquidity=TAKER)
+    return NO_MATCH
+
+
+def match_stop_limit(side: str, direction: str, trigger: Decimal, limit: Decimal, bar: Bar) -> Match:
+    """A stop-limit not yet triggered (once triggered it is matched with `match_limit`).
+
+    Gap through the trigger at the open: triggered, then tried as a limit on the same bar (so a gap
+    through the limit waits).  Trigger reached inside the bar: BackBroker's own inference from the
+    bar's shape (buy: `_try_exec_stoplimit` upper branch, sell: lower branch), taker at the trigger
+    or, in one case, at the limit.  For the two combinations BackBroker has no order for (a buy
+    trigger firing downwards, a sell trigger firing upwards: take-profit-limit legs) the
+    conservative rule applies: fill at the trigger when the limit accepts it, else rest as a limit.
+    """
+    if _crossed_at_open(direction, trigger, bar):
+        m = match_limit(side, limit, bar)
+        return Match(triggered=True, price=m.price, liquidity=m.liquidity)
+    if not _crossed_in_bar(direction, trigger, bar):
+        return NO_MATCH
+    if side == BUY and direction == UP:
+        if bar.open > bar.close:
+            if limit >= trigger:
+                return Match(True, trigger, TAKER)
+            if limit >= bar.close:
+                return Match(True, limit, MAKER)
+        elif limit >= trigger:
+            return Match(True, trigger, TAKER)
+        return Match(triggered=True)
+    if side == SELL and direction == DOWN:
+        if bar.open <= bar.close:
+            if limit <= trigger:
+                return Match(True, trigger, TAKER)
+            if limit <= bar.close:
+                return Match(True, limit, MAKER)
+        elif limit <= trigger:
+            return Match(True, trigger, TAKER)
+        return Match(triggered=True)
+    accepts = limit >= trigger if side == BUY else limit <= trigger
+    return Match(True, trigger, TAKER) if accepts else Match(triggered=True)

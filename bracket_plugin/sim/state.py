@@ -1,0 +1,80 @@
+"""JSON-able snapshots of an Engine (for the simulator's optional state file).
+
+Decimals are written as strings so a round trip is exact.  Bars are not stored: the data files
+give them again, and the snapshot records how many of each market's bars were closed.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, fields
+from decimal import Decimal
+
+from bracket_plugin.bars import Bar
+from bracket_plugin.sim.rules import MarketRules
+
+VERSION = 1
+
+
+def _enc(value):
+    if isinstance(value, Decimal):
+        return str(value)
+    return value
+
+
+def _obj(dc) -> dict:
+    return {k: _enc(v) for k, v in asdict(dc).items()}
+
+
+def _dec_fields(cls, data: dict) -> dict:
+    out = {}
+    for f in fields(cls):
+        if f.name not in data:
+            continue
+        v = data[f.name]
+        if isinstance(v, str) and "Decimal" in str(f.type):
+            v = Decimal(v)
+        out[f.name] = v
+    return out
+
+
+def dump(engine) -> dict:
+    return {
+        "version": VERSION,
+        "markets": {s: _obj(r) for s, r in engine._rules.items()},
+        "cursor": dict(engine._cursor),
+        "first_ts": {s: b[0].ts for s, b in engine._bars.items()},
+        "totals": {c: str(v) for c, v in engine._total.items()},
+        "holds": {k: [h.currency, str(h.amount)] for k, h in engine._holds.items()},
+        "orders": [_obj(o) for o in engine._orders.values()],
+        "lists": [asdict(lst) for lst in engine._lists.values()],
+        "fills": [_obj(f) for f in engine._fills],
+        "counter": engine._counter,
+    }
+
+
+def load(cls, data: dict, bars: dict[str, list[Bar]], ids):
+    from bracket_plugin.sim.engine import Fill, SimList, SimOrder, _Hold
+
+    if data.get("version") != VERSION:
+        raise ValueError(f"state file version {data.get('version')!r} is not supported (expected {VERSION})")
+    markets = {s: MarketRules(**_dec_fields(MarketRules, r)) for s, r in data["markets"].items()}
+    if set(bars) != set(markets):
+        raise ValueError(f"state file markets {sorted(markets)} differ from the data's {sorted(bars)}")
+    for s, c in data["cursor"].items():
+        if c > len(bars[s]) or bars[s][0].ts != data["first_ts"][s]:
+            raise ValueError(f"state file does not match the bars of {s}: it closed {c} bars from {data['first_ts'][s]}")
+    eng = cls(markets, bars, {c: Decimal(v) for c, v in data["totals"].items()}, start=0, ids=ids)
+    eng._cursor = {s: int(c) for s, c in data["cursor"].items()}
+    eng._holds = {k: _Hold(cur, Decimal(a)) for k, (cur, a) in data["holds"].items()}
+    for od in data["orders"]:
+        o = SimOrder(**_dec_fields(SimOrder, od))
+        eng._orders[o.id] = o
+        if o.client_id:
+            eng._client_ids[o.client_id] = ("order", o.id)
+    for ld in data["lists"]:
+        lst = SimList(**ld)
+        eng._lists[lst.id] = lst
+        if lst.client_id:
+            eng._client_ids[lst.client_id] = ("list", lst.id)
+    eng._fills = [Fill(**_dec_fields(Fill, f)) for f in data["fills"]]
+    eng._counter = int(data["counter"])
+    return eng
