@@ -1,0 +1,29 @@
+"""Asynchronous exchange classes (ccxt.async_support), sharing every flow with the sync ones."""
+from __future__ import annotations
+
+import ccxt.async_support as ccxt_async
+
+from ..exchanges.base import AsyncShell
+from ..exchanges.cryptocom import CryptocomOrderLists
+from ..exchanges.kucoin import KucoinOrderLists
+
+
+class kucoin(AsyncShell, KucoinOrderLists, ccxt_async.kucoin):
+    """ccxt.async_support.kucoin with the OCO order-list methods (awaitable)."""
+
+
+class cryptocom(AsyncShell, CryptocomOrderLists, ccxt_async.cryptocom):
+    """ccxt.async_support.cryptocom with the advanced order-list methods (awaitable)."""
+
+
+CLASSES = {'kucoin': kucoin, 'cryptocom': cryptocom}
+
+
+def exchange(id: str, config: dict | None = None):
+    cls = CLASSES.get(id) or getattr(ccxt_async, id, None)
+    if cls is None or id not in ccxt_async.exchanges:
+        raise ccxt_async.NotSupported(f'unknown exchange id {id!r}')
+    return cls(config or {})
+
+
+__all__ = ['kucoin', 'cryptocom', 'exchange']

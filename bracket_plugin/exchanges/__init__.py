@@ -1,0 +1,28 @@
+"""Synchronous exchange classes: ccxt's own, plus the order-list methods."""
+from __future__ import annotations
+
+import ccxt
+
+from .base import SyncShell
+from .cryptocom import CryptocomOrderLists
+from .kucoin import KucoinOrderLists
+
+
+class kucoin(SyncShell, KucoinOrderLists, ccxt.kucoin):
+    """ccxt.kucoin with create/cancel/fetch OCO order lists (spot, v3 OCO endpoints)."""
+
+
+class cryptocom(SyncShell, CryptocomOrderLists, ccxt.cryptocom):
+    """ccxt.cryptocom with Crypto.com's advanced OCO / OTO / OTOCO order lists."""
+
+
+CLASSES = {'kucoin': kucoin, 'cryptocom': cryptocom}
+
+
+def exchange(id: str, config: dict | None = None):
+    """An exchange instance by ccxt id: ours for kucoin / cryptocom, ccxt's own class otherwise
+    (it then has no order-list methods and no order-list `has` flags)."""
+    cls = CLASSES.get(id) or getattr(ccxt, id, None)
+    if cls is None or id not in ccxt.exchanges:
+        raise ccxt.NotSupported(f'unknown exchange id {id!r}')
+    return cls(config or {})

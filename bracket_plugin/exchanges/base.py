@@ -1,0 +1,213 @@
+"""Shared core of the order-list exchange classes.
+
+Each public method is written once, as a *flow*: a generator that validates and builds requests
+(pure), yields `(method_name, args)` for every ccxt call it needs, receives the answer, and
+returns the parsed result. `SyncShell` drives flows with plain calls, `AsyncShell` with awaits,
+so the sync and async classes share every line of logic and differ only in the driver.
+"""
+from __future__ import annotations
+
+import uuid
+
+from ccxt.base.errors import NotSupported
+
+from .. import validation
+from ..model import ENTRY_LIMIT, Violation, order_list
+
+# the has-flags this layer adds; per-exchange classes set False where there is no native endpoint
+ORDER_LIST_HAS = {
+    'createOcoOrder': True,
+    'createOtoOrder': True,
+    'createOtocoOrder': True,
+    'cancelOcoOrder': True,
+    'cancelOtoOrder': True,
+    'cancelOtocoOrder': True,
+    'fetchOcoOrder': True,
+    'fetchOcoOrders': True,
+    'fetchOpenOcoOrders': True,
+    'cancelAllOcoOrders': True,
+}
+
+# params keys consumed by this layer (never forwarded to the exchange)
+OWN_PARAMS = ('clientOrderId', 'stopLossLimitPrice', 'takeProfitLimitPrice', 'entryType', 'remark')
+
+CLIENT_ID_PREFIX = 'bp'
+
+
+class OrderListBase:
+    """Helpers every exchange flow uses. No I/O here."""
+
+    # longest client order id the venue accepts for a list (set by subclasses)
+    _list_client_id_max = 40
+
+    def _require(self, flag: str) -> None:
+        # honour capability overrides given as ccxt config ({'has': {'createOcoOrder': False}})
+        if not self.has.get(flag):
+            raise NotSupported(f'{self.id} {flag}() is not supported')
+
+    def _new_client_order_id(self) -> str:
+        # 34 chars: fits KuCoin (40) and leaves room for Crypto.com's 2-char leg suffix (36)
+        return CLIENT_ID_PREFIX + uuid.uuid4().hex
+
+    def _client_order_id(self, params: dict) -> str:
+        cid = params.get('clientOrderId')
+        return self._new_client_order_id() if cid is None else cid
+
+    def _market_or_violation(self, symbol) -> tuple[dict | None, list[Violation]]:
+        v = validation.check_symbol(self.markets, symbol)
+        return (None, v) if v else (self.markets[symbol], [])
+
+    def _entry_type(self, params: dict) -> str:
+        return params.get('entryType', ENTRY_LIMIT)
+
+    def _extra_params(self, params: dict) -> dict:
+        return self.omit(params, list(OWN_PARAMS))
+
+    def _raise(self, violations: list[Violation]) -> None:
+        validation.raise_for(self.id, violations)
+
+    def _precise(self, symbol: str, amount, prices: dict) -> tuple[str, dict]:
+        """Amount and prices through ccxt's precision helpers (strings); None stays None."""
+        amt = self.amount_to_precision(symbol, amount)
+        return amt, {k: (None if p is None else self.price_to_precision(symbol, p)) for k, p in prices.items()}
+
+    def _order_list(self, **kw) -> dict:
+        ts = kw.pop('timestamp', None)
+        return order_list(timestamp=ts, datetime=self.iso8601(ts) if ts is not None else None, **kw)
+
+    def _leg(self, info, market, *, id=None, client_order_id=None, side=None, type=None, price=None,
+             amount=None, trigger_price=None, status=None, timestamp=None, role=None) -> dict:
+        order = self.safe_order({
+            'info': info,
+            'id': id,
+            'clientOrderId': client_order_id,
+            'timestamp': timestamp,
+            'datetime': self.iso8601(timestamp) if timestamp is not None else None,
+            'symbol': market['symbol'] if market else None,
+            'type': type,
+            'side': side,
+            'price': self.parse_number(price) if price is not None else None,
+            'triggerPrice': self.parse_number(trigger_price) if trigger_price is not None else None,
+            'amount': self.parse_number(amount) if amount is not None else None,
+            'status': status,
+        }, market)
+        order['role'] = role
+        return order
+
+
+class SyncShell:
+    """Drives flows with blocking ccxt calls."""
+
+    def _drive(self, flow):
+        try:
+            step = next(flow)
+            while True:
+                name, args = step
+                try:
+                    result = getattr(self, name)(*args)
+                except Exception as e:  # hand errors to the flow (it may recover, e.g. try another id)
+                    step = flow.throw(e)
+                else:
+                    step = flow.send(result)
+        except StopIteration as stop:
+            return stop.value
+
+    def create_oco_order(self, symbol, side, amount, price, stop_price, stop_limit_price=None, params={}):
+        return self._drive(self._flow_create_oco(symbol, side, amount, price, stop_price, stop_limit_price, params))
+
+    def create_oto_order(self, symbol, side, amount, price, stop_loss_price=None, take_profit_price=None, params={}):
+        return self._drive(self._flow_create_oto(symbol, side, amount, price, stop_loss_price, take_profit_price, params))
+
+    def create_otoco_order(self, symbol, side, amount, price, take_profit_price, stop_loss_price, params={}):
+        return self._drive(self._flow_create_otoco(symbol, side, amount, price, take_profit_price, stop_loss_price, params))
+
+    def cancel_oco_order(self, id, symbol=None, params={}):
+        return self._drive(self._flow_cancel_list('oco', id, symbol, params))
+
+    def cancel_oto_order(self, id, symbol=None, params={}):
+        return self._drive(self._flow_cancel_list('oto', id, symbol, params))
+
+    def cancel_otoco_order(self, id, symbol=None, params={}):
+        return self._drive(self._flow_cancel_list('otoco', id, symbol, params))
+
+    def fetch_oco_order(self, id, symbol=None, params={}):
+        return self._drive(self._flow_fetch_list(id, symbol, params))
+
+    def fetch_oco_orders(self, symbol=None, since=None, limit=None, params={}):
+        return self._drive(self._flow_fetch_lists(False, symbol, since, limit, params))
+
+    def fetch_open_oco_orders(self, symbol=None, since=None, limit=None, params={}):
+        return self._drive(self._flow_fetch_lists(True, symbol, since, limit, params))
+
+    def cancel_all_oco_orders(self, symbol=None, params={}):
+        return self._drive(self._flow_cancel_all(symbol, params))
+
+    createOcoOrder = create_oco_order
+    createOtoOrder = create_oto_order
+    createOtocoOrder = create_otoco_order
+    cancelOcoOrder = cancel_oco_order
+    cancelOtoOrder = cancel_oto_order
+    cancelOtocoOrder = cancel_otoco_order
+    fetchOcoOrder = fetch_oco_order
+    fetchOcoOrders = fetch_oco_orders
+    fetchOpenOcoOrders = fetch_open_oco_orders
+    cancelAllOcoOrders = cancel_all_oco_orders
+
+
+class AsyncShell:
+    """Drives the same flows with awaited ccxt.async_support calls."""
+
+    async def _drive(self, flow):
+        try:
+            step = next(flow)
+            while True:
+                name, args = step
+                try:
+                    result = await getattr(self, name)(*args)
+                except Exception as e:
+                    step = flow.throw(e)
+                else:
+                    step = flow.send(result)
+        except StopIteration as stop:
+            return stop.value
+
+    async def create_oco_order(self, symbol, side, amount, price, stop_price, stop_limit_price=None, params={}):
+        return await self._drive(self._flow_create_oco(symbol, side, amount, price, stop_price, stop_limit_price, params))
+
+    async def create_oto_order(self, symbol, side, amount, price, stop_loss_price=None, take_profit_price=None, params={}):
+        return await self._drive(self._flow_create_oto(symbol, side, amount, price, stop_loss_price, take_profit_price, params))
+
+    async def create_otoco_order(self, symbol, side, amount, price, take_profit_price, stop_loss_price, params={}):
+        return await self._drive(self._flow_create_otoco(symbol, side, amount, price, take_profit_price, stop_loss_price, params))
+
+    async def cancel_oco_order(self, id, symbol=None, params={}):
+        return await self._drive(self._flow_cancel_list('oco', id, symbol, params))
+
+    async def cancel_oto_order(self, id, symbol=None, params={}):
+        return await self._drive(self._flow_cancel_list('oto', id, symbol, params))
+
+    async def cancel_otoco_order(self, id, symbol=None, params={}):
+        return await self._drive(self._flow_cancel_list('otoco', id, symbol, params))
+
+    async def fetch_oco_order(self, id, symbol=None, params={}):
+        return await self._drive(self._flow_fetch_list(id, symbol, params))
+
+    async def fetch_oco_orders(self, symbol=None, since=None, limit=None, params={}):
+        return await self._drive(self._flow_fetch_lists(False, symbol, since, limit, params))
+
+    async def fetch_open_oco_orders(self, symbol=None, since=None, limit=None, params={}):
+        return await self._drive(self._flow_fetch_lists(True, symbol, since, limit, params))
+
+    async def cancel_all_oco_orders(self, symbol=None, params={}):
+        return await self._drive(self._flow_cancel_all(symbol, params))
+
+    createOcoOrder = create_oco_order
+    createOtoOrder = create_oto_order
+    createOtocoOrder = create_otoco_order
+    cancelOcoOrder = cancel_oco_order
+    cancelOtoOrder = cancel_oto_order
+    cancelOtocoOrder = cancel_otoco_order
+    fetchOcoOrder = fetch_oco_order
+    fetchOcoOrders = fetch_oco_orders
+    fetchOpenOcoOrders = fetch_open_oco_orders
+    cancelAllOcoOrders = cancel_all_oco_orders

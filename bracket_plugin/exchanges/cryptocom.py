@@ -1,0 +1,308 @@
+"""Crypto.com Exchange v1 advanced order lists (OCO, OTO, OTOCO).
+
+ccxt 4.5.90 has none of the `private/advanced/*` methods, so they are added below as ccxt
+`Entry` descriptors: ccxt's own request/sign/throttle path serves them. Every value sent is a
+string (Crypto.com requires numeric params as JSON strings; `limit` is the one int).
+
+Client ids: a list's clientOrderId (at most 34 chars) is not stored by Crypto.com; each leg gets
+`<clientOrderId>-e` (entry), `-t` (take-profit / plain limit leg) or `-s` (stop leg), at most 36
+chars, and the list is found again through a leg (get-order-detail by client_oid -> list_id)."""
+from __future__ import annotations
+
+import json
+
+from ccxt.base.errors import ArgumentsRequired, OrderNotFound
+from ccxt.base.types import Entry
+
+from .. import validation as v
+from ..errors import CRYPTOCOM_EXACT
+from ..model import (CANCELED, CLOSED, ENTRY, ENTRY_MARKET, OCO, OPEN, OTO, OTOCO, REJECTED, STOP_LOSS,
+                     TAKE_PROFIT, list_status)
+from .base import ORDER_LIST_HAS, OrderListBase
+
+ADV = ['v1', 'private']
+COST = 10 / 3           # "3 requests per 100 ms" bucket, same cost ccxt gives create-order-list
+
+LEG_STATUS = {'NEW': OPEN, 'PENDING': OPEN, 'ACTIVE': OPEN, 'FILLED': CLOSED, 'CANCELED': CANCELED,
+              'REJECTED': REJECTED, 'EXPIRED': 'expired'}
+SUFFIX = {ENTRY: 'e', TAKE_PROFIT: 't', STOP_LOSS: 's'}
+ROLE_OF_SUFFIX = {s: r for r, s in SUFFIX.items()}
+KIND_OF_CONTINGENCY = {'OCO': OCO, 'OTO': OTO, 'OTOCO': OTOCO}
+CANCEL_METHOD = {OCO: 'v1PrivatePostPrivateAdvancedCancelOco', OTO: 'v1PrivatePostPrivateAdvancedCancelOto',
+                 OTOCO: 'v1PrivatePostPrivateAdvancedCancelOtoco'}
+
+
+def _entry(path):
+    return Entry(path, ADV, 'POST', {'cost': COST})
+
+
+class CryptocomOrderLists(OrderListBase):
+    _list_client_id_max = 34       # + 2-char leg suffix = Crypto.com's 36
+
+    v1_private_post_private_advanced_create_oco = v1PrivatePostPrivateAdvancedCreateOco = _entry('private/advanced/create-oco')
+    v1_private_post_private_advanced_create_oto = v1PrivatePostPrivateAdvancedCreateOto = _entry('private/advanced/create-oto')
+    v1_private_post_private_advanced_create_otoco = v1PrivatePostPrivateAdvancedCreateOtoco = _entry('private/advanced/create-otoco')
+    v1_private_post_private_advanced_cancel_oco = v1PrivatePostPrivateAdvancedCancelOco = _entry('private/advanced/cancel-oco')
+    v1_private_post_private_advanced_cancel_oto = v1PrivatePostPrivateAdvancedCancelOto = _entry('private/advanced/cancel-oto')
+    v1_private_post_private_advanced_cancel_otoco = v1PrivatePostPrivateAdvancedCancelOtoco = _entry('private/advanced/cancel-otoco')
+    v1_private_post_private_advanced_cancel_order = v1PrivatePostPrivateAdvancedCancelOrder = _entry('private/advanced/cancel-order')
+    v1_private_post_private_advanced_cancel_all_orders = v1PrivatePostPrivateAdvancedCancelAllOrders = _entry('private/advanced/cancel-all-orders')
+    v1_private_post_private_advanced_get_open_orders = v1PrivatePostPrivateAdvancedGetOpenOrders = _entry('private/advanced/get-open-orders')
+    v1_private_post_private_advanced_get_order_detail = v1PrivatePostPrivateAdvancedGetOrderDetail = _entry('private/advanced/get-order-detail')
+    v1_private_post_private_advanced_get_order_history = v1PrivatePostPrivateAdvancedGetOrderHistory = _entry('private/advanced/get-order-history')
+    v1_private_post_private_advanced_get_order_list_detail = v1PrivatePostPrivateAdvancedGetOrderListDetail = _entry('private/advanced/get-order-list-detail')
+
+    def describe(self):
+        return self.deep_extend(super().describe(), {
+            'has': dict(ORDER_LIST_HAS),
+            'exceptions': {'exact': dict(CRYPTOCOM_EXACT)},
+        })
+
+    # ---- pure: validation and request building ----
+    def _common_checks(self, symbol, side, amount, params):
+        market, bad = self._market_or_violation(symbol)
+        self._raise(bad)
+        cid = self._client_order_id(params)
+        bad = v.check_side(side) + v.check_positive('amount', amount) \
+            + v.check_client_order_id(cid, self._list_client_id_max)
+        return market, cid, bad
+
+    def _leg_request(self, market, cid, role, side, type, quantity, price=None, ref_price=None, mark_only=False):
+        leg = {'instrument_name': market['id'], 'side': side.upper(), 'type': type, 'quantity': quantity}
+        if price is not None:
+            leg['price'] = price
+        if ref_price is not None:
+            leg['ref_price'] = ref_price
+            if mark_only:
+                leg['ref_price_type'] = 'MARK_PRICE'   # the only reference create-oco accepts
+        leg['client_oid'] = cid + '-' + SUFFIX[role]
+        return leg
+
+    def _exit_leg(self, market, cid, role, side, qty, trigger, limit, mark_only=False):
+        """Stop legs: STOP_LIMIT with a limit price, STOP_LOSS (market) without; same for TAKE_PROFIT."""
+        base = 'STOP' if role == STOP_LOSS else 'TAKE_PROFIT'
+        type = base + '_LIMIT' if limit is not None else ('STOP_LOSS' if role == STOP_LOSS else 'TAKE_PROFIT')
+        return self._leg_request(market, cid, role, side, type, qty, price=limit, ref_price=trigger, mark_only=mark_only)
+
+    def _oco_request(self, symbol, side, amount, price, stop_price, stop_limit_price, params):
+        market, cid, bad = self._common_checks(symbol, side, amount, params)
+        bad += v.check_positive('price', price) + v.check_positive('stop_price', stop_price) \
+            + v.check_positive('stop_limit_price', stop_limit_price, required=False)
+        self._raise(bad)
+        qty, p = self._precise(symbol, amount, {'price': price, 'stop_price': stop_price,
+                                                'stop_limit_price': stop_limit_price})
+        bad = v.check_ordering(OCO, side, price=p['price'], stop_price=p['stop_price'])
+        stop_field = 'stop_limit_price' if p['stop_limit_price'] is not None else 'stop_price'
+        bad += v.check_minimums(market, qty, {'price': p['price'], stop_field: p[stop_field]})
+        self._raise(bad)
+        legs = [self._leg_request(market, cid, TAKE_PROFIT, side, 'LIMIT', qty, price=p['price']),
+                self._exit_leg(market, cid, STOP_LOSS, side, qty, p['stop_price'], p['stop_limit_price'], mark_only=True)]
+        return cid, self.extend({'order_list': legs}, self._extra_params(params))
+
+    def _entry_request(self, kind, symbol, side, amount, price, stop_loss_price, take_profit_price, params):
+        """Shared by OTO and OTOCO: entry leg first, then the stop leg, then the take-profit leg."""
+        market, cid, bad = self._common_checks(symbol, side, amount, params)
+        entry_type = self._entry_type(params)
+        bad += v.check_entry_type(entry_type, price)
+        if kind == OTO:
+            bad += v.check_one_exit(stop_loss_price, take_profit_price)
+        else:
+            bad += v.check_positive('take_profit_price', take_profit_price) \
+                + v.check_positive('stop_loss_price', stop_loss_price)
+        for field, value in (('price', price if entry_type != ENTRY_MARKET else None),
+                             ('stop_loss_price', stop_loss_price), ('take_profit_price', take_profit_price),
+                             ('params.stopLossLimitPrice', params.get('stopLossLimitPrice')),
+                             ('params.takeProfitLimitPrice', params.get('takeProfitLimitPrice'))):
+            bad += v.check_positive(field, value, required=False)
+        self._raise(bad)
+        if entry_type == ENTRY_MARKET:
+            price = None
+        qty, p = self._precise(symbol, amount, {
+            'price': price, 'stop_loss_price': stop_loss_price, 'take_profit_price': take_profit_price,
+            'sl_limit': params.get('stopLossLimitPrice'), 'tp_limit': params.get('takeProfitLimitPrice')})
+        bad = v.check_ordering(kind, side, price=p['price'], stop_loss_price=p['stop_loss_price'],
+                               take_profit_price=p['take_profit_price'])
+        priced = {'price': p['price'], 'stop_loss_price': p['sl_limit'] or p['stop_loss_price'],
+                  'take_profit_price': p['tp_limit'] or p['take_profit_price']}
+        bad += v.check_minimums(market, qty, priced)
+        self._raise(bad)
+        exit_side = 'sell' if side == 'buy' else 'buy'
+        if entry_type == ENTRY_MARKET:
+            legs = [self._leg_request(market, cid, ENTRY, side, 'MARKET', qty)]
+        else:
+            legs = [self._leg_request(market, cid, ENTRY, side, 'LIMIT', qty, price=p['price'])]
+        if p['stop_loss_price'] is not None:
+            legs.append(self._exit_leg(market, cid, STOP_LOSS, exit_side, qty, p['stop_loss_price'], p['sl_limit']))
+        if p['take_profit_price'] is not None:
+            legs.append(self._exit_leg(market, cid, TAKE_PROFIT, exit_side, qty, p['take_profit_price'], p['tp_limit']))
+        return cid, self.extend({'order_list': legs}, self._extra_params(params))
+
+    # ---- pure: parsing ----
+    def _leg_role(self, raw, kind) -> str:
+        cid = self.safe_string(raw, 'client_oid') or ''
+        if len(cid) > 2 and cid[-2] == '-' and cid[-1] in ROLE_OF_SUFFIX:
+            return ROLE_OF_SUFFIX[cid[-1]]
+        t = (self.safe_string(raw, 'order_type') or self.safe_string(raw, 'type') or '').upper()
+        if t.startswith('TAKE_PROFIT'):
+            return TAKE_PROFIT
+        if t.startswith('STOP'):
+            return STOP_LOSS
+        return TAKE_PROFIT if kind == OCO else ENTRY
+
+    def _list_kind(self, legs) -> str:
+        ct = (self.safe_string(legs[0], 'contingency_type') or '').upper() if legs else ''
+        if ct in KIND_OF_CONTINGENCY:
+            return KIND_OF_CONTINGENCY[ct]
+        if len(legs) >= 3:
+            return OTOCO
+        # SPOT_ATTACH / unknown: an entry (LIMIT/MARKET) plus opposite-side exit is an OTO
+        sides = {self.safe_string_upper(leg, 'side') for leg in legs}
+        return OTO if len(sides) > 1 else OCO
+
+    def _list_client_id(self, legs) -> str | None:
+        for leg in legs:
+            cid = self.safe_string(leg, 'client_oid') or ''
+            if len(cid) > 2 and cid[-2] == '-' and cid[-1] in ROLE_OF_SUFFIX:
+                return cid[:-2]
+        return None
+
+    def _parse_leg(self, raw, kind) -> dict:
+        market = self.safe_market(self.safe_string(raw, 'instrument_name'), None, '_')
+        order = self.parse_order(raw, market)
+        order['status'] = self.safe_string(LEG_STATUS, self.safe_string(raw, 'status'), order['status'])
+        trigger = self.safe_number(raw, 'ref_price')
+        if trigger:
+            order['triggerPrice'] = order['stopPrice'] = trigger
+        if order['type'] in ('stop_loss', 'take_profit', 'market') and not self.safe_number(raw, 'limit_price'):
+            order['price'] = None
+        order['role'] = self._leg_role(raw, kind)
+        return order
+
+    def _parse_list(self, list_id, legs, info) -> dict:
+        legs = sorted(legs, key=lambda x: self.safe_integer(x, 'leg_id', 0))
+        kind = self._list_kind(legs)
+        orders = [self._parse_leg(raw, kind) for raw in legs]
+        exit_filled = any(o['status'] == CLOSED and (kind == OCO or o['role'] != ENTRY) for o in orders)
+        times = [o['timestamp'] for o in orders if o['timestamp'] is not None]
+        ts = min(times) if times else None
+        symbol = orders[0]['symbol'] if orders else None
+        return self._order_list(id=list_id, client_order_id=self._list_client_id(legs), symbol=symbol, kind=kind,
+                                status=list_status([o['status'] for o in orders], exit_filled),
+                                orders=orders, timestamp=ts, info=info)
+
+    def _group_lists(self, legs) -> list[dict]:
+        groups: dict[str, list] = {}
+        for leg in legs:
+            list_id = self.safe_string(leg, 'list_id')
+            if list_id:   # single advanced orders have no list
+                groups.setdefault(list_id, []).append(leg)
+        return [self._parse_list(lid, group, group) for lid, group in groups.items()]
+
+    def _created(self, kind, cid, request, response) -> dict:
+        list_id = self.safe_string(self.safe_dict(response, 'result', {}), 'list_id')
+        legs = []
+        for leg in request['order_list']:
+            raw = {'instrument_name': leg['instrument_name'], 'client_oid': leg['client_oid'], 'order_type': leg['type'],
+                   'side': leg['side'], 'quantity': leg['quantity'], 'limit_price': leg.get('price'),
+                   'ref_price': leg.get('ref_price'), 'status': 'NEW', 'list_id': list_id}
+            legs.append(self._parse_leg(raw, kind))
+            legs[-1]['info'] = None
+            legs[-1]['id'] = None
+        return self._order_list(id=list_id, client_order_id=cid, symbol=legs[0]['symbol'], kind=kind, status=OPEN,
+                                orders=legs, info=response)
+
+    # ---- flows (see base.py) ----
+    def _flow_create_oco(self, symbol, side, amount, price, stop_price, stop_limit_price, params):
+        self._require('createOcoOrder')
+        yield ('load_markets', ())
+        cid, request = self._oco_request(symbol, side, amount, price, stop_price, stop_limit_price, params)
+        response = yield ('v1PrivatePostPrivateAdvancedCreateOco', (request,))
+        return self._created(OCO, cid, request, response)
+
+    def _flow_create_oto(self, symbol, side, amount, price, stop_loss_price, take_profit_price, params):
+        self._require('createOtoOrder')
+        yield ('load_markets', ())
+        cid, request = self._entry_request(OTO, symbol, side, amount, price, stop_loss_price, take_profit_price, params)
+        response = yield ('v1PrivatePostPrivateAdvancedCreateOto', (request,))
+        return self._created(OTO, cid, request, response)
+
+    def _flow_create_otoco(self, symbol, side, amount, price, take_profit_price, stop_loss_price, params):
+        self._require('createOtocoOrder')
+        yield ('load_markets', ())
+        cid, request = self._entry_request(OTOCO, symbol, side, amount, price, stop_loss_price, take_profit_price, params)
+        response = yield ('v1PrivatePostPrivateAdvancedCreateOtoco', (request,))
+        return self._created(OTOCO, cid, request, response)
+
+    def _flow_list_id(self, id, params, suffixes):
+        """The list id, given directly or found through a leg's client_oid (tries each suffix)."""
+        if id is not None:
+            return id
+        cid = params.get('clientOrderId')
+        if cid is None:
+            raise ArgumentsRequired(f'{self.id} requires an id or params.clientOrderId')
+        for suffix in suffixes:
+            try:
+                response = yield ('v1PrivatePostPrivateAdvancedGetOrderDetail', ({'client_oid': f'{cid}-{suffix}'},))
+            except OrderNotFound:
+                continue
+            list_id = self.safe_string(self.safe_dict(response, 'result', {}), 'list_id')
+            if list_id:
+                return list_id
+        raise OrderNotFound(f'{self.id} no order list with clientOrderId {cid}')
+
+    def _flow_cancel_list(self, kind, id, symbol, params):
+        self._require({OCO: 'cancelOcoOrder', OTO: 'cancelOtoOrder', OTOCO: 'cancelOtocoOrder'}[kind])
+        list_id = yield from self._flow_list_id(id, params, ('t',) if kind == OCO else ('e',))
+        response = yield (CANCEL_METHOD[kind], (self.extend({'list_id': list_id}, self._extra_params(params)),))
+        # the cancel is acknowledged (code 0) and processed asynchronously; fetch_oco_order confirms
+        return self._order_list(id=list_id, client_order_id=params.get('clientOrderId'), symbol=symbol, kind=kind,
+                                status=CANCELED, orders=[], info=response)
+
+    def _flow_fetch_list(self, id, symbol, params):
+        self._require('fetchOcoOrder')
+        yield ('load_markets', ())
+        list_id = yield from self._flow_list_id(id, params, ('e', 't'))
+        response = yield ('v1PrivatePostPrivateAdvancedGetOrderListDetail',
+                          (self.extend({'list_id_list': [list_id]}, self._extra_params(params)),))
+        legs = [leg for leg in self.safe_list(self.safe_dict(response, 'result', {}), 'data', [])
+                if self.safe_string(leg, 'list_id', list_id) == list_id]
+        if not legs:
+            raise OrderNotFound(f'{self.id} no order list with id {list_id}: {json.dumps(response)}')
+        return self._parse_list(list_id, legs, response)
+
+    def _flow_fetch_lists(self, open_only, symbol, since, limit, params):
+        self._require('fetchOpenOcoOrders' if open_only else 'fetchOcoOrders')
+        yield ('load_markets', ())
+        query = {}
+        if symbol is not None:
+            self._raise(v.check_symbol(self.markets, symbol))
+            query['instrument_name'] = self.market_id(symbol)
+        rest = self._extra_params(params)
+        response = yield ('v1PrivatePostPrivateAdvancedGetOpenOrders', (self.extend(query, rest),))
+        legs = self.safe_list(self.safe_dict(response, 'result', {}), 'data', [])
+        if not open_only:
+            history = dict(query)
+            if since is not None:
+                history['start_time'] = str(since)
+            if limit is not None:
+                history['limit'] = min(int(limit) * 3, 100)   # legs, not lists; an int by Crypto.com's rule
+            older = yield ('v1PrivatePostPrivateAdvancedGetOrderHistory', (self.extend(history, rest),))
+            seen = {self.safe_string(leg, 'order_id') for leg in legs}
+            legs = legs + [leg for leg in self.safe_list(self.safe_dict(older, 'result', {}), 'data', [])
+                           if self.safe_string(leg, 'order_id') not in seen]
+        lists = self._group_lists(legs)
+        if open_only:
+            lists = [x for x in lists if x['status'] == OPEN]
+        lists = self.sort_by(lists, 'timestamp')
+        return self.filter_by_since_limit(lists, since, limit)
+
+    def _flow_cancel_all(self, symbol, params):
+        self._require('cancelAllOcoOrders')
+        yield ('load_markets', ())
+        request = {}
+        if symbol is not None:
+            self._raise(v.check_symbol(self.markets, symbol))
+            request['instrument_name'] = self.market_id(symbol)
+        request['type'] = 'ALL'
+        yield ('v1PrivatePostPrivateAdvancedCancelAllOrders', (self.extend(request, self._extra_params(params)),))
+        return []

@@ -1,0 +1,208 @@
+"""KuCoin spot OCO on ccxt's implicit v3 endpoints (privatePostOcoOrder & co.).
+
+KuCoin has no OTO / OTOCO endpoint: those flags are False and the methods raise NotSupported.
+Endpoint facts: POST/DELETE/GET /api/v3/oco/* (KuCoin spot OCO, marked deprecated by KuCoin's
+own SDK spec but still the only spot OCO route)."""
+from __future__ import annotations
+
+import json
+
+from ccxt.base.errors import ArgumentsRequired, NotSupported, OrderNotFound
+
+from .. import validation as v
+from ..errors import kucoin_error_class
+from ..model import CANCELED, OCO, OPEN, STOP_LOSS, TAKE_PROFIT
+from .base import ORDER_LIST_HAS, OrderListBase
+
+LIST_STATUS = {'NEW': 'open', 'TRIGGERED': 'open', 'DONE': 'closed', 'CANCELLED': 'canceled', 'CANCELED': 'canceled'}
+LEG_STATUS = LIST_STATUS
+MAX_PAGES = 50          # bound on list pagination (50 x 100 lists)
+PAGE_SIZE = 100
+
+
+class KucoinOrderLists(OrderListBase):
+    _list_client_id_max = 40
+
+    def describe(self):
+        return self.deep_extend(super().describe(), {
+            'has': dict(ORDER_LIST_HAS, createOtoOrder=False, createOtocoOrder=False,
+                        cancelOtoOrder=False, cancelOtocoOrder=False),
+        })
+
+    def handle_errors(self, code, reason, url, method, headers, body, response, requestHeaders, requestBody):
+        if isinstance(response, dict):
+            cls = kucoin_error_class(self.safe_string(response, 'code'), self.safe_string(response, 'msg'))
+            if cls is not None:
+                raise cls(self.id + ' ' + body)
+        return super().handle_errors(code, reason, url, method, headers, body, response, requestHeaders, requestBody)
+
+    # ---- pure: validation and request building ----
+    def _oco_request(self, symbol, side, amount, price, stop_price, stop_limit_price, params) -> dict:
+        market, bad = self._market_or_violation(symbol)
+        self._raise(bad)
+        bad = v.check_side(side) + v.check_positive('amount', amount) + v.check_positive('price', price) \
+            + v.check_positive('stop_price', stop_price)
+        if stop_limit_price is None:
+            # KuCoin's stop leg is always a stop-limit; no silent default for its limit price
+            bad.append(v.Violation('stop_limit_price', 'is required on KuCoin (the stop leg is a stop-limit order)',
+                                   'ArgumentsRequired'))
+        else:
+            bad += v.check_positive('stop_limit_price', stop_limit_price)
+        cid = self._client_order_id(params)
+        bad += v.check_client_order_id(cid, self._list_client_id_max) + v.check_remark(params.get('remark'))
+        self._raise(bad)
+        size, p = self._precise(symbol, amount, {'price': price, 'stop_price': stop_price,
+                                                 'stop_limit_price': stop_limit_price})
+        bad = v.check_ordering(OCO, side, price=p['price'], stop_price=p['stop_price'])
+        bad += v.check_minimums(market, size, {'price': p['price'], 'stop_limit_price': p['stop_limit_price']})
+        self._raise(bad)
+        request = {
+            'symbol': market['id'],
+            'side': side,
+            'price': p['price'],
+            'size': size,
+            'stopPrice': p['stop_price'],
+            'limitPrice': p['stop_limit_price'],
+            'clientOid': cid,
+        }
+        if params.get('remark') is not None:
+            request['remark'] = params['remark']
+        return self.extend(request, self._extra_params(params))
+
+    # ---- pure: parsing ----
+    def _legs_from_request(self, request, market) -> list[dict]:
+        side = request['side']
+        return [
+            self._leg(None, market, side=side, type='limit', price=request['price'], amount=request['size'],
+                      status=OPEN, role=TAKE_PROFIT),
+            self._leg(None, market, side=side, type='limit', price=request['limitPrice'], amount=request['size'],
+                      trigger_price=request['stopPrice'], status=OPEN, role=STOP_LOSS),
+        ]
+
+    def _leg_roles(self, legs: list[dict]) -> list[str]:
+        """Limit leg: no stop price, or stop price equal to its price (KuCoin echoes price there)."""
+        def is_plain(leg):
+            sp = self.safe_number(leg, 'stopPrice')
+            return not sp or sp == self.safe_number(leg, 'price')
+        plain = [is_plain(leg) for leg in legs]
+        if len(legs) == 2 and plain[0] != plain[1]:
+            return [TAKE_PROFIT if p else STOP_LOSS for p in plain]
+        return [TAKE_PROFIT, STOP_LOSS][:len(legs)] + [STOP_LOSS] * max(0, len(legs) - 2)
+
+    def _parse_list(self, data: dict, legs_known: bool = True) -> dict:
+        market = self.safe_market(self.safe_string(data, 'symbol'), None, '-')
+        ts = self.safe_integer(data, 'orderTime')
+        legs = self.safe_list(data, 'orders', []) if legs_known else []
+        orders = []
+        for raw, role in zip(legs, self._leg_roles(legs)):
+            stop = self.safe_string(raw, 'stopPrice') if role == STOP_LOSS else None
+            orders.append(self._leg(raw, self.safe_market(self.safe_string(raw, 'symbol'), market, '-'),
+                                    id=self.safe_string(raw, 'id'), side=self.safe_string(raw, 'side'),
+                                    type='limit', price=self.safe_string(raw, 'price'),
+                                    amount=self.safe_string(raw, 'size'), trigger_price=stop,
+                                    status=self.safe_string(LEG_STATUS, self.safe_string(raw, 'status')),
+                                    timestamp=ts, role=role))
+        return self._order_list(id=self.safe_string(data, 'orderId'), client_order_id=self.safe_string(data, 'clientOid'),
+                                symbol=market['symbol'], kind=OCO,
+                                status=self.safe_string(LIST_STATUS, self.safe_string(data, 'status')),
+                                orders=orders, timestamp=ts, info=data)
+
+    def _parse_cancel(self, response, id, cid, symbol) -> dict:
+        data = self.safe_dict(response, 'data', {})
+        market = self.market(symbol) if symbol is not None and symbol in self.markets else None
+        legs = [self._leg(None, market, id=leg_id, status=CANCELED, role=role)
+                for leg_id, role in zip(self.safe_list(data, 'cancelledOrderIds', []), [TAKE_PROFIT, STOP_LOSS])]
+        return self._order_list(id=id, client_order_id=cid, symbol=symbol, kind=OCO, status=CANCELED,
+                                orders=legs, info=response)
+
+    # ---- flows (see base.py): yield (ccxt method, args), receive the answer ----
+    def _flow_create_oco(self, symbol, side, amount, price, stop_price, stop_limit_price, params):
+        self._require('createOcoOrder')
+        yield ('load_markets', ())
+        request = self._oco_request(symbol, side, amount, price, stop_price, stop_limit_price, params)
+        response = yield ('privatePostOcoOrder', (request,))
+        data = self.safe_dict(response, 'data', {})
+        market = self.markets[symbol]
+        return self._order_list(id=self.safe_string(data, 'orderId'), client_order_id=request['clientOid'],
+                                symbol=symbol, kind=OCO, status=OPEN,
+                                orders=self._legs_from_request(request, market), info=response)
+
+    def _flow_create_oto(self, *args):
+        self._require('createOtoOrder')
+        raise NotSupported(f'{self.id} has no native OTO endpoint')
+        yield  # pragma: no cover  (makes this a generator like every flow)
+
+    def _flow_create_otoco(self, *args):
+        self._require('createOtocoOrder')
+        raise NotSupported(f'{self.id} has no native OTOCO endpoint')
+        yield  # pragma: no cover
+
+    def _flow_cancel_list(self, kind, id, symbol, params):
+        self._require({'oco': 'cancelOcoOrder', 'oto': 'cancelOtoOrder', 'otoco': 'cancelOtocoOrder'}[kind])
+        cid = params.get('clientOrderId')
+        rest = self._extra_params(params)
+        if id is not None:
+            response = yield ('privateDeleteOcoOrderOrderId', (self.extend({'orderId': id}, rest),))
+        elif cid is not None:
+            response = yield ('privateDeleteOcoClientOrderClientOid', (self.extend({'clientOid': cid}, rest),))
+        else:
+            raise ArgumentsRequired(f'{self.id} cancel_oco_order() requires id or params.clientOrderId')
+        return self._parse_cancel(response, id, cid, symbol)
+
+    def _flow_fetch_list(self, id, symbol, params):
+        self._require('fetchOcoOrder')
+        yield ('load_markets', ())
+        cid = params.get('clientOrderId')
+        rest = self._extra_params(params)
+        if id is None:
+            if cid is None:
+                raise ArgumentsRequired(f'{self.id} fetch_oco_order() requires id or params.clientOrderId')
+            head = yield ('privateGetOcoClientOrderClientOid', (self.extend({'clientOid': cid}, rest),))
+            id = self.safe_string(self.safe_dict(head, 'data'), 'orderId')
+            if id is None:
+                raise OrderNotFound(f'{self.id} no OCO order with clientOrderId {cid}: {json.dumps(head)}')
+        response = yield ('privateGetOcoOrderDetailsOrderId', (self.extend({'orderId': id}, rest),))
+        data = self.safe_dict(response, 'data')
+        if not data:
+            raise OrderNotFound(f'{self.id} no OCO order with id {id}: {json.dumps(response)}')
+        return self._parse_list(data)
+
+    def _flow_fetch_lists(self, open_only, symbol, since, limit, params):
+        self._require('fetchOpenOcoOrders' if open_only else 'fetchOcoOrders')
+        yield ('load_markets', ())
+        query = {}
+        if symbol is not None:
+            self._raise(v.check_symbol(self.markets, symbol))
+            query['symbol'] = self.market_id(symbol)
+        if since is not None:
+            query['startAt'] = since
+        page_size = PAGE_SIZE if limit is None or open_only else max(10, min(PAGE_SIZE, limit))
+        query['pageSize'] = page_size
+        query = self.extend(query, self._extra_params(params))
+        items, page = [], 1
+        while page <= MAX_PAGES:
+            response = yield ('privateGetOcoOrders', (self.extend(query, {'currentPage': page}),))
+            data = self.safe_dict(response, 'data', {})
+            items += self.safe_list(data, 'items', [])
+            total = self.safe_integer(data, 'totalPage', 1)
+            if page >= total or (not open_only and limit is not None and len(items) >= limit):
+                break
+            page += 1
+        lists = [self._parse_list(item, legs_known=False) for item in items]
+        if open_only:
+            lists = [x for x in lists if x['status'] == OPEN]
+        lists = self.sort_by(lists, 'timestamp')
+        return self.filter_by_since_limit(lists, since, limit)
+
+    def _flow_cancel_all(self, symbol, params):
+        self._require('cancelAllOcoOrders')
+        yield ('load_markets', ())
+        query = {}
+        if symbol is not None:
+            self._raise(v.check_symbol(self.markets, symbol))
+            query['symbol'] = self.market_id(symbol)
+        response = yield ('privateDeleteOcoOrders', (self.extend(query, self._extra_params(params)),))
+        data = self.safe_dict(response, 'data', {})
+        market = self.markets[symbol] if symbol is not None else None
+        return [self._leg(None, market, id=leg_id, status=CANCELED)
+                for leg_id in self.safe_list(data, 'cancelledOrderIds', [])]
