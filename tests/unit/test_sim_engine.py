@@ -237,3 +237,266 @@ def test_cancel_state_round_trip_is_exact_and_ids_stay_unique():
     with pytest.raises(Reject) as ei:
         again.place(req("buy", "limit", 1, 91, client_id="a"))
     assert ei.value.reason == E.DUPLICATE_CLIENT_ID
+
+
+# ------------------------------------------------------------------ fees
+def test_fees_in_quote_maker_for_resting_limit_taker_for_gap_and_market():
+    eng = engine((101, 101, 101, 101), (101, 101, 99, 100), (95, 96, 94, 95))
+    before = eng.balances()
+    maker = eng.place(req("buy", "limit", 10, 100))
+    eng.step()
+    taker = eng.place(req("sell", "market", 10))
+    eng.step()
+    assert maker.fee == D(1000) * D("0.001") and maker.fee_currency == "BTC"
+    assert taker.fee == D(950) * D("0.002")
+    after = eng.balances()
+    assert after["ETH"][0] == before["ETH"][0]  # base moves by exactly the filled amounts
+    assert after["BTC"][0] == before["BTC"][0] - D(1000) - maker.fee + D(950) - taker.fee
+
+
+# ------------------------------------------------------------------ holds
+def test_limit_buy_holds_amount_times_price_plus_fee_and_cancel_releases():
+    eng = engine((101, 101, 101, 101), (101, 102, 100.5, 101), balances={"ETH": D(0), "BTC": D(2000)})
+    o = eng.place(req("buy", "limit", 10, 100))
+    assert eng.balances()["BTC"] == (D(2000), D(2000) - D(1002), D(1002))  # 1000 + larger fee rate 0.2 %
+    with pytest.raises(Reject) as ei:
+        eng.place(req("buy", "limit", 10, 100))
+    assert ei.value.reason == E.INSUFFICIENT_BALANCE
+    eng.cancel(o.id)
+    assert eng.balances()["BTC"] == (D(2000), D(2000), D(0))
+    assert o.status == "canceled" and o.reason == "user"
+
+
+def test_sell_holds_base_and_market_buy_by_funds():
+    eng = engine((100, 100, 100, 100), (98, 99, 97, 98), balances={"ETH": D(5), "BTC": D(1000)})
+    eng.place(req("sell", "limit", 5, 120))
+    assert eng.balances()["ETH"] == (D(5), D(0), D(5))
+    with pytest.raises(Reject) as ei:
+        eng.place(req("sell", "stop_market", 1, trigger=90))
+    assert ei.value.reason == E.INSUFFICIENT_BALANCE
+    o = eng.place(OrderRequest(SYM, "buy", "market", funds=500))
+    assert eng.balances()["BTC"][2] == D(500) * D("1.002")
+    eng.step()
+    # 500 / 98 = 5.102..., floored to the lot 0.01
+    assert (o.filled, o.cost, o.status) == (D("5.10"), D("5.10") * 98, "filled")
+    assert eng.balances()["BTC"][0] == D(1000) - D("499.80") - D("499.80") * D("0.002")
+
+
+def test_otoco_exits_hold_nothing_until_the_entry_fills_then_hold_the_base_once():
+    eng = engine((101, 101, 101, 101), (101, 101, 99, 100), (100, 101, 99, 100), balances={"ETH": D(0), "BTC": D(2000)})
+    lst = eng.place_list("otoco", [req("buy", "limit", 10, 100), req("sell", "limit", 10, 105),
+                                   req("sell", "stop_market", 10, trigger=95)])
+    assert eng.balances()["ETH"] == (D(0), D(0), D(0))
+    assert eng.balances()["BTC"][2] == D(1002)
+    eng.step()
+    assert eng.balances()["ETH"] == (D(10), D(0), D(10))
+    assert eng.balances()["BTC"][2] == D(0)
+    with pytest.raises(Reject):
+        eng.place(req("sell", "market", 1))
+    eng.cancel_list(lst.id)
+    assert eng.balances()["ETH"] == (D(10), D(10), D(0))
+    assert [o.status for o in eng.list_orders(lst.id)] == ["filled", "canceled", "canceled"]
+    assert lst.status == "canceled"
+
+
+def test_market_buy_that_gaps_beyond_the_account_is_rejected_at_the_fill():
+    # hold = 10 * last 100 * 1.002 = 1002; the next open is 150, so 1500 + fee cannot be paid
+    eng = engine((100, 100, 100, 100), (150, 151, 149, 150), balances={"ETH": D(0), "BTC": D(1100)})
+    o = eng.place(req("buy", "market", 10))
+    eng.step()
+    assert o.status == "rejected" and o.reason == E.INSUFFICIENT_BALANCE
+    assert eng.fills() == [] and eng.balances()["BTC"] == (D(1100), D(1100), D(0))
+
+
+# ------------------------------------------------------------------ cancel
+def test_cancel_of_one_leg_cancels_the_whole_list_and_final_orders_are_not_cancelable():
+    eng = engine((100, 100, 100, 100), (100, 101, 99, 100))
+    lst = eng.place_list("oco", [req("sell", "limit", 10, 105), req("sell", "stop_market", 10, trigger=95)])
+    tp, sl = eng.list_orders(lst.id)
+    eng.cancel(sl.id)
+    assert tp.status == sl.status == "canceled" and lst.status == "canceled"
+    for call, arg in ((eng.cancel, sl.id), (eng.cancel_list, lst.id)):
+        with pytest.raises(Reject) as ei:
+            call(arg)
+        assert ei.value.reason == E.NOT_CANCELABLE
+    for call in (eng.cancel, eng.order, eng.get_list, eng.order_by_client_id, eng.list_by_client_id):
+        with pytest.raises(Reject) as ei:
+            call("nope")
+        assert ei.value.reason == E.NOT_FOUND
+
+
+def test_cancel_all_by_symbol():
+    eng = engine((100, 100, 100, 100), (100, 101, 99, 100))
+    a = eng.place(req("buy", "limit", 1, 90))
+    lst = eng.place_list("otoco", [req("buy", "limit", 1, 95), req("sell", "limit", 1, 105),
+                                   req("sell", "stop_market", 1, trigger=90)])
+    ids = eng.cancel_all(SYM)
+    assert set(ids) == {a.id, *lst.order_ids}
+    assert eng.open_orders() == [] and lst.status == "canceled"
+    with pytest.raises(Reject) as ei:
+        eng.cancel_all("XRP/BTC")
+    assert ei.value.reason == E.UNKNOWN_SYMBOL
+
+
+# ------------------------------------------------------------------ rejections
+@pytest.mark.parametrize("request_, reason", [
+    (OrderRequest("XRP/BTC", "buy", "limit", amount=1, price=100), E.UNKNOWN_SYMBOL),
+    (req("buy", "limit", "0.05", 100), E.BELOW_MIN_SIZE),
+    (req("buy", "limit", "0.1", 5), E.BELOW_MIN_NOTIONAL),
+    (OrderRequest(SYM, "buy", "market", funds="0.5"), E.BELOW_MIN_NOTIONAL),
+    (req("buy", "limit", 1, "100.005"), E.BAD_TICK),
+    (req("sell", "stop_market", 1, trigger="95.001"), E.BAD_TICK),
+    (req("buy", "limit", "1.005", 100), E.BAD_LOT),
+    (req("buy", "limit", 1, None), E.BAD_REQUEST),
+    (req("buy", "limit", -1, 100), E.BAD_REQUEST),
+    (req("buy", "limit", "abc", 100), E.BAD_REQUEST),
+    (req("hold", "limit", 1, 100), E.BAD_REQUEST),
+    (req("buy", "iceberg", 1, 100), E.BAD_REQUEST),
+    (req("buy", "market", 1, 100), E.BAD_REQUEST),
+    (req("buy", "stop_limit", 1, 100), E.BAD_REQUEST),
+    (OrderRequest(SYM, "sell", "market", funds=100), E.BAD_REQUEST),
+    (req("buy", "limit", 1000, 100), E.INSUFFICIENT_BALANCE),
+    # a single trigger with a role is checked against the market (last 100): Crypto.com 50007
+    (req("sell", "stop_market", 1, trigger=101, role="stop_loss"), E.TRIGGER_WRONG_SIDE),
+    (req("sell", "stop_market", 1, trigger=99, role="take_profit"), E.TRIGGER_WRONG_SIDE),
+    (req("buy", "stop_market", 1, trigger=99, role="stop_loss"), E.TRIGGER_WRONG_SIDE),
+])
+def test_single_order_rejections(request_, reason):
+    eng = engine((100, 100, 100, 100), (100, 101, 99, 100))
+    before = (eng.balances(), eng.to_state())
+    with pytest.raises(Reject) as ei:
+        eng.place(request_)
+    assert ei.value.reason == reason
+    assert str(ei.value).startswith(reason) and ei.value.message
+    assert (eng.balances(), eng.to_state()) == before  # nothing changed, no id used
+
+
+def test_trigger_without_role_takes_its_direction_from_the_market_side():
+    eng = engine((100, 100, 100, 100), (100, 106, 99, 105))
+    up = eng.place(req("sell", "stop_market", 1, trigger=104))  # a sell trigger above the market fires upwards
+    down = eng.place(req("sell", "stop_market", 1, trigger=98))
+    explicit = eng.place(req("sell", "stop_market", 1, trigger=104, direction="down"))  # KuCoin stop=loss
+    assert (up.direction, down.direction, explicit.direction) == ("up", "down", "down")
+    eng.step()
+    assert fill_of(eng, up) == (1, D(104), "taker")
+    assert down.status == "open"
+    assert fill_of(eng, explicit) == (1, D(100), "taker")  # already through at the open
+
+
+def test_take_profit_trigger_leg_fires_with_the_position():
+    eng = engine((101, 101, 101, 101), (101, 101, 99, 100), (100, 107, 99, 106))
+    lst = eng.place_list("otoco", [req("buy", "limit", 10, 100),
+                                   req("sell", "stop_market", 10, trigger=95),
+                                   req("sell", "stop_market", 10, trigger=106, role="take_profit")])
+    step_until_done(eng)
+    legs = {o.role: o for o in eng.list_orders(lst.id)}
+    assert legs["take_profit"].direction == "up"
+    assert fill_of(eng, legs["take_profit"]) == (2, D(106), "taker")
+    assert legs["stop_loss"].status == "canceled"
+
+
+@pytest.mark.parametrize("kind,legs,reason", [
+    ("oco", [req("sell", "limit", 10, 105), req("sell", "limit", 10, 95)], E.BAD_LEG_COMBINATION),
+    ("oco", [req("sell", "limit", 10, 105), req("buy", "stop_market", 10, trigger=95)], E.BAD_LEG_COMBINATION),
+    ("oco", [req("sell", "limit", 10, 105), req("sell", "stop_market", 5, trigger=95)], E.BAD_LEG_COMBINATION),
+    ("oco", [req("sell", "limit", 10, 105)], E.BAD_LEG_COMBINATION),
+    ("oco", [req("sell", "limit", 10, 105), req("sell", "stop_market", 10, trigger=101)], E.TRIGGER_WRONG_SIDE),
+    ("oco", [req("buy", "limit", 10, 95), req("buy", "stop_market", 10, trigger=99)], E.TRIGGER_WRONG_SIDE),
+    ("oto", [req("buy", "limit", 10, 100), req("sell", "limit", 10, 105)], E.BAD_LEG_COMBINATION),
+    ("oto", [req("buy", "limit", 10, 100), req("buy", "stop_market", 10, trigger=95)], E.BAD_LEG_COMBINATION),
+    ("oto", [req("buy", "stop_market", 10, trigger=101), req("sell", "stop_market", 10, trigger=95)], E.BAD_LEG_COMBINATION),
+    ("oto", [req("buy", "limit", 10, 100), req("sell", "stop_market", 10, trigger=100)], E.TRIGGER_WRONG_SIDE),
+    ("otoco", [req("buy", "limit", 10, 100), req("sell", "limit", 10, 105), req("sell", "limit", 10, 106)], E.BAD_LEG_COMBINATION),
+    ("otoco", [req("buy", "limit", 10, 100), req("sell", "stop_market", 10, trigger=95),
+               req("sell", "stop_market", 10, trigger=94)], E.BAD_LEG_COMBINATION),
+    ("otoco", [req("buy", "limit", 10, 100), req("sell", "limit", 20, 105),
+               req("sell", "stop_market", 20, trigger=95)], E.BAD_LEG_COMBINATION),
+    ("otoco", [req("buy", "limit", 10, 100), req("sell", "limit", 10, 99),
+               req("sell", "stop_market", 10, trigger=95)], E.TRIGGER_WRONG_SIDE),
+    ("otoco", [req("buy", "limit", 10, 100), req("sell", "limit", 10, 105),
+               req("sell", "stop_market", 10, trigger=101)], E.TRIGGER_WRONG_SIDE),
+    ("otoco", [req("sell", "limit", 10, 100), req("buy", "limit", 10, 95),
+               req("buy", "stop_market", 10, trigger=99)], E.TRIGGER_WRONG_SIDE),
+    ("ocoo", [req("sell", "limit", 10, 105), req("sell", "stop_market", 10, trigger=95)], E.BAD_REQUEST),
+])
+def test_list_rejections(kind, legs, reason):
+    eng = engine((100, 100, 100, 100), (100, 101, 99, 100))
+    before = eng.to_state()
+    with pytest.raises(Reject) as ei:
+        eng.place_list(kind, legs)
+    assert ei.value.reason == reason, ei.value
+    assert eng.to_state() == before
+
+
+def test_duplicate_client_ids_across_orders_and_lists():
+    eng = engine((100, 100, 100, 100), (100, 101, 99, 100))
+    eng.place(req("buy", "limit", 1, 90, client_id="x1"))
+    lst = eng.place_list("oco", [req("sell", "limit", 1, 105, client_id="leg-a"),
+                                 req("sell", "stop_market", 1, trigger=95)], client_id="list-1")
+    assert eng.list_by_client_id("list-1") is lst
+    assert eng.order_by_client_id("leg-a").list_id == lst.id
+    for bad in (req("buy", "limit", 1, 90, client_id="list-1"), req("buy", "limit", 1, 90, client_id="leg-a")):
+        with pytest.raises(Reject) as ei:
+            eng.place(bad)
+        assert ei.value.reason == E.DUPLICATE_CLIENT_ID
+    with pytest.raises(Reject) as ei:
+        eng.place_list("oco", [req("sell", "limit", 1, 105), req("sell", "stop_market", 1, trigger=95)], client_id="x1")
+    assert ei.value.reason == E.DUPLICATE_CLIENT_ID
+    eng.cancel_list(lst.id)
+    with pytest.raises(Reject) as ei:  # still taken after the list ended
+        eng.place(req("buy", "limit", 1, 90, client_id="list-1"))
+    assert ei.value.reason == E.DUPLICATE_CLIENT_ID
+
+
+def test_too_many_open_stops_per_market():
+    rules = MarketRules(SYM, "ETH", "BTC", D("0.01"), D("0.01"), D("0.1"), D("1"), max_open_stops=2)
+    eng = engine((100, 100, 100, 100), (100, 101, 99, 100), rules=rules)
+    eng.place(req("sell", "stop_market", 1, trigger=95))
+    eng.place(req("buy", "limit", 1, 90))  # limits do not count
+    lst = eng.place_list("oco", [req("sell", "limit", 1, 105), req("sell", "stop_market", 1, trigger=94)])
+    with pytest.raises(Reject) as ei:
+        eng.place(req("sell", "stop_limit", 1, price=92, trigger=93))
+    assert ei.value.reason == E.TOO_MANY_STOPS
+    eng.cancel_list(lst.id)
+    assert eng.place(req("sell", "stop_limit", 1, price=92, trigger=93)).status == "open"
+
+
+# ------------------------------------------------------------------ more clock and lists
+def test_two_markets_step_by_timestamp():
+    ltc = MarketRules("LTC/BTC", "LTC", "BTC", D("0.01"), D("0.01"), D("0.1"), D("1"))
+    b1 = bars((100, 100, 100, 100), (100, 101, 99, 100), (100, 101, 95, 96))
+    b2 = [Bar(DAY * 2, D(50), D(50), D(50), D(50), D(1)), Bar(DAY * 3, D(50), D(52), D(48), D(51), D(1))]
+    eng = Engine({SYM: RULES, "LTC/BTC": ltc}, {SYM: b1, "LTC/BTC": b2}, {"BTC": D(10_000), "ETH": D(10), "LTC": D(0)})
+    assert eng.now_ms() == 0 and eng.last_price("LTC/BTC") == D(50)
+    eng.step()
+    assert eng.now_ms() == DAY and eng.closed_bars("LTC/BTC") == []
+    eng.step()
+    assert eng.now_ms() == 2 * DAY
+    o = eng.place(OrderRequest("LTC/BTC", "buy", "limit", amount=1, price=49))
+    s = eng.place(req("sell", "stop_market", 1, trigger=97))
+    eng.step()  # day 2: both markets
+    assert fill_of(eng, s) == (2, D(97), "taker") and o.status == "open"
+    eng.step()  # day 3: LTC only
+    assert fill_of(eng, o) == (3, D(49), "maker")
+    assert eng.step() is False and eng.bars_left() == 0
+    assert set(eng.balances()) == {"ETH", "BTC", "LTC"}
+
+
+def test_market_entry_oto_exit_amount_follows_the_filled_entry():
+    eng = engine((100, 100, 100, 100), (101, 101, 99, 100), (100, 101, 94, 95))
+    lst = eng.place_list("oto", [OrderRequest(SYM, "buy", "market", funds=500),
+                                 req("sell", "stop_market", 10, trigger=96)])
+    step_until_done(eng)
+    entry, sl = eng.list_orders(lst.id)
+    assert entry.filled == D("4.95")  # 500 / 101 floored to the lot
+    assert sl.amount == D("4.95") and fill_of(eng, sl) == (2, D(96), "taker")
+    assert lst.status == "done" and eng.balances()["ETH"][0] == D(100)
+
+
+def test_ids_are_distinct_across_orders_lists_and_fills():
+    eng = engine((100, 100, 100, 100), (100, 106, 94, 100))
+    a = eng.place(req("buy", "market", 1))
+    lst = eng.place_list("oco", [req("sell", "limit", 1, 105), req("sell", "stop_market", 1, trigger=95)])
+    eng.step()
+    ids = [a.id, lst.id, *lst.order_ids, *(f.id for f in eng.fills())]
+    assert len(ids) == len(set(ids)) == 6
