@@ -101,6 +101,7 @@ class AsyncSession:
 
     def __init__(self, wire):
         self.wire = wire
+        self.headers = {}
 
     def __getattr__(self, method):
         if method not in ('get', 'post', 'delete', 'put'):
