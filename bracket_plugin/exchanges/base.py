@@ -61,6 +61,8 @@ class OrderListBase:
         return params.get('entryType', ENTRY_LIMIT)
 
     def _extra_params(self, params: dict) -> dict:
+        if not params or all(k in OWN_PARAMS for k in params):
+            return {}
         return self.omit(params, list(OWN_PARAMS))
 
     def _raise(self, violations: list[Violation]) -> None:
@@ -74,6 +76,24 @@ class OrderListBase:
     def _order_list(self, **kw) -> dict:
         ts = kw.pop('timestamp', None)
         return order_list(timestamp=ts, datetime=self.iso8601(ts) if ts is not None else None, **kw)
+
+    @staticmethod
+    def _placed_leg(symbol, side, type, amount, price=None, trigger_price=None, client_order_id=None, role=None) -> dict:
+        """A leg just sent, in ccxt's unified order shape, built from the request we made.
+
+        A literal dict rather than safe_order(): nothing is known yet beyond the request, and this
+        sits on the create path whose CPU cost bench/exchange_overhead.py measures."""
+        return {
+            'id': None, 'clientOrderId': client_order_id, 'timestamp': None, 'datetime': None,
+            'lastTradeTimestamp': None, 'lastUpdateTimestamp': None, 'status': 'open', 'symbol': symbol,
+            'type': type, 'timeInForce': None, 'postOnly': None, 'reduceOnly': None, 'side': side,
+            'price': None if price is None else float(price),
+            'triggerPrice': None if trigger_price is None else float(trigger_price),
+            'stopPrice': None if trigger_price is None else float(trigger_price),
+            'takeProfitPrice': None, 'stopLossPrice': None,
+            'amount': float(amount), 'filled': None, 'remaining': None, 'cost': None, 'average': None,
+            'trades': [], 'fee': None, 'fees': [], 'info': None, 'role': role,
+        }
 
     def _leg(self, info, market, *, id=None, client_order_id=None, side=None, type=None, price=None,
              amount=None, trigger_price=None, status=None, timestamp=None, role=None) -> dict:

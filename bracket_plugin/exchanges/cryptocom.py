@@ -198,17 +198,12 @@ class CryptocomOrderLists(OrderListBase):
                 groups.setdefault(list_id, []).append(leg)
         return [self._parse_list(lid, group, group) for lid, group in groups.items()]
 
-    def _created(self, kind, cid, request, response) -> dict:
+    def _created(self, kind, symbol, cid, request, response) -> dict:
         list_id = self.safe_string(self.safe_dict(response, 'result', {}), 'list_id')
-        legs = []
-        for leg in request['order_list']:
-            raw = {'instrument_name': leg['instrument_name'], 'client_oid': leg['client_oid'], 'order_type': leg['type'],
-                   'side': leg['side'], 'quantity': leg['quantity'], 'limit_price': leg.get('price'),
-                   'ref_price': leg.get('ref_price'), 'status': 'NEW', 'list_id': list_id}
-            legs.append(self._parse_leg(raw, kind))
-            legs[-1]['info'] = None
-            legs[-1]['id'] = None
-        return self._order_list(id=list_id, client_order_id=cid, symbol=legs[0]['symbol'], kind=kind, status=OPEN,
+        legs = [self._placed_leg(symbol, leg['side'].lower(), leg['type'].lower(), leg['quantity'], leg.get('price'),
+                                 leg.get('ref_price'), leg['client_oid'], ROLE_OF_SUFFIX[leg['client_oid'][-1]])
+                for leg in request['order_list']]
+        return self._order_list(id=list_id, client_order_id=cid, symbol=symbol, kind=kind, status=OPEN,
                                 orders=legs, info=response)
 
     # ---- flows (see base.py) ----
@@ -217,21 +212,21 @@ class CryptocomOrderLists(OrderListBase):
         yield ('load_markets', ())
         cid, request = self._oco_request(symbol, side, amount, price, stop_price, stop_limit_price, params)
         response = yield ('v1PrivatePostPrivateAdvancedCreateOco', (request,))
-        return self._created(OCO, cid, request, response)
+        return self._created(OCO, symbol, cid, request, response)
 
     def _flow_create_oto(self, symbol, side, amount, price, stop_loss_price, take_profit_price, params):
         self._require('createOtoOrder')
         yield ('load_markets', ())
         cid, request = self._entry_request(OTO, symbol, side, amount, price, stop_loss_price, take_profit_price, params)
         response = yield ('v1PrivatePostPrivateAdvancedCreateOto', (request,))
-        return self._created(OTO, cid, request, response)
+        return self._created(OTO, symbol, cid, request, response)
 
     def _flow_create_otoco(self, symbol, side, amount, price, take_profit_price, stop_loss_price, params):
         self._require('createOtocoOrder')
         yield ('load_markets', ())
         cid, request = self._entry_request(OTOCO, symbol, side, amount, price, stop_loss_price, take_profit_price, params)
         response = yield ('v1PrivatePostPrivateAdvancedCreateOtoco', (request,))
-        return self._created(OTOCO, cid, request, response)
+        return self._created(OTOCO, symbol, cid, request, response)
 
     def _flow_list_id(self, id, params, suffixes):
         """The list id, given directly or found through a leg's client_oid (tries each suffix)."""

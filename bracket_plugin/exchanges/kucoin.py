@@ -70,14 +70,10 @@ class KucoinOrderLists(OrderListBase):
         return self.extend(request, self._extra_params(params))
 
     # ---- pure: parsing ----
-    def _legs_from_request(self, request, market) -> list[dict]:
-        side = request['side']
-        return [
-            self._leg(None, market, side=side, type='limit', price=request['price'], amount=request['size'],
-                      status=OPEN, role=TAKE_PROFIT),
-            self._leg(None, market, side=side, type='limit', price=request['limitPrice'], amount=request['size'],
-                      trigger_price=request['stopPrice'], status=OPEN, role=STOP_LOSS),
-        ]
+    def _legs_from_request(self, request, symbol) -> list[dict]:
+        side, size = request['side'], request['size']
+        return [self._placed_leg(symbol, side, 'limit', size, request['price'], role=TAKE_PROFIT),
+                self._placed_leg(symbol, side, 'limit', size, request['limitPrice'], request['stopPrice'], role=STOP_LOSS)]
 
     def _leg_roles(self, legs: list[dict]) -> list[str]:
         """Limit leg: no stop price, or stop price equal to its price (KuCoin echoes price there)."""
@@ -122,10 +118,9 @@ class KucoinOrderLists(OrderListBase):
         request = self._oco_request(symbol, side, amount, price, stop_price, stop_limit_price, params)
         response = yield ('privatePostOcoOrder', (request,))
         data = self.safe_dict(response, 'data', {})
-        market = self.markets[symbol]
         return self._order_list(id=self.safe_string(data, 'orderId'), client_order_id=request['clientOid'],
                                 symbol=symbol, kind=OCO, status=OPEN,
-                                orders=self._legs_from_request(request, market), info=response)
+                                orders=self._legs_from_request(request, symbol), info=response)
 
     def _flow_create_oto(self, *args):
         self._require('createOtoOrder')
