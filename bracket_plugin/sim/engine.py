@@ -205,11 +205,14 @@ class Engine:
     markets: rules per symbol; bars: bar list per symbol (same keys); balances: starting totals per
     currency; start: index of the first bar NOT yet closed in every market (bars[:start] are
     history); ids: id factory (kind 'order'|'list'|'fill', counter) -> str.
+    max_volume_fraction: None (default) fills every order in full; a fraction f caps each order's
+    fill on one bar at f * the bar's volume (floored to the lot), so big orders fill partially
+    over several bars.
     """
 
     def __init__(self, markets: dict[str, MarketRules], bars: dict[str, list[Bar]],
                  balances: dict[str, Decimal] | None = None, start: int = 0,
-                 ids: Callable[[str, int], str] = default_ids):
+                 ids: Callable[[str, int], str] = default_ids, max_volume_fraction: Decimal | str | None = None):
         if set(markets) != set(bars):
             raise ValueError(f"markets and bars must name the same symbols: {sorted(markets)} vs {sorted(bars)}")
         for sym, bs in bars.items():
@@ -234,6 +237,10 @@ class Engine:
         self._client_ids: dict[str, tuple[str, str]] = {}  # client id -> ('order'|'list', id)
         self._counter = 0
         self._ids = ids
+        frac = None if max_volume_fraction is None else Decimal(str(max_volume_fraction))
+        if frac is not None and not 0 < frac <= 1:
+            raise ValueError(f"max_volume_fraction must be in (0, 1], got {max_volume_fraction}")
+        self.max_volume_fraction = frac
 
     # ---------------------------------------------------------------- clock and market data
     def now_ms(self) -> int:
@@ -650,8 +657,8 @@ class Engine:
         return n
 
     def _try(self, o: SimOrder, bar: Bar) -> None:
-        if o.type == "market":
-            m = R.match_market(bar)
+        if o.type == "market" or (o.type == "stop_market" and o.status == "triggered"):
+            m = R.match_market(bar)  # a fired stop that is not yet (fully) filled is a market order
         elif o.type == "limit" or o.status == "triggered":
             m = R.match_limit(o.side, o.price, bar)
         elif o.type == "stop_market":
@@ -668,17 +675,24 @@ class Engine:
     def _execute(self, o: SimOrder, price: Decimal, liquidity: str, bar: Bar) -> None:
         r = self._rules[o.symbol]
         lst = self._lists.get(o.list_id) if o.list_id else None
-        amount = o.remaining if o.funds is None else R.floor_to(o.funds / price, r.lot_size)
+        if o.funds is not None and o.filled == 0:
+            # a market buy by funds: its amount is fixed by the first fill's price
+            o.amount = R.floor_to(o.funds / price, r.lot_size)
+            if o.amount <= 0:
+                self._reject_at_fill(o, lst, BELOW_MIN_SIZE, bar.ts)
+                return
+        amount = o.remaining
+        if self.max_volume_fraction is not None:
+            amount = min(amount, R.floor_to(bar.volume * self.max_volume_fraction, r.lot_size))
+            if amount <= 0:
+                return  # no volume for it on this bar
         cost = amount * price
         fee = cost * r.fee_rate(liquidity)
-        # release what this order (or its list, for an exit / oco leg) held, then settle on totals
-        self._holds.pop(f"o:{o.id}", None)
-        if lst is not None and o.role != "entry":
-            self._holds.pop(f"l:{lst.id}", None)
-        if amount <= 0 or (o.side == BUY and cost + fee > self._free(r.quote)) or (o.side == SELL and amount > self._free(r.base)):
-            self._finish(o, "rejected", INSUFFICIENT_BALANCE, bar.ts)
-            if lst is not None:
-                self._end_list(lst, "canceled", reason="list", ts=bar.ts)
+        # release what this order (or its list, for an exit / oco leg) holds, then settle on totals
+        key = f"o:{o.id}" if lst is None or o.role == "entry" else f"l:{lst.id}"
+        hold = self._holds.pop(key, None)
+        if (o.side == BUY and cost + fee > self._free(r.quote)) or (o.side == SELL and amount > self._free(r.base)):
+            self._reject_at_fill(o, lst, INSUFFICIENT_BALANCE, bar.ts)
             return
         if o.side == BUY:
             self._total[r.quote] -= cost + fee
@@ -686,19 +700,33 @@ class Engine:
         else:
             self._total[r.base] -= amount
             self._total[r.quote] += cost - fee
-        if o.funds is not None:
-            o.amount = amount
+        before = o.remaining
         o.filled += amount
         o.cost += cost
         o.fee += fee
+        o.updated_ms = bar.ts
         self._fills.append(Fill(self._next_id("fill"), o.id, o.symbol, o.side, price, amount, fee, r.quote, liquidity, bar.ts))
-        self._finish(o, "filled", None, bar.ts)
+        complete = o.remaining <= 0
+        if complete:
+            self._finish(o, "filled", None, bar.ts)
+        elif hold is not None:  # partial fill: keep holding for the rest, pro rata
+            self._holds[key] = _Hold(hold.currency, hold.amount * o.remaining / before)
         if lst is None:
             return
         if o.role == "entry":
-            self._arm_exits(lst, o, bar.ts)
-        else:
+            if complete:
+                self._arm_exits(lst, o, bar.ts)
+        elif complete:
             self._end_list(lst, "done", reason="oco", ts=bar.ts, keep=o.id)
+        else:  # a partial fill of one leg cancels the others (Crypto.com; BackBroker's oco= too)
+            for sib in (self._orders[i] for i in lst.order_ids if i != o.id):
+                if sib.status in CANCELABLE:
+                    self._finish(sib, "canceled", "oco", bar.ts)
+
+    def _reject_at_fill(self, o: SimOrder, lst: SimList | None, reason: str, ts: int) -> None:
+        self._finish(o, "rejected", reason, ts)
+        if lst is not None and lst.status == "open":
+            self._end_list(lst, "canceled", reason="list", ts=ts)
 
     def _arm_exits(self, lst: SimList, entry: SimOrder, ts: int) -> None:
         """Entry fully filled: the exits go live now (tried from the next bar) and hold once."""

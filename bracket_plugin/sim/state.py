@@ -48,6 +48,7 @@ def dump(engine) -> dict:
         "lists": [asdict(lst) for lst in engine._lists.values()],
         "fills": [_obj(f) for f in engine._fills],
         "counter": engine._counter,
+        "max_volume_fraction": _enc(engine.max_volume_fraction),
     }
 
 
@@ -62,7 +63,8 @@ def load(cls, data: dict, bars: dict[str, list[Bar]], ids):
     for s, c in data["cursor"].items():
         if c > len(bars[s]) or bars[s][0].ts != data["first_ts"][s]:
             raise ValueError(f"state file does not match the bars of {s}: it closed {c} bars from {data['first_ts'][s]}")
-    eng = cls(markets, bars, {c: Decimal(v) for c, v in data["totals"].items()}, start=0, ids=ids)
+    eng = cls(markets, bars, {c: Decimal(v) for c, v in data["totals"].items()}, start=0, ids=ids,
+              max_volume_fraction=data.get("max_volume_fraction"))
     eng._cursor = {s: int(c) for s, c in data["cursor"].items()}
     eng._holds = {k: _Hold(cur, Decimal(a)) for k, (cur, a) in data["holds"].items()}
     for od in data["orders"]:

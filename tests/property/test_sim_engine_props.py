@@ -113,8 +113,8 @@ def accounting_holds(eng: Engine):
     assert bal["ETH"][0] == base and bal["BTC"][0] == quote
 
 
-def run_script(bars, script, eng=None):
-    eng = eng or Engine({SYM: RULES}, {SYM: bars}, dict(START), start=1)
+def run_script(bars, script, eng=None, fraction=None):
+    eng = eng or Engine({SYM: RULES}, {SYM: bars}, dict(START), start=1, max_volume_fraction=fraction)
     for kind, arg in script:
         before = eng.to_state()
         try:
@@ -142,6 +142,16 @@ def run_script(bars, script, eng=None):
 @given(bars=bar_paths(), script=st.lists(actions(), min_size=1, max_size=30))
 def test_invariants_hold_after_every_action(bars, script):
     eng = run_script(bars, script)
+    while eng.step():
+        check_invariants(eng)
+    accounting_holds(eng)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(bars=bar_paths(), script=st.lists(actions(), min_size=1, max_size=30),
+       fraction=st.sampled_from([D("0.01"), D("0.02"), D("0.05"), D("0.3")]))
+def test_invariants_hold_with_partial_fills(bars, script, fraction):
+    eng = run_script(bars, script, fraction=fraction)
     while eng.step():
         check_invariants(eng)
     accounting_holds(eng)

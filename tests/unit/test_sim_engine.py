@@ -500,3 +500,59 @@ def test_ids_are_distinct_across_orders_lists_and_fills():
     eng.step()
     ids = [a.id, lst.id, *lst.order_ids, *(f.id for f in eng.fills())]
     assert len(ids) == len(set(ids)) == 6
+
+
+# ------------------------------------------------------------------ partial fills (max_volume_fraction)
+def partial_engine(*rows, volumes, fraction="0.5", balances=None):
+    bs = [Bar(i * DAY, *(D(str(x)) for x in row), D(v)) for i, (row, v) in enumerate(zip(rows, volumes))]
+    bal = {"ETH": D(100), "BTC": D(100_000)} if balances is None else balances
+    return Engine({SYM: RULES}, {SYM: bs}, bal, start=1, max_volume_fraction=D(fraction))
+
+
+def test_partial_fill_keeps_the_order_open_and_its_hold_pro_rata():
+    eng = partial_engine((101, 101, 101, 101), (101, 101, 99, 100), (101, 101, 99, 100),
+                         volumes=[100, 8, 40], balances={"ETH": D(0), "BTC": D(2000)})
+    o = eng.place(req("buy", "limit", 10, 100))
+    eng.step()
+    assert (o.status, o.filled) == ("open", D(4))
+    assert eng.balances()["BTC"][2] == D(1002) * 6 / 10
+    eng.step()
+    assert (o.status, o.filled, o.cost) == ("filled", D(10), D(1000))
+    assert [f.amount for f in eng.fills(order_id=o.id)] == [D(4), D(6)]
+    assert eng.balances()["BTC"] == (D(999), D(999), D(0))  # 2000 - 1000 - maker fee 1
+
+
+def test_partial_fill_of_an_oco_leg_cancels_the_other_and_the_list_ends_when_it_completes():
+    eng = partial_engine((100, 100, 100, 100), (100, 106, 99, 105), (105, 106, 104, 105),
+                         volumes=[100, 8, 100], balances={"ETH": D(10), "BTC": D(0)})
+    lst = eng.place_list("oco", [req("sell", "limit", 10, 105), req("sell", "stop_market", 10, trigger=95)])
+    tp, sl = eng.list_orders(lst.id)
+    eng.step()
+    assert (tp.filled, tp.status, sl.status, lst.status) == (D(4), "open", "canceled", "open")
+    assert eng.balances()["ETH"] == (D(6), D(0), D(6))
+    eng.step()
+    assert tp.status == "filled" and lst.status == "done" and eng.balances()["ETH"] == (D(0), D(0), D(0))
+
+
+def test_exits_wait_for_the_entry_to_fill_completely():
+    eng = partial_engine((101, 101, 101, 101), (101, 101, 99, 100), (100, 101, 94, 95), (95, 96, 94, 95),
+                         volumes=[100, 8, 100, 100])
+    lst = eng.place_list("otoco", [req("buy", "limit", 10, 100), req("sell", "limit", 10, 105),
+                                   req("sell", "stop_market", 10, trigger=96)])
+    entry, tp, sl = eng.list_orders(lst.id)
+    eng.step()
+    assert entry.filled == D(4) and sl.status == "pending"
+    eng.step()  # the entry completes at 100 on this bar, which also crosses 96: the stop is not live yet
+    assert entry.status == "filled" and sl.status == "open" and sl.filled == 0
+    eng.step()
+    assert fill_of(eng, sl) == (3, D(95), "taker") and tp.status == "canceled"
+
+
+def test_a_fired_stop_that_is_partly_filled_fills_the_rest_as_a_market_order():
+    eng = partial_engine((100, 100, 100, 100), (100, 101, 94, 96), (97, 99, 96, 98), volumes=[100, 8, 100])
+    o = eng.place(req("sell", "stop_market", 10, trigger=95))
+    eng.step()
+    assert (o.status, o.filled) == ("triggered", D(4))
+    eng.step()  # back above the trigger, but a fired stop is a market order on the exchange
+    assert o.status == "filled"
+    assert [(f.price, f.amount) for f in eng.fills(order_id=o.id)] == [(D(95), D(4)), (D(97), D(6))]

@@ -260,3 +260,70 @@ def test_random_groups_match_backbroker(seed):
     rng = random.Random(seed)
     rows = _random_rows(rng, rng.randint(3, 9))
     assert_same(rows, _random_scenario(rng))
+
+
+# ----------------------------------------------------------------------------- partial fills
+LOT1 = MarketRules(SYM, "ETH", "BTC", tick_size=D("0.01"), lot_size=D(1), min_size=D(1), min_notional=D("1"),
+                   maker_fee=D(0), taker_fee=D(0))
+
+
+def _fills_backbroker(rows, volumes, perc, place):
+    frame = pd.DataFrame(rows, columns=["open", "high", "low", "close"],
+                         index=pd.date_range(str(START), periods=len(rows), freq="D")).assign(volume=volumes)
+    out = {}
+    cerebro = bt.Cerebro(stdstats=False)
+    cerebro.adddata(bt.feeds.PandasData(dataname=frame))
+    cerebro.addstrategy(_Placer, place=place, out=out)
+    cerebro.broker.setcash(10_000_000)
+    cerebro.broker.set_filler(bt.broker.fillers.FixedBarPerc(perc=perc))
+    cerebro.run()
+    return {name: (BT_STATE.get(o.getstatusname(), "open"),
+                   [((bt.num2date(b.dt).date() - START).days, round(b.price, 6), abs(b.size)) for b in o.executed.exbits])
+            for name, o in out["orders"].items()}
+
+
+def _fills_engine(rows, volumes, perc, place):
+    bars = [Bar(i * DAY, *(D(repr(float(x))) for x in row), D(v)) for i, (row, v) in enumerate(zip(rows, volumes))]
+    eng = Engine({SYM: LOT1}, {SYM: bars}, {"ETH": D(1_000_000), "BTC": D(1_000_000_000)}, start=1,
+                 max_volume_fraction=D(perc) / 100)
+    orders = place(eng)
+    while eng.step():
+        pass
+    return {name: ("open" if o.status in ("open", "pending", "triggered") else o.status,
+                   [(f.ts // DAY, round(float(f.price), 6), float(f.amount)) for f in eng.fills(order_id=o.id)])
+            for name, o in orders.items()}
+
+
+PARTIAL_ROWS = [(100, 100, 100, 100), (101, 102, 96, 97), (96, 98, 95, 97.6), (98, 104, 97, 103), (104, 105, 102, 102.7),
+                (101, 101, 100, 100), (100, 106, 94, 100), (99, 103, 93, 96)]
+PARTIAL_VOLUMES = [1000, 30, 50, 21, 8, 40, 33, 100]
+
+
+@pytest.mark.parametrize("scenario", [
+    single("buy", 60, "market"), single("buy", 60, "limit", 99), single("sell", 60, "limit", 103),
+    single("sell", 60, "stop_limit", 97, 96.5), single("buy", 60, "stop_limit", 103, 103.5),
+    oco("sell", 40, 103, 97), oco("sell", 40, 105, 96, stop_limit=95.5),
+], ids=["market", "limit-buy", "limit-sell", "stoplimit-sell", "stoplimit-buy", "oco", "oco-stoplimit"])
+def test_partial_fills_match_backbroker_fixed_bar_percentage(scenario):
+    on_bt, on_engine = scenario
+    expected = _fills_backbroker(PARTIAL_ROWS, PARTIAL_VOLUMES, 50, on_bt)
+    got = _fills_engine(PARTIAL_ROWS, PARTIAL_VOLUMES, 50, on_engine)
+    assert got == expected
+    assert any(len(fills) > 1 for _, fills in got.values())  # the scenario really fills in parts
+
+
+def test_partial_fills_on_a_bracket_never_overshoot_unlike_backbroker():
+    """Documented difference: BackBroker keeps both exits at full size until one completes, so
+    partial fills on both can overshoot (landscape.md demo G); the engine, like Crypto.com,
+    cancels the other exit at the first partial fill of one."""
+    rows = [(101, 101, 101, 101), (101, 101, 99, 100), (100, 106, 100, 105), (105, 106, 94, 95), (95, 96, 94, 95),
+            (95, 96, 94, 95)]
+    volumes = [1000, 1000, 8, 8, 8, 8]
+    scenario = bracket("buy", 10, 100, 95, 105)
+    bt_legs = _fills_backbroker(rows, volumes, 50, scenario[0])
+    eng_legs = _fills_engine(rows, volumes, 50, scenario[1])
+    bt_exit = sum(s for name in ("stop_loss", "take_profit") for _, _, s in bt_legs[name][1])
+    eng_exit = sum(s for name in ("stop_loss", "take_profit") for _, _, s in eng_legs[name][1])
+    assert bt_exit > 10  # BackBroker sold more than it bought
+    assert eng_exit <= 10 and eng_legs["stop_loss"] == ("canceled", [])
+    assert len(eng_legs["take_profit"][1]) == 2  # 4 + 4 of 10 on two bars, the rest still open
