@@ -1,0 +1,241 @@
+"""The simulator's HTTP server: an aiohttp app on 127.0.0.1 in a background thread.
+
+One dialect per path prefix (``/kucoin``, ``/cryptocom``); each dialect owns its routes and JSON
+envelopes. A middleware applies the venue's fault rules before the dialect sees a request.
+"""
+from __future__ import annotations
+
+import asyncio
+import re
+import socket
+import struct
+import threading
+import time
+from dataclasses import dataclass
+from typing import Awaitable, Callable, Protocol
+
+from aiohttp import web
+
+from bracket_plugin.sim.engine import Reject
+from bracket_plugin.sim.faults import Faults
+
+
+class ApiError(Exception):
+    """An answer in the dialect's error envelope: exchange code, message, HTTP status."""
+
+    def __init__(self, code: str | int, message: str, status: int = 400):
+        super().__init__(f"{code} {message}")
+        self.code, self.message, self.status = code, message, status
+
+
+@dataclass
+class Call:
+    """One parsed request as a dialect handler sees it."""
+
+    method: str
+    endpoint: str  # path below the dialect prefix, e.g. '/api/v1/orders'
+    params: dict  # path parameters
+    query: dict
+    body: dict | None
+    now_ms: int  # wall clock at arrival
+
+
+@dataclass
+class Route:
+    method: str
+    pattern: re.Pattern
+    handler: Callable[[Call], object]
+    private: bool
+    mutates: bool
+
+
+def route(method: str, path: str, private: bool = False, mutates: bool = False):
+    """Decorator for dialect handler methods: '/api/v1/orders/{orderId}' style paths."""
+    regex = re.compile("^" + re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(path)) + "$")
+
+    def mark(fn):
+        fn._route = (method, regex, private, mutates)
+        return fn
+
+    return mark
+
+
+def collect_routes(obj) -> list[Route]:
+    out = []
+    for name in dir(type(obj)):
+        fn = getattr(type(obj), name)
+        spec = getattr(fn, "_route", None)
+        if spec:
+            method, regex, private, mutates = spec
+            out.append(Route(method, regex, getattr(obj, name), private, mutates))
+    return out
+
+
+class Dialect(Protocol):
+    prefix: str  # '/kucoin'
+
+    async def handle(self, request: web.Request) -> web.StreamResponse: ...
+
+    def rate_limited(self, request: web.Request) -> web.Response: ...
+
+
+def _drop(request: web.Request, reset: bool) -> None:
+    """Close the client's connection without an answer; `reset` sends a TCP RST instead of FIN."""
+    transport = request.transport
+    if transport is None:
+        return
+    if reset:
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            try:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            except OSError:
+                pass
+        transport.abort()
+    else:
+        transport.close()
+
+
+def fault_middleware(faults: Faults, dialects: dict[str, Dialect]):
+    @web.middleware
+    async def middleware(request: web.Request, handler):
+        rule = faults.take(request.method, request.path)
+        if rule is None:
+            return await handler(request)
+        if rule.kind == "delay":
+            await asyncio.sleep(rule.delay)
+            return await handler(request)
+        if rule.kind == "reset":
+            _drop(request, reset=True)
+            return web.Response(status=500)  # never reaches the client
+        if rule.kind == "http_5xx":
+            return web.Response(status=rule.status, text=f"{rule.status} Service Temporarily Unavailable", content_type="text/plain")
+        if rule.kind == "http_429":
+            dialect = next((d for p, d in dialects.items() if request.path.startswith(p + "/")), None)
+            response = dialect.rate_limited(request) if dialect else web.Response(status=429, text="429 Too Many Requests")
+            response.headers["Retry-After"] = str(rule.retry_after)
+            return response
+        # lose_response: the request is processed in full, then the answer is lost
+        response = await handler(request)
+        if rule.delay:
+            await asyncio.sleep(rule.delay)
+        _drop(request, reset=False)
+        return response
+
+    return middleware
+
+
+def build_app(dialects: list[Dialect], faults: Faults,
+              control: dict[tuple[str, str], Callable[[web.Request], Awaitable[web.StreamResponse]]] | None = None) -> web.Application:
+    by_prefix = {d.prefix: d for d in dialects}
+    app = web.Application(middlewares=[fault_middleware(faults, by_prefix)], client_max_size=1024 * 1024)
+    for (method, path), handler in (control or {}).items():
+        app.router.add_route(method, path, handler)
+    for dialect in dialects:
+        app.router.add_route("*", dialect.prefix + "/{tail:.*}", dialect.handle)
+    return app
+
+
+class ServerThread:
+    """Runs an aiohttp app on its own event loop in a daemon thread; `stop()` shuts it down cleanly."""
+
+    def __init__(self, app: web.Application, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.app, self.host, self.requested_port = app, host, port
+        self.port: int | None = None
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self._runner: web.AppRunner | None = None
+        self._thread: threading.Thread | None = None
+        self._ready = threading.Event()
+        self._error: BaseException | None = None
+
+    def start(self, timeout: float = 10.0) -> int:
+        self._thread = threading.Thread(target=self._run, name=f"sim-server-{self.requested_port}", daemon=True)
+        self._thread.start()
+        if not self._ready.wait(timeout):
+            raise RuntimeError(f"simulator server did not start within {timeout} s")
+        if self._error is not None:
+            raise RuntimeError(f"simulator server could not listen on {self.host}:{self.requested_port}: {self._error}") from self._error
+        return self.port
+
+    def _run(self) -> None:
+        loop = asyncio.new_event_loop()
+        self.loop = loop
+        asyncio.set_event_loop(loop)
+        try:
+            self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
+            loop.run_until_complete(self._runner.setup())
+            site = web.TCPSite(self._runner, self.host, self.requested_port)
+            loop.run_until_complete(site.start())
+            self.port = site._server.sockets[0].getsockname()[1]
+        except BaseException as exc:  # reported to the starting thread
+            self._error = exc
+            self._ready.set()
+            loop.close()
+            return
+        self._ready.set()
+        try:
+            loop.run_forever()
+        finally:
+            loop.run_until_complete(self._runner.cleanup())
+            loop.close()
+
+    def submit(self, coro) -> "asyncio.Future":
+        """Run a coroutine on the server loop from another thread."""
+        return asyncio.run_coroutine_threadsafe(coro, self.loop)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if self.loop is None or self._thread is None or not self._thread.is_alive():
+            return
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(timeout)
+
+
+class DialectBase:
+    """Routing, authentication hook, engine lock and envelopes shared by the dialects.
+
+    Subclasses set `prefix` and `exchange_id`, declare handlers with @route, and implement
+    `parse_body`, `authenticate`, `ok`, `fail`, `map_reject` and `rate_limited`.
+    """
+
+    prefix = ""
+    exchange_id = ""
+
+    def __init__(self, venue) -> None:
+        self.venue = venue
+        self.routes = collect_routes(self)
+
+    @property
+    def engine(self):
+        return self.venue.engine_for(self.exchange_id)
+
+    def find(self, method: str, endpoint: str) -> tuple[Route | None, dict]:
+        for r in self.routes:
+            if r.method == method:
+                m = r.pattern.match(endpoint)
+                if m:
+                    return r, m.groupdict()
+        return None, {}
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        now_ms = int(time.time() * 1000)
+        endpoint = request.path[len(self.prefix):]
+        text = (await request.read()).decode("utf-8", "replace")
+        call = Call(request.method, endpoint, {}, dict(request.query), None, now_ms)
+        try:
+            call.body = self.parse_body(request, text)
+            found, params = self.find(request.method, endpoint)
+            if found is None:
+                raise ApiError(*self.not_found_error(call))
+            call.params = params
+            if found.private:
+                self.authenticate(request, call, text)
+            with self.venue.lock:
+                try:
+                    data = found.handler(call)
+                except Reject as rej:
+                    raise self.map_reject(rej, call) from None
+                if found.mutates:
+                    self.venue.persist()
+        except ApiError as err:
+            return self.fail(err, call)
+        return self.ok(data, call)

@@ -1,0 +1,255 @@
+"""Venue: the simulator as one object — engines, HTTP server thread, clock, faults, state file.
+
+    with Venue(data='eth_btc.csv', symbol='ETH/BTC') as venue:
+        ex = ccxt.kucoin(venue.ccxt_config('kucoin'))
+        ...
+        venue.step()          # process the next bar
+
+Each dialect trades on its own account (its own Engine, with that exchange's fees and limits),
+as two real exchanges would; both replay the same bars, so their clocks move together.
+Authentication uses the real wall clock; the market clock is the engines' (bar time).
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import threading
+from decimal import Decimal
+from pathlib import Path
+
+from bracket_plugin.bars import Bar, read_bars
+from bracket_plugin.sim.auth import Credentials
+from bracket_plugin.sim.engine import Engine
+from bracket_plugin.sim.faults import Faults
+from bracket_plugin.sim.rules import MarketRules, default_rules
+
+EXCHANGES = ("kucoin", "cryptocom")
+MODES = ("step", "realtime")
+
+# Test credentials the simulator accepts (not secret: they only open this loopback venue).
+DEFAULT_CREDENTIALS = {
+    "kucoin": Credentials("sim-kucoin-key", "sim-kucoin-secret", "sim-kucoin-passphrase"),
+    "cryptocom": Credentials("sim-cryptocom-key", "sim-cryptocom-secret"),
+}
+# Per-exchange market defaults: fees (quote currency) and KuCoin's 20 untriggered stops per pair.
+EXCHANGE_RULES = {
+    "kucoin": {"maker_fee": "0.001", "taker_fee": "0.001", "max_open_stops": 20},
+    "cryptocom": {"maker_fee": "0.00075", "taker_fee": "0.00075", "max_open_stops": None},
+}
+KUCOIN_URL_KEYS = ("public", "private", "futuresPrivate", "futuresPublic", "webExchange", "broker", "earn",
+                   "uta", "utaV2", "utaPrivate")
+
+
+def kucoin_ids(kind: str, n: int) -> str:
+    """24 hex digits, shaped like KuCoin's own order ids."""
+    return f"{0x5c35c02703aa673ceec20000 + n:024x}"
+
+
+def cryptocom_ids(kind: str, n: int) -> str:
+    """Numeric strings, shaped like Crypto.com's order ids."""
+    return str(6_540_219_377_766_000_000 + n)
+
+
+ID_FACTORIES = {"kucoin": kucoin_ids, "cryptocom": cryptocom_ids}
+
+
+def default_balances(markets: dict[str, list[Bar]]) -> dict[str, Decimal]:
+    """Enough of both sides of every market for the example strategies: about ten units of the
+    price scale in quote (10 BTC for ETH/BTC at ~0.1) and the matching round number of base (100 ETH)."""
+    out: dict[str, Decimal] = {}
+    for symbol, bars in markets.items():
+        base, quote = symbol.split("/")
+        price = bars[0].open
+        quote_amt = Decimal(1).scaleb(price.adjusted() + 3)
+        base_amt = Decimal(1).scaleb(int((quote_amt / price).log10().to_integral_value()))
+        out[base] = max(out.get(base, Decimal(0)), base_amt)
+        out[quote] = max(out.get(quote, Decimal(0)), quote_amt)
+    return out
+
+
+def _load_data(data, symbol: str | None) -> dict[str, list[Bar]]:
+    if isinstance(data, dict):
+        if not data:
+            raise ValueError("data: give at least one market, e.g. {'ETH/BTC': 'eth_btc.csv'}")
+        return {s: read_bars(p) for s, p in data.items()}
+    if isinstance(data, (str, os.PathLike)):
+        if not symbol:
+            raise ValueError("symbol is required with a single data file, e.g. symbol='ETH/BTC'")
+        return {symbol: read_bars(data)}
+    raise TypeError(f"data must be a CSV path or a dict {{symbol: path}}, got {type(data).__name__}")
+
+
+class Venue:
+    """A loopback exchange (KuCoin and Crypto.com dialects) replaying OHLCV bars.
+
+    data: CSV path (with `symbol`) or {symbol: path}; balances: starting totals per currency
+    (default: default_balances); mode 'step' (clock moves on step()) or 'realtime' (`speed` bars
+    per second); start: index of the first bar not yet closed; state_file: JSON file that keeps
+    orders and balances across restarts; port: 0 picks a free port.
+    """
+
+    def __init__(self, data, symbol: str | None = None, balances: dict | None = None, mode: str = "step",
+                 speed: float = 1.0, start: int = 0, state_file: str | os.PathLike | None = None, port: int = 0,
+                 host: str = "127.0.0.1", fees: dict | None = None, credentials: dict | None = None,
+                 exchanges=EXCHANGES, control: bool = False) -> None:
+        if mode not in MODES:
+            raise ValueError(f"mode must be 'step' or 'realtime', got {mode!r}")
+        if mode == "realtime" and not speed > 0:
+            raise ValueError(f"speed must be > 0 bars per second, got {speed}")
+        unknown = set(exchanges) - set(EXCHANGES)
+        if unknown:
+            raise ValueError(f"exchanges must be among {EXCHANGES}, got {sorted(unknown)}")
+        self.bars = _load_data(data, symbol)
+        self.symbol = symbol or next(iter(self.bars))
+        self.mode, self.speed, self.start, self.host, self.port = mode, speed, start, host, port
+        self.exchanges = tuple(exchanges)
+        self.balances = {k: Decimal(str(v)) for k, v in (balances or default_balances(self.bars)).items()}
+        self.fees = {ex: dict(EXCHANGE_RULES[ex], **(fees or {}).get(ex, {})) for ex in self.exchanges}
+        self._credentials = dict(DEFAULT_CREDENTIALS, **(credentials or {}))
+        self.state_file = Path(state_file) if state_file else None
+        self.lock = threading.RLock()
+        self.faults = Faults()
+        saved = self._read_state() or {}
+        self.dialect_state: dict[str, dict] = saved.get("dialects", {})  # per-dialect extras kept in the state file
+        self.engines: dict[str, Engine] = self._make_engines(saved)
+        self._current = self.exchanges[0]
+        self._server = None
+        self._ticker_task = None
+        self.url: str | None = None
+        self.enable_control = control
+
+    # ------------------------------------------------------------------ engines and state
+    def market_rules(self, exchange_id: str) -> dict[str, MarketRules]:
+        opts = self.fees[exchange_id]
+        return {s: default_rules(s, b, maker_fee=opts["maker_fee"], taker_fee=opts["taker_fee"],
+                                 max_open_stops=opts["max_open_stops"]) for s, b in self.bars.items()}
+
+    def _make_engines(self, saved: dict) -> dict[str, Engine]:
+        engines = {}
+        for ex in self.exchanges:
+            if saved and ex in saved.get("engines", {}):
+                engines[ex] = Engine.from_state(saved["engines"][ex], self.bars, ids=ID_FACTORIES[ex])
+            else:
+                engines[ex] = Engine(self.market_rules(ex), self.bars, self.balances, start=self.start, ids=ID_FACTORIES[ex])
+        return engines
+
+    def _read_state(self) -> dict | None:
+        if self.state_file is None or not self.state_file.exists():
+            return None
+        try:
+            return json.loads(self.state_file.read_text())
+        except ValueError as exc:
+            raise ValueError(f"state file {self.state_file} is not valid JSON ({exc}); delete it to start afresh") from None
+
+    def persist(self) -> None:
+        """Write every engine's state to the state file (atomically); no-op without one."""
+        if self.state_file is None:
+            return
+        with self.lock:
+            snapshot = {"version": 1, "engines": {ex: e.to_state() for ex, e in self.engines.items()},
+                        "dialects": self.dialect_state}
+        tmp = self.state_file.with_name(self.state_file.name + ".tmp")
+        tmp.write_text(json.dumps(snapshot))
+        os.replace(tmp, self.state_file)
+
+    def engine_for(self, exchange_id: str) -> Engine:
+        try:
+            return self.engines[exchange_id]
+        except KeyError:
+            raise ValueError(f"this venue serves {', '.join(self.engines)}, not {exchange_id!r}") from None
+
+    @property
+    def engine(self) -> Engine:
+        """The engine of the exchange last named in ccxt_config() (the first one before that)."""
+        return self.engines[self._current]
+
+    def credentials(self, exchange_id: str) -> Credentials:
+        return self._credentials[exchange_id]
+
+    # ------------------------------------------------------------------ clock
+    def step(self) -> bool:
+        """Process the next bar of every market on every dialect; False when no bars are left."""
+        with self.lock:
+            moved = [e.step() for e in self.engines.values()]
+            if any(moved):
+                self.persist()
+            return any(moved)
+
+    def now_ms(self) -> int:
+        with self.lock:
+            return self.engine.now_ms()
+
+    async def _realtime(self) -> None:
+        interval = 1.0 / self.speed
+        while True:
+            await asyncio.sleep(interval)
+            if not self.step():
+                return
+
+    # ------------------------------------------------------------------ server
+    def start_server(self) -> "Venue":
+        from bracket_plugin.sim.server import ServerThread, build_app
+
+        dialects = []
+        if "kucoin" in self.exchanges:
+            from bracket_plugin.sim.kucoin import KucoinDialect
+            dialects.append(KucoinDialect(self))
+        if "cryptocom" in self.exchanges:
+            from bracket_plugin.sim.cryptocom import CryptocomDialect
+            dialects.append(CryptocomDialect(self))
+        control = {("POST", "/sim/step"): self._control_step, ("GET", "/sim/status"): self._control_status} if self.enable_control else None
+        self._server = ServerThread(build_app(dialects, self.faults, control), self.host, self.port)
+        port = self._server.start()
+        self.url = f"http://{self.host}:{port}"
+        if self.mode == "realtime":
+            self._ticker_task = self._server.submit(self._realtime())
+        return self
+
+    def close(self) -> None:
+        if self._ticker_task is not None:
+            self._ticker_task.cancel()
+            self._ticker_task = None
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+        self.persist()
+
+    def __enter__(self) -> "Venue":
+        return self.start_server()
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    async def _control_step(self, request):
+        from aiohttp import web
+
+        steps = int(request.query.get("n", "1"))
+        done = 0
+        for _ in range(max(1, min(steps, 100_000))):
+            if not self.step():
+                break
+            done += 1
+        return web.json_response({"stepped": done, "now": self.now_ms(), "bars_left": self.engine.bars_left()})
+
+    async def _control_status(self, request):
+        from aiohttp import web
+
+        return web.json_response({"now": self.now_ms(), "bars_left": self.engine.bars_left(), "mode": self.mode})
+
+    # ------------------------------------------------------------------ clients
+    def ccxt_config(self, exchange_id: str) -> dict:
+        """Config for ccxt.<exchange_id>(...) (or bracket_plugin's subclasses) pointing at this venue."""
+        if exchange_id not in self.engines:
+            raise ValueError(f"exchange_id must be one of {', '.join(self.engines)}, got {exchange_id!r}")
+        if self.url is None:
+            raise RuntimeError("the venue is not serving: use `with Venue(...) as venue:` or call start_server()")
+        self._current = exchange_id
+        creds = self.credentials(exchange_id)
+        if exchange_id == "kucoin":
+            base = self.url + "/kucoin"
+            return {"apiKey": creds.api_key, "secret": creds.secret, "password": creds.passphrase,
+                    "urls": {"api": {k: base for k in KUCOIN_URL_KEYS}}}
+        base = self.url + "/cryptocom"
+        return {"apiKey": creds.api_key, "secret": creds.secret,
+                "urls": {"api": {"base": base, "v1": base + "/exchange/v1", "v2": base + "/v2", "derivatives": base + "/v2"}}}
