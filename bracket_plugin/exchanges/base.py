@@ -33,6 +33,15 @@ OWN_PARAMS = ('clientOrderId', 'stopLossLimitPrice', 'takeProfitLimitPrice', 'en
 
 CLIENT_ID_PREFIX = 'bp'
 
+# every key of a ccxt unified order, as known right after a create (plus our 'role')
+_PLACED_LEG = {
+    'id': None, 'clientOrderId': None, 'timestamp': None, 'datetime': None, 'lastTradeTimestamp': None,
+    'lastUpdateTimestamp': None, 'status': 'open', 'symbol': None, 'type': None, 'timeInForce': None,
+    'postOnly': None, 'reduceOnly': None, 'side': None, 'price': None, 'triggerPrice': None, 'stopPrice': None,
+    'takeProfitPrice': None, 'stopLossPrice': None, 'amount': None, 'filled': None, 'remaining': None,
+    'cost': None, 'average': None, 'trades': None, 'fee': None, 'fees': None, 'info': None, 'role': None,
+}
+
 
 class OrderListBase:
     """Helpers every exchange flow uses. No I/O here."""
@@ -81,19 +90,14 @@ class OrderListBase:
     def _placed_leg(symbol, side, type, amount, price=None, trigger_price=None, client_order_id=None, role=None) -> dict:
         """A leg just sent, in ccxt's unified order shape, built from the request we made.
 
-        A literal dict rather than safe_order(): nothing is known yet beyond the request, and this
-        sits on the create path whose CPU cost bench/exchange_overhead.py measures."""
-        return {
-            'id': None, 'clientOrderId': client_order_id, 'timestamp': None, 'datetime': None,
-            'lastTradeTimestamp': None, 'lastUpdateTimestamp': None, 'status': 'open', 'symbol': symbol,
-            'type': type, 'timeInForce': None, 'postOnly': None, 'reduceOnly': None, 'side': side,
-            'price': None if price is None else float(price),
-            'triggerPrice': None if trigger_price is None else float(trigger_price),
-            'stopPrice': None if trigger_price is None else float(trigger_price),
-            'takeProfitPrice': None, 'stopLossPrice': None,
-            'amount': float(amount), 'filled': None, 'remaining': None, 'cost': None, 'average': None,
-            'trades': [], 'fee': None, 'fees': [], 'info': None, 'role': role,
-        }
+        A copied template rather than safe_order(): nothing is known yet beyond the request, and
+        this sits on the create path whose CPU cost bench/exchange_overhead.py measures."""
+        leg = dict(_PLACED_LEG)
+        trigger = None if trigger_price is None else float(trigger_price)
+        leg.update(clientOrderId=client_order_id, symbol=symbol, type=type, side=side,
+                   price=None if price is None else float(price), triggerPrice=trigger, stopPrice=trigger,
+                   amount=float(amount), trades=[], fees=[], role=role)
+        return leg
 
     def _leg(self, info, market, *, id=None, client_order_id=None, side=None, type=None, price=None,
              amount=None, trigger_price=None, status=None, timestamp=None, role=None) -> dict:
