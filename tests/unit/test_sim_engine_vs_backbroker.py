@@ -327,3 +327,119 @@ def test_partial_fills_on_a_bracket_never_overshoot_unlike_backbroker():
     assert bt_exit > 10  # BackBroker sold more than it bought
     assert eng_exit <= 10 and eng_legs["stop_loss"] == ("canceled", [])
     assert len(eng_legs["take_profit"][1]) == 2  # 4 + 4 of 10 on two bars, the rest still open
+
+
+# ----------------------------------------------------------------------------- real data replay
+def test_bundled_data_replay_matches_backbroker():
+    """Order groups every few bars over 1,500 real ETH/BTC 5-minute bars: brackets both ways (limit
+    and market entries, stop and stop-limit stops), OTOs and OCOs, all open together; every leg
+    must end the same, on the same bar, at the same price as in BackBroker."""
+    from bracket_plugin.bars import bars_frame, bundled_data_path, read_bars
+    from bracket_plugin.sim.rules import default_rules, floor_to
+
+    bars = read_bars(bundled_data_path())[:1500]
+    rules = default_rules(SYM, bars, maker_fee=0, taker_fee=0)
+    tick = rules.tick_size
+
+    def plan(i):
+        """The group placed after bar i closes (a pure function of the bars), or None."""
+        if i % 7 or i + 1 >= len(bars):
+            return None
+        close = floor_to(bars[i].close, tick)  # some closes carry a 7th decimal
+        variant = (i // 7) % 6
+        step = tick * (20 + (i * 37) % 200)
+        entry = close - tick * ((i * 13) % 60) if variant != 4 else close + tick * ((i * 11) % 60)
+        return dict(variant=variant, close=close, entry=entry, stop=entry - step, tp=entry + step * 2,
+                    sstop=entry + step, stp=entry - step * 2, plimit=entry - step - tick * ((i % 5) * 10 - 20))
+
+    def bt_group(s, g):
+        f = float
+        v = g["variant"]
+        if v == 0:
+            os_ = s.buy_bracket(size=1, price=f(g["entry"]), stopprice=f(g["stop"]), limitprice=f(g["tp"]))
+        elif v == 1:
+            os_ = s.buy_bracket(size=1, exectype=bt.Order.Market, stopprice=f(g["stop"]), limitprice=f(g["tp"]))
+        elif v == 2:
+            os_ = s.buy_bracket(size=1, price=f(g["entry"]), stopprice=f(g["stop"]), limitprice=f(g["tp"]),
+                                stopexec=bt.Order.StopLimit, stopargs={"plimit": f(g["plimit"])})
+        elif v == 3:
+            os_ = s.buy_bracket(size=1, price=f(g["entry"]), stopprice=f(g["stop"]), limitexec=None)
+        elif v == 4:
+            os_ = s.sell_bracket(size=1, price=f(g["entry"]), stopprice=f(g["sstop"]), limitprice=f(g["stp"]))
+        else:
+            o1 = s.sell(size=1, exectype=bt.Order.Stop, price=f(g["close"] - (g["tp"] - g["entry"])))
+            o2 = s.sell(size=1, exectype=bt.Order.Limit, price=f(g["close"] + (g["tp"] - g["entry"])), oco=o1)
+            return [o1, o2]
+        return [o for o in os_ if o is not None]
+
+    def engine_group(eng, g):
+        v = g["variant"]
+        q = lambda side, type_, **kw: OrderRequest(SYM, side, type_, amount=1, **kw)  # noqa: E731
+        if v == 5:
+            lst = eng.place_list("oco", [q("sell", "limit", price=g["close"] + (g["tp"] - g["entry"])),
+                                         q("sell", "stop_market", trigger=g["close"] - (g["tp"] - g["entry"]))])
+            by_role = {o.role: o for o in eng.list_orders(lst.id)}
+            return [by_role["stop_loss"], by_role["take_profit"]]
+        if v == 4:
+            legs = [q("sell", "limit", price=g["entry"]), q("buy", "stop_market", trigger=g["sstop"]),
+                    q("buy", "limit", price=g["stp"])]
+        else:
+            entry = q("buy", "market") if v == 1 else q("buy", "limit", price=g["entry"])
+            stop = (q("sell", "stop_limit", trigger=g["stop"], price=g["plimit"]) if v == 2
+                    else q("sell", "stop_market", trigger=g["stop"]))
+            legs = [entry, stop] if v == 3 else [entry, stop, q("sell", "limit", price=g["tp"])]
+        if v == 1:  # a market entry: exits checked against the market, as in the engine
+            legs[1] = q("sell", "stop_market", trigger=g["close"] - (g["entry"] - g["stop"]))
+            legs[2] = q("sell", "limit", price=g["close"] + (g["tp"] - g["entry"]))
+        lst = eng.place_list("oto" if v == 3 else "otoco", legs)
+        by_role = {o.role: o for o in eng.list_orders(lst.id)}
+        return [by_role[r] for r in ("entry", "stop_loss", "take_profit") if r in by_role]
+
+    index = {b.ts: n for n, b in enumerate(bars)}
+
+    class Replay(bt.Strategy):
+        def __init__(self):
+            self.groups = []
+
+        def next(self):
+            g = plan(len(self) - 1)
+            if g:
+                if g["variant"] == 1:
+                    g = dict(g, stop=g["close"] - (g["entry"] - g["stop"]), tp=g["close"] + (g["tp"] - g["entry"]))
+                self.groups.append(bt_group(self, g))
+
+    cerebro = bt.Cerebro(stdstats=False)
+    cerebro.adddata(bt.feeds.PandasData(dataname=bars_frame(bars)))
+    cerebro.addstrategy(Replay)
+    cerebro.broker.setcash(10_000_000)
+    (strat,) = cerebro.run()
+
+    def bt_leg(o):
+        state = BT_STATE[o.getstatusname()]
+        if state != "filled":
+            return (state, None, None)
+        ms = int(bt.num2date(o.executed.dt).timestamp() * 1000)
+        return (state, index[ms], round(o.executed.price, 9))
+
+    eng = Engine({SYM: rules}, {SYM: bars}, {"ETH": D(1_000_000), "BTC": D(1_000_000)}, start=0)
+    groups = []
+    for i in range(len(bars)):
+        eng.step()
+        g = plan(i)
+        if g:
+            groups.append(engine_group(eng, g))
+
+    def eng_leg(o):
+        state = "open" if o.status in ("open", "pending", "triggered") else o.status
+        if state != "filled":
+            return (state, None, None)
+        (f,) = eng.fills(order_id=o.id)
+        return (state, index[f.ts], round(float(f.price), 9))
+
+    expected = [[bt_leg(o) for o in g] for g in strat.groups]
+    got = [[eng_leg(o) for o in g] for g in groups]
+    assert len(got) == len(expected) > 200
+    mismatches = [(n, e, g) for n, (e, g) in enumerate(zip(expected, got)) if e != g]
+    assert not mismatches, mismatches[:5]
+    outcomes = {leg[0] for g in got for leg in g}
+    assert outcomes == {"filled", "canceled", "open"}
