@@ -64,7 +64,17 @@ class Group:
             g.legs[leg.role] = Leg(leg.role, leg.amount)
         if plan.watch is not None:
             g.watch = plan.watch.role
+        for role in plan.drop:
+            g.legs[role].status = CANCELED
         return g
+
+    def apply_exit_plan(self, plan: Plan) -> None:
+        """The exits of a managed bracket were planned (entry filled): note watch and drops."""
+        self.then_placed = True
+        if plan.watch is not None:
+            self.watch = plan.watch.role
+        for role in plan.drop:
+            self.legs[role].status = CANCELED
 
     # queries -------------------------------------------------------------------------------
     @property

@@ -95,15 +95,20 @@ class Plan:
     first: Request | None
     watch: LegSpec | None = None
     then: BracketSpec | None = None
+    drop: tuple[str, ...] = ()        # legs that will never be placed (see plan_oco)
 
 
-def plan(spec: BracketSpec, has: dict, exchange_id: str = '', stop_slippage: float = 0.01) -> Plan:
-    """Choose native list orders where the exchange has them, managed legs where it does not."""
+def plan(spec: BracketSpec, has: dict, exchange_id: str = '', stop_slippage: float = 0.01,
+         last: float | None = None) -> Plan:
+    """Choose native list orders where the exchange has them, managed legs where it does not.
+    `last`: the last price, when known; an OCO whose levels the market has already crossed cannot
+    be placed as a list (exchanges refuse it), see `_plan_crossed`."""
     _check_shape(spec)
     if spec.kind == SINGLE:
         return Plan('single', single_request(spec.symbol, spec.legs[0]))
     if spec.kind == OCO:
-        return _plan_oco(spec, has, exchange_id, stop_slippage)
+        crossed = _plan_crossed(spec, last)
+        return crossed or _plan_oco(spec, has, exchange_id, stop_slippage)
     return _plan_oto(spec, has, exchange_id, stop_slippage)
 
 
@@ -127,6 +132,24 @@ def stop_limit_price(leg: LegSpec, exchange_id: str, slippage: float) -> float |
         return leg.price
     if exchange_id in STOP_LEG_NEEDS_LIMIT:
         return leg.trigger * (1 - slippage) if leg.side == 'sell' else leg.trigger * (1 + slippage)
+    return None
+
+
+def _plan_crossed(spec: BracketSpec, last: float | None) -> Plan | None:
+    """Exits placed after the market already crossed a level (e.g. an entry filled and the bar
+    closed beyond its stop): a crossed stop has fired, so it goes out as the order it turns
+    into (market, or the stop-limit's limit) and the take-profit is dropped; a crossed
+    take-profit goes out as a plain limit (marketable) with the stop watched locally."""
+    if last is None:
+        return None
+    tp, sl = spec.leg(TAKE_PROFIT), spec.leg(STOP_LOSS)
+    sell = sl.side == 'sell'
+    if (last <= sl.trigger) if sell else (last >= sl.trigger):
+        fired = (LegSpec(STOP_LOSS, sl.side, sl.amount, MARKET, ref=sl.ref) if sl.kind == STOP
+                 else LegSpec(STOP_LOSS, sl.side, sl.amount, LIMIT, price=sl.price, ref=sl.ref))
+        return Plan('managed', single_request(spec.symbol, fired), drop=(TAKE_PROFIT,))
+    if (last >= tp.price) if sell else (last <= tp.price):
+        return Plan('managed', single_request(spec.symbol, tp), watch=sl)
     return None
 
 

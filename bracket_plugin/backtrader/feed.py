@@ -1,0 +1,112 @@
+"""BracketFeed: live OHLCV bars from the store's exchange, closed bars only.
+
+It first delivers up to `backfill` closed bars of history, then each bar as it closes. Before it
+asks for a new bar it lets the broker send what the strategy placed during the last `next()`
+(`broker.flush()`), so a group reaches the exchange before the bar it may fill in.
+
+`advance`: for deterministic paper runs against a simulator in step mode, a callable (e.g.
+`venue.step`) called when no new closed bar is there; it returning False ends the feed. Without
+it, the feed waits (polling every `poll` seconds) for the next bar to close.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections import deque
+
+import backtrader as bt
+from backtrader.feed import DataBase
+
+_UNITS = {bt.TimeFrame.Minutes: ('m', 60_000), bt.TimeFrame.Days: ('d', 86_400_000),
+          bt.TimeFrame.Weeks: ('w', 604_800_000)}
+
+
+def timeframe_string(timeframe: int, compression: int) -> tuple[str, int]:
+    """backtrader (timeframe, compression) -> ccxt timeframe ('5m', '1h', '1d') and its length in ms."""
+    if timeframe == bt.TimeFrame.Minutes and compression % 60 == 0:
+        return f'{compression // 60}h', compression * 60_000
+    if timeframe not in _UNITS:
+        raise ValueError(f'timeframe: only Minutes, Days and Weeks are supported, got {bt.TimeFrame.getname(timeframe)}')
+    unit, ms = _UNITS[timeframe]
+    return f'{compression}{unit}', compression * ms
+
+
+class BracketFeed(DataBase):
+    params = (
+        ('store', None),
+        ('symbol', None),
+        ('backfill', 0),        # closed bars of history delivered first (0: none)
+        ('advance', None),      # step-mode simulator: called when no new bar is there
+        ('poll', 5.0),          # seconds between bar checks against a real exchange
+        ('limit', 500),         # bars per fetch_ohlcv request
+        ('max_wait', None),     # seconds to wait for a bar before giving up (None: forever)
+        ('since', None),        # ms: first bar wanted (simulators replaying old data); None: the latest
+    )
+
+    def __init__(self):
+        if self.p.symbol is None:
+            raise ValueError('symbol: a BracketFeed needs the market symbol, e.g. ETH/BTC')
+        self._name = self._name or self.p.symbol
+        self.tf, self.tf_ms = timeframe_string(self.p.timeframe, self.p.compression)
+        self._bars = deque()
+        self._last_ts = None
+        self._fetched_once = False
+        self.requests = 0
+
+    def islive(self):
+        return True
+
+    def haslivedata(self):
+        return bool(self._bars)
+
+    def start(self):
+        super().start()
+        if self.p.backfill:
+            for bar in self._fetch(self.p.since, self.p.backfill):
+                self._bars.append(bar)
+                self._last_ts = bar[0]
+        self.put_notification(self.LIVE)
+
+    def _closed(self, bars):
+        """Drop the bar still forming (its close time is in the future on the exchange clock)."""
+        now = self.p.store.exchange.milliseconds()
+        return [b for b in bars if b[0] + self.tf_ms <= now or b is not bars[-1]]
+
+    def _fetch(self, since, limit):
+        self.requests += 1
+        bars = self.p.store.exchange.fetch_ohlcv(self.p.symbol, self.tf, since, limit)
+        if self.p.advance is None:
+            bars = self._closed(bars)
+        return [b for b in bars if self._last_ts is None or b[0] > self._last_ts]
+
+    def _load(self):
+        broker = self.p.store._broker
+        if broker is not None:
+            broker.flush()
+        waited = 0.0
+        # step mode: once caught up, the next bar only exists after a step
+        # (with several feeds on one simulator a step serves them all: look before stepping)
+        alone = len(self.p.store._datas) == 1
+        step_first = self.p.advance is not None and self._fetched_once and alone
+        while not self._bars:
+            if step_first:
+                if not self.p.advance():
+                    return False
+            step_first = self.p.advance is not None
+            since = self._last_ts + 1 if self._last_ts is not None else self.p.since
+            self._fetched_once = True
+            for bar in self._fetch(since, self.p.limit):
+                self._bars.append(bar)
+                self._last_ts = bar[0]
+            if self._bars or self.p.advance is not None:
+                continue
+            if self.p.max_wait is not None and waited >= self.p.max_wait:
+                return None
+            time.sleep(self.p.poll)
+            waited += self.p.poll
+        ts, o, h, l, c, v = self._bars.popleft()[:6]
+        self.lines.datetime[0] = bt.date2num(dt.datetime.fromtimestamp(ts / 1000, dt.timezone.utc).replace(tzinfo=None))
+        self.lines.open[0], self.lines.high[0], self.lines.low[0], self.lines.close[0] = o, h, l, c
+        self.lines.volume[0] = v
+        self.lines.openinterest[0] = 0.0
+        return True

@@ -1,0 +1,62 @@
+"""Backtest (BackBroker) vs paper (BracketBroker -> ccxt -> HTTP -> simulator): same trades.
+
+Quick suite: the first 800 bundled bars, every example strategy, both dialects, exact equality.
+Slow suite: all 5,760 bars. On KuCoin one ShortBracket trade differs, for a reason pinned here:
+the managed OTOCO places its exits as a native OCO after the entry fills, but when the entry's bar
+closed already beyond the take-profit KuCoin refuses the OCO ("price not in the given range"),
+so the take-profit goes out as a plain limit and the stop is watched locally; on the next bar both
+levels are touched and BackBroker's stop wins, while on the exchange the resting limit fills.
+"""
+import pytest
+
+from bracket_plugin.bars import bundled_data_path
+from bracket_plugin.backtrader.paper import run_paper
+from bracket_plugin.examples.breakout_bracket import BreakoutBracket
+from bracket_plugin.examples.oco_exit import OcoExit
+from bracket_plugin.examples.short_bracket import ShortBracket
+from bracket_plugin.runs import run_backtest
+
+STRATEGIES = [BreakoutBracket, OcoExit, ShortBracket]
+FEES = {'kucoin': 0.001, 'cryptocom': 0.00075}
+
+
+@pytest.fixture(scope='module')
+def slice_path(tmp_path_factory):
+    path = tmp_path_factory.mktemp('bars') / 'eth_btc_800.csv'
+    lines = bundled_data_path().read_text().splitlines(keepends=True)
+    path.write_text(''.join(lines[:801]))
+    return path
+
+
+@pytest.mark.parametrize('exchange_id', ['kucoin', 'cryptocom'])
+@pytest.mark.parametrize('strategy', STRATEGIES, ids=lambda s: s.__name__)
+def test_paper_trades_equal_backtest_on_a_slice(strategy, exchange_id, slice_path):
+    back = run_backtest(strategy, slice_path, cash=1.0, commission=FEES[exchange_id])
+    paper = run_paper(strategy, exchange_id, slice_path, cash=1.0)
+    assert len(back.trades) >= 4          # the slice exercises the strategy
+    assert paper.trades == back.trades
+    assert paper.fills == back.fills
+    assert [b['outcome'] for b in paper.brackets] == [b['outcome'] for b in back.brackets]
+    # same fee rate: cash and value agree to float noise
+    assert paper.value == pytest.approx(back.value, rel=1e-9, abs=1e-9)
+
+
+KUCOIN_KNOWN = {('ShortBracket', '2018-01-16T08:30:00')}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('exchange_id', ['kucoin', 'cryptocom'])
+@pytest.mark.parametrize('strategy', STRATEGIES, ids=lambda s: s.__name__)
+def test_paper_trades_equal_backtest_on_all_bundled_bars(strategy, exchange_id):
+    data = bundled_data_path()
+    back = run_backtest(strategy, data, cash=1.0, commission=FEES[exchange_id])
+    paper = run_paper(strategy, exchange_id, data, cash=1.0)
+    assert len(back.trades) >= 30
+    assert len(paper.trades) == len(back.trades)
+    known = KUCOIN_KNOWN if exchange_id == 'kucoin' else set()
+    differing = {(strategy.__name__, b['entry_time']) for b, p in zip(back.trades, paper.trades) if b != p}
+    assert differing == {k for k in known if k[0] == strategy.__name__}
+    for b, p in zip(back.trades, paper.trades):
+        if (strategy.__name__, b['entry_time']) in known:
+            assert (b['exit_reason'], p['exit_reason']) == ('stop_loss', 'take_profit')
+            assert b['exit_time'] == p['exit_time']
