@@ -97,7 +97,7 @@ class CryptocomOrderLists(OrderListBase):
         self._raise(bad)
         legs = [self._leg_request(market, cid, TAKE_PROFIT, side, 'LIMIT', qty, price=p['price']),
                 self._exit_leg(market, cid, STOP_LOSS, side, qty, p['stop_price'], p['stop_limit_price'], mark_only=True)]
-        return cid, self.extend({'order_list': legs}, self._extra_params(params))
+        return cid, self._with_extra({'order_list': legs}, params)
 
     def _entry_request(self, kind, symbol, side, amount, price, stop_loss_price, take_profit_price, params):
         """Shared by OTO and OTOCO: entry leg first, then the stop leg, then the take-profit leg."""
@@ -135,7 +135,11 @@ class CryptocomOrderLists(OrderListBase):
             legs.append(self._exit_leg(market, cid, STOP_LOSS, exit_side, qty, p['stop_loss_price'], p['sl_limit']))
         if p['take_profit_price'] is not None:
             legs.append(self._exit_leg(market, cid, TAKE_PROFIT, exit_side, qty, p['take_profit_price'], p['tp_limit']))
-        return cid, self.extend({'order_list': legs}, self._extra_params(params))
+        return cid, self._with_extra({'order_list': legs}, params)
+
+    def _with_extra(self, request, params):
+        extra = self._extra_params(params)
+        return self.extend(request, extra) if extra else request
 
     # ---- pure: parsing ----
     def _leg_role(self, raw, kind) -> str:

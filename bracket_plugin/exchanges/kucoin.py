@@ -30,7 +30,7 @@ class KucoinOrderLists(OrderListBase):
         })
 
     def handle_errors(self, code, reason, url, method, headers, body, response, requestHeaders, requestBody):
-        if isinstance(response, dict):
+        if isinstance(response, dict) and response.get('code') != '200000':
             cls = kucoin_error_class(self.safe_string(response, 'code'), self.safe_string(response, 'msg'))
             if cls is not None:
                 raise cls(self.id + ' ' + body)
@@ -67,7 +67,8 @@ class KucoinOrderLists(OrderListBase):
         }
         if params.get('remark') is not None:
             request['remark'] = params['remark']
-        return self.extend(request, self._extra_params(params))
+        extra = self._extra_params(params)
+        return self.extend(request, extra) if extra else request
 
     # ---- pure: parsing ----
     def _legs_from_request(self, request, symbol) -> list[dict]:

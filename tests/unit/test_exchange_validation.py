@@ -179,3 +179,7 @@ def test_pure_checks_return_violations_without_raising():
     assert validation.check_client_order_id('ok_id-1', 40) == []
     assert validation.check_minimums({'limits': {'amount': {'min': 1}, 'cost': {'min': 10}}}, '2', {'price': '5'}) == []
     validation.raise_for('x', [])   # nothing to raise
+
+
+def test_price_below_tick_is_refused_by_ccxt_precision_before_sending():
+    rejected('kucoin', ku(stop_limit_price=1e-9), ccxt.InvalidOrder, 'price', 'minimum price precision')
