@@ -1,0 +1,107 @@
+"""Venue controls: state file across restarts, realtime clock, control endpoint, defaults."""
+from __future__ import annotations
+
+import time
+from decimal import Decimal
+
+import pytest
+import requests
+
+from simfixtures import START, SYMBOL, client, make_venue
+
+
+def test_state_file_keeps_orders_balances_and_clock(tmp_path):
+    path = tmp_path / "venue.json"
+    with make_venue(state_file=path) as v:
+        ex = client(v, "kucoin")
+        ex.load_markets()
+        resting = ex.create_order(SYMBOL, "limit", "buy", 1, 0.05, {"clientOid": "keep-1"})
+        ex.create_order(SYMBOL, "market", "sell", 2)
+        v.step()
+        cx = client(v, "cryptocom")
+        cx.load_markets()
+        adv = cx.request("private/advanced/create-order", ["v1", "private"], "POST",
+                         {"instrument_name": "ETH_BTC", "side": "SELL", "type": "STOP_LOSS", "quantity": "1",
+                          "ref_price": "0.05"})["result"]["order_id"]
+        before = ex.fetch_balance()
+        now = v.now_ms()
+    assert path.exists()
+    with make_venue(state_file=path) as v:
+        assert v.now_ms() == now and v.engine.bars_left() == len(v.bars[SYMBOL]) - START - 1
+        ex = client(v, "kucoin")
+        ex.load_markets()
+        again = ex.fetch_order(None, SYMBOL, {"clientOid": "keep-1"})
+        assert (again["id"], again["status"]) == (resting["id"], "open")
+        after = ex.fetch_balance()
+        assert (after["ETH"], after["BTC"]) == (before["ETH"], before["BTC"])
+        assert len(ex.fetch_my_trades(SYMBOL)) == 1
+        new = ex.create_order(SYMBOL, "limit", "buy", 1, 0.05)
+        assert new["id"] not in (resting["id"],)  # ids stay unique across the restart
+        cx = client(v, "cryptocom")
+        cx.load_markets()
+        # the advanced order is still in its own family after the restart
+        assert cx.fetch_open_orders(SYMBOL) == []
+        opened = cx.request("private/advanced/get-open-orders", ["v1", "private"], "POST", {})["result"]["data"]
+        assert [o["order_id"] for o in opened] == [adv]
+
+
+def test_state_file_written_on_each_change(tmp_path):
+    path = tmp_path / "s.json"
+    with make_venue(state_file=path) as v:
+        ex = client(v, "cryptocom")
+        ex.load_markets()
+        ex.create_order(SYMBOL, "limit", "buy", 1, 0.05)
+        text = path.read_text()  # written by the request, before shutdown
+        assert '"6540219377766000001"' in text
+
+
+def test_realtime_mode_moves_the_clock():
+    with make_venue(mode="realtime", speed=50) as v:
+        start = v.now_ms()
+        deadline = time.monotonic() + 5
+        while v.now_ms() < start + 3 * 300_000 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert v.now_ms() >= start + 3 * 300_000
+
+
+def test_control_endpoint_steps_the_clock():
+    with make_venue(control=True) as v:
+        before = v.now_ms()
+        r = requests.post(v.url + "/sim/step?n=3", timeout=5).json()
+        assert r["stepped"] == 3 and r["now"] == before + 3 * 300_000 == v.now_ms()
+        assert requests.get(v.url + "/sim/status", timeout=5).json()["bars_left"] == r["bars_left"]
+    with make_venue() as v:  # off unless asked for
+        assert requests.post(v.url + "/sim/step", timeout=5).status_code == 404
+
+
+def test_default_and_custom_balances():
+    with make_venue() as v:
+        assert v.engine_for("kucoin").balances()["ETH"][0] == Decimal(100)
+        assert v.engine_for("cryptocom").balances()["BTC"][0] == Decimal(10)
+    with make_venue(balances={"ETH": 1, "BTC": "0.5"}) as v:
+        ex = client(v, "cryptocom")
+        bal = ex.fetch_balance()
+        assert (bal["ETH"]["total"], bal["BTC"]["total"]) == (1.0, 0.5)
+
+
+def test_fees_per_exchange_and_configurable():
+    with make_venue(fees={"kucoin": {"maker_fee": "0.002", "taker_fee": "0.002"}}) as v:
+        assert v.engine_for("kucoin").rules(SYMBOL).taker_fee == Decimal("0.002")
+        assert v.engine_for("cryptocom").rules(SYMBOL).taker_fee == Decimal("0.00075")
+        assert v.engine_for("kucoin").rules(SYMBOL).max_open_stops == 20
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="mode"):
+        make_venue(mode="fast")
+    with pytest.raises(ValueError, match="exchanges"):
+        make_venue(exchanges=("binance",))
+    v = make_venue()
+    with pytest.raises(RuntimeError, match="not serving"):
+        v.ccxt_config("kucoin")
+
+
+def test_two_venues_on_distinct_ports():
+    with make_venue() as a, make_venue() as b:
+        assert a.url != b.url
+        assert client(a, "kucoin").fetch_time() > 0 and client(b, "kucoin").fetch_time() > 0
