@@ -232,6 +232,7 @@ class Engine:
             self._total[cur] = Decimal(str(amt))
         self._holds: dict[str, _Hold] = {}  # 'o:<order id>' or 'l:<list id>' -> hold
         self._orders: dict[str, SimOrder] = {}  # insertion order = placement (and trial) order
+        self._active: dict[str, SimOrder] = {}  # the non-final ones, same order (keeps step() cheap)
         self._lists: dict[str, SimList] = {}
         self._fills: list[Fill] = []
         self._client_ids: dict[str, tuple[str, str]] = {}  # client id -> ('order'|'list', id)
@@ -344,7 +345,7 @@ class Engine:
 
     def open_orders(self, symbol: str | None = None) -> list[SimOrder]:
         """Orders not final (pending list exits included), in placement order."""
-        return self.orders(symbol=symbol, status=CANCELABLE)
+        return [o for o in self._active.values() if symbol is None or o.symbol == symbol]
 
     def orders(self, symbol: str | None = None, status: str | Iterable[str] | None = None,
                since: int | None = None, limit: int | None = None) -> list[SimOrder]:
@@ -549,7 +550,7 @@ class Engine:
         adding = sum(1 for o in new if o.is_trigger)
         if limit is None or not adding:
             return
-        current = sum(1 for o in self._orders.values()
+        current = sum(1 for o in self._active.values()
                       if o.symbol == symbol and o.is_trigger and o.status in ("pending", "open"))
         if current + adding > limit:
             raise Reject(TOO_MANY_STOPS, f"at most {limit} untriggered stop orders per market; {current} are open on {symbol}")
@@ -575,6 +576,7 @@ class Engine:
     def _commit_order(self, o: SimOrder) -> None:
         o.id = self._next_id("order")
         self._orders[o.id] = o
+        self._active[o.id] = o
         if o.client_id:
             self._client_ids[o.client_id] = ("order", o.id)
 
@@ -606,7 +608,7 @@ class Engine:
         """Cancel every open order (and list) on `symbol` (or everywhere); returns the canceled order ids."""
         if symbol is not None:
             self._rules_for(symbol)
-        targets = [o for o in self._orders.values()
+        targets = [o for o in self._active.values()
                    if (symbol is None or o.symbol == symbol) and o.status in CANCELABLE
                    and (lists if o.list_id else singles)]
         for o in targets:
@@ -619,6 +621,7 @@ class Engine:
         o.reason = reason
         o.updated_ms = ts
         self._holds.pop(f"o:{o.id}", None)
+        self._active.pop(o.id, None)
 
     def _end_list(self, lst: SimList, status: str, reason: str, ts: int, keep: str | None = None) -> None:
         for oid in lst.order_ids:
@@ -642,7 +645,7 @@ class Engine:
             return False
         t = min(b.ts for b in pending.values())
         bars = {s: b for s, b in pending.items() if b.ts == t}
-        for o in [o for o in self._orders.values() if o.status in LIVE and o.symbol in bars]:
+        for o in [o for o in self._active.values() if o.status in LIVE and o.symbol in bars]:
             if o.status in LIVE:
                 self._try(o, bars[o.symbol])
         for s in bars:

@@ -75,6 +75,7 @@ def actions(draw):
 def check_invariants(eng: Engine):
     for cur, (total, free, used) in eng.balances().items():
         assert total >= 0 and free >= 0 and used >= 0, (cur, total, free, used)
+    assert [o.id for o in eng.open_orders()] == [o.id for o in eng.orders(status=("pending", "open", "triggered"))]
     fills_by_order = {}
     for f in eng.fills():
         fills_by_order.setdefault(f.order_id, []).append(f)
