@@ -50,6 +50,7 @@ REASONS = frozenset({
 ORDER_TYPES = ("limit", "market", "stop_market", "stop_limit")
 TRIGGER_TYPES = ("stop_market", "stop_limit")
 ROLES = ("entry", "stop_loss", "take_profit")
+TIME_IN_FORCE = ("GTC", "IOC", "FOK")
 LIST_KINDS = ("oco", "oto", "otoco")
 # order statuses: 'pending' = list exit waiting for its entry; 'open' = live; 'triggered' = a
 # stop-limit whose trigger fired, resting as a limit; the rest are final.
@@ -78,6 +79,11 @@ class OrderRequest:
     against the position, a take_profit trigger with it, a trigger without role from the side the
     market is on.  role: 'entry'|'stop_loss'|'take_profit'|None; a single trigger order with a role
     has its trigger checked against the market like a list leg (Crypto.com STOP_LOSS/TAKE_PROFIT).
+    time_in_force: 'GTC' | 'IOC' | 'FOK' (IOC/FOK: limit and market orders only; tried on the next
+    bar only, what is left is canceled; FOK fills completely or not at all).  expire_ms: a GTC
+    order (not a market order) expires when a bar opening after this time comes, as backtrader's
+    `valid`; an expiring list leg cancels its list.  post_only: a limit that would take at the
+    last price is canceled right after it is accepted (reason 'post_only'), as KuCoin does.
     """
 
     symbol: str
@@ -90,6 +96,9 @@ class OrderRequest:
     client_id: str | None = None
     role: str | None = None
     direction: str | None = None
+    time_in_force: str = "GTC"
+    expire_ms: int | None = None
+    post_only: bool = False
 
 
 @dataclass
@@ -115,7 +124,12 @@ class SimOrder:
     role: str | None = None
     leg: int | None = None  # index of the leg in the request of its list
     triggered_ms: int | None = None
-    reason: str | None = None  # why canceled/rejected: 'user', 'oco', 'list', 'insufficient_balance'
+    # why canceled/rejected: 'user', 'oco', 'list', 'expired', 'ioc', 'fok', 'post_only',
+    # 'insufficient_balance', 'below_min_size'
+    reason: str | None = None
+    time_in_force: str = "GTC"
+    expire_ms: int | None = None
+    post_only: bool = False
 
     @property
     def remaining(self) -> Decimal:
@@ -378,6 +392,8 @@ class Engine:
         self._check_free({need.currency: need.amount})
         self._commit_order(o)
         self._holds[f"o:{o.id}"] = need
+        if o.post_only and (o.price >= self.last_price(o.symbol) if o.side == BUY else o.price <= self.last_price(o.symbol)):
+            self._finish(o, "canceled", "post_only", o.created_ms)
         return o
 
     def place_list(self, kind: str, legs: list[OrderRequest], client_id: str | None = None) -> SimList:
@@ -392,6 +408,8 @@ class Engine:
         """
         if kind not in LIST_KINDS:
             raise Reject(BAD_REQUEST, f"list kind must be one of {LIST_KINDS}, got {kind!r}")
+        if any(leg.time_in_force != "GTC" or leg.post_only for leg in legs):
+            raise Reject(BAD_REQUEST, "the legs of a list are GTC orders without post_only")
         want = {"oco": 2, "oto": 2, "otoco": 3}[kind]
         if len(legs) != want:
             raise Reject(BAD_LEG_COMBINATION, f"{kind} needs {want} legs, got {len(legs)}")
@@ -497,6 +515,15 @@ class Engine:
             raise Reject(BAD_REQUEST, f"direction must be 'up' or 'down', got {req.direction!r}")
         if req.client_id is not None and not isinstance(req.client_id, str):
             raise Reject(BAD_REQUEST, "client_id must be a string")
+        if req.time_in_force not in TIME_IN_FORCE:
+            raise Reject(BAD_REQUEST, f"time_in_force must be one of {TIME_IN_FORCE}, got {req.time_in_force!r}")
+        if req.time_in_force != "GTC" and req.type not in ("limit", "market"):
+            raise Reject(BAD_REQUEST, f"time_in_force {req.time_in_force} is only for limit and market orders")
+        if req.expire_ms is not None and (req.time_in_force != "GTC" or not isinstance(req.expire_ms, int)
+                                          or req.expire_ms < self.now_ms()):
+            raise Reject(BAD_REQUEST, f"expire_ms must be an integer time (ms) not before now ({self.now_ms()}) on a GTC order")
+        if req.post_only and (req.type != "limit" or req.time_in_force != "GTC"):
+            raise Reject(BAD_REQUEST, "post_only is only for GTC limit orders")
         funds = _dec("funds", req.funds)
         if funds is not None and (req.type != "market" or req.side != BUY):
             raise Reject(BAD_REQUEST, "funds is only accepted on a market buy")
@@ -535,6 +562,7 @@ class Engine:
             id="", client_id=req.client_id, symbol=req.symbol, side=req.side, type=req.type,
             amount=amount or Decimal(0), price=price, trigger=trigger, direction=direction, status=status,
             created_ms=now, updated_ms=now, fee_currency=r.quote, funds=funds, role=role,
+            time_in_force=req.time_in_force, expire_ms=req.expire_ms, post_only=bool(req.post_only),
         )
 
     def _check_client_ids(self, cids: list[str | None]) -> None:
@@ -637,17 +665,25 @@ class Engine:
         """Process the next bar of every market opening at the earliest pending time.
 
         Orders live at the start of the step are tried once each, in placement order; an order
-        canceled by a sibling's fill earlier in the step is skipped.  Returns False (and does
-        nothing) when no bars are left.
+        canceled by a sibling's fill earlier in the step is skipped.  In the same pass, as in
+        BackBroker, an order past its expire_ms is canceled first (with its list).  Returns False
+        (and does nothing) when no bars are left.
         """
         pending = {s: self._bars[s][c] for s, c in self._cursor.items() if c < len(self._bars[s])}
         if not pending:
             return False
         t = min(b.ts for b in pending.values())
         bars = {s: b for s, b in pending.items() if b.ts == t}
-        for o in [o for o in self._active.values() if o.status in LIVE and o.symbol in bars]:
-            if o.status in LIVE:
+        snapshot = [(o, o.status in LIVE) for o in self._active.values() if o.symbol in bars]
+        for o, live in snapshot:
+            if o.status not in CANCELABLE:
+                continue  # ended earlier in this pass
+            if o.expire_ms is not None and o.type != "market" and t > o.expire_ms:
+                self._expire(o, t)
+            elif live:
                 self._try(o, bars[o.symbol])
+                if o.time_in_force != "GTC" and o.status in LIVE:
+                    self._finish(o, "canceled", o.time_in_force.lower(), t)
         for s in bars:
             self._cursor[s] += 1
         return True
@@ -689,6 +725,8 @@ class Engine:
             amount = min(amount, R.floor_to(bar.volume * self.max_volume_fraction, r.lot_size))
             if amount <= 0:
                 return  # no volume for it on this bar
+        if o.time_in_force == "FOK" and amount < o.remaining:
+            return  # fill or kill: step() cancels it
         cost = amount * price
         fee = cost * r.fee_rate(liquidity)
         # release what this order (or its list, for an exit / oco leg) holds, then settle on totals
@@ -725,6 +763,12 @@ class Engine:
             for sib in (self._orders[i] for i in lst.order_ids if i != o.id):
                 if sib.status in CANCELABLE:
                     self._finish(sib, "canceled", "oco", bar.ts)
+
+    def _expire(self, o: SimOrder, ts: int) -> None:
+        if o.list_id:
+            self._end_list(self._lists[o.list_id], "canceled", reason="expired", ts=ts)
+        else:
+            self._finish(o, "canceled", "expired", ts)
 
     def _reject_at_fill(self, o: SimOrder, lst: SimList | None, reason: str, ts: int) -> None:
         self._finish(o, "rejected", reason, ts)

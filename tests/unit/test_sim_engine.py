@@ -556,3 +556,72 @@ def test_a_fired_stop_that_is_partly_filled_fills_the_rest_as_a_market_order():
     eng.step()  # back above the trigger, but a fired stop is a market order on the exchange
     assert o.status == "filled"
     assert [(f.price, f.amount) for f in eng.fills(order_id=o.id)] == [(D(95), D(4)), (D(97), D(6))]
+
+
+# ------------------------------------------------------------------ time in force, expiry, post-only
+def test_ioc_limit_is_tried_on_one_bar_then_canceled():
+    eng = engine((101, 101, 101, 101), (101, 102, 100.5, 101), (99, 100, 98, 99))
+    o = eng.place(req("buy", "limit", 1, 100, time_in_force="IOC"))
+    eng.step()
+    assert (o.status, o.reason, o.filled) == ("canceled", "ioc", 0)
+    assert eng.balances()["BTC"][2] == 0
+    eng.step()
+    assert eng.fills() == []
+
+
+def test_fok_fills_completely_or_not_at_all():
+    eng = partial_engine((101, 101, 101, 101), (101, 101, 99, 100), (101, 101, 99, 100), volumes=[100, 8, 100])
+    kill = eng.place(req("buy", "limit", 10, 100, time_in_force="FOK"))
+    eng.step()  # only 4 available on this bar
+    assert (kill.status, kill.reason, kill.filled) == ("canceled", "fok", 0)
+    fill = eng.place(req("buy", "limit", 10, 100, time_in_force="FOK"))
+    eng.step()
+    assert fill.status == "filled" and fill.filled == 10
+
+
+def test_expired_order_is_canceled_on_the_first_bar_after_its_expiry():
+    eng = engine((101, 101, 101, 101), (101, 102, 101, 101), (101, 102, 101, 101), (101, 102, 99, 100))
+    o = eng.place(req("buy", "limit", 1, 100, expire_ms=2 * DAY))
+    eng.step()
+    eng.step()  # the bar opening at the expiry time is still tried
+    assert o.status == "open"
+    eng.step()
+    assert (o.status, o.reason, o.updated_ms) == ("canceled", "expired", 3 * DAY) and eng.fills() == []
+
+
+def test_an_expiring_pending_exit_cancels_the_whole_bracket():
+    # BackBroker demo E: the legs share `valid`; the entry never fills, the list ends expired
+    eng = engine((101, 101, 101, 101), (101, 102, 101, 101), (101, 102, 101, 101), (101, 102, 101, 101))
+    lst = eng.place_list("otoco", [req("buy", "limit", 10, 100, expire_ms=2 * DAY),
+                                   req("sell", "limit", 10, 105, expire_ms=2 * DAY),
+                                   req("sell", "stop_market", 10, trigger=95, expire_ms=2 * DAY)])
+    step_until_done(eng)
+    assert lst.status == "canceled"
+    assert [(o.status, o.reason) for o in eng.list_orders(lst.id)] == [("canceled", "expired")] * 3
+    assert eng.balances()["BTC"][2] == 0
+
+
+def test_post_only_limit_that_would_take_is_canceled_at_once():
+    eng = engine((100, 100, 100, 100), (100, 101, 99, 100))
+    taker = eng.place(req("buy", "limit", 1, 100, post_only=True))
+    maker = eng.place(req("buy", "limit", 1, "99.5", post_only=True))
+    assert (taker.status, taker.reason) == ("canceled", "post_only")
+    assert maker.status == "open"
+    assert eng.balances()["BTC"][2] == D("99.5") * D("1.002")
+
+
+@pytest.mark.parametrize("bad", [
+    req("sell", "stop_market", 1, trigger=95, time_in_force="IOC"),
+    req("buy", "limit", 1, 99, time_in_force="GTD"),
+    req("buy", "limit", 1, 99, time_in_force="IOC", expire_ms=5 * DAY),
+    req("buy", "limit", 1, 99, expire_ms=0),
+    req("buy", "market", 1, post_only=True),
+])
+def test_time_in_force_rejections(bad):
+    eng = engine((100, 100, 100, 100), (100, 101, 99, 100))
+    with pytest.raises(Reject) as ei:
+        eng.place(bad)
+    assert ei.value.reason == E.BAD_REQUEST
+    with pytest.raises(Reject) as ei:
+        eng.place_list("oco", [req("sell", "limit", 1, 105, time_in_force="IOC"), req("sell", "stop_market", 1, trigger=95)])
+    assert ei.value.reason == E.BAD_REQUEST

@@ -22,7 +22,7 @@ DAY = 86_400_000
 RULES = MarketRules(SYM, "ETH", "BTC", tick_size=D("0.01"), lot_size=D("0.01"), min_size=D("0.1"),
                     min_notional=D("1"), maker_fee=D(0), taker_fee=D(0))
 START = dt.date(2024, 1, 1)
-BT_STATE = {"Completed": "filled", "Canceled": "canceled", "Accepted": "open", "Submitted": "open"}
+BT_STATE = {"Completed": "filled", "Canceled": "canceled", "Expired": "canceled", "Accepted": "open", "Submitted": "open"}
 
 
 # ----------------------------------------------------------------------------- backtrader side
@@ -443,3 +443,28 @@ def test_bundled_data_replay_matches_backbroker():
     assert not mismatches, mismatches[:5]
     outcomes = {leg[0] for g in got for leg in g}
     assert outcomes == {"filled", "canceled", "open"}
+
+
+# ----------------------------------------------------------------------------- expiry (backtrader `valid`)
+@pytest.mark.parametrize("rows", [
+    [(101, 101, 101, 101), (101, 102, 101, 101), (101, 102, 101, 101), (101, 102, 101, 101), (101, 102, 101, 101)],  # demo E
+    [(101, 101, 101, 101), (101, 102, 101, 101), (101, 102, 99, 101), (101, 102, 94, 101), (101, 102, 101, 101)],
+    [(101, 101, 101, 101), (101, 102, 101, 101), (101, 102, 101, 101), (101, 102, 99, 101), (101, 102, 94, 101)],
+    [(101, 101, 101, 101), (101, 101, 99, 100), (100, 101, 99, 100), (100, 101, 99, 100), (100, 101, 99, 100)],  # demo H
+])
+def test_valid_expiry_matches_backbroker(rows):
+    def on_bt(s):
+        os_ = s.buy_bracket(size=10, price=100, stopprice=95, limitprice=105, valid=dt.timedelta(days=2))
+        return {"entry": os_[0], "stop_loss": os_[1], "take_profit": os_[2]}
+
+    def on_engine(eng):
+        exp = 2 * DAY  # bar 0 opens at 0
+        lst = eng.place_list("otoco", [
+            OrderRequest(SYM, "buy", "limit", amount=10, price=100, expire_ms=exp),
+            OrderRequest(SYM, "sell", "stop_market", amount=10, trigger=95, expire_ms=exp),
+            OrderRequest(SYM, "sell", "limit", amount=10, price=105, expire_ms=exp)])
+        return legs_by_role(eng, lst)
+
+    # backtrader's valid=timedelta(days=2) counts from the placing bar (bar 0): expire_ms = bar 0 + 2 days;
+    # its Expired status is the engine's canceled (reason 'expired')
+    assert run_engine(rows, on_engine) == run_backbroker(rows, on_bt)
