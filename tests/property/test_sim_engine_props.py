@@ -47,8 +47,12 @@ def actions(draw):
     if kind == "single":
         t = draw(st.sampled_from(["limit", "market", "stop_market", "stop_limit"]))
         p = _price(draw, 10_000, -600, 600)
+        tif = draw(st.sampled_from(["GTC", "GTC", "IOC", "FOK"])) if t in ("limit", "market") else "GTC"
+        expire = draw(st.sampled_from([None, None, 60_000, 180_000, 400_000])) if tif == "GTC" else None
         return kind, OrderRequest(SYM, side, t, amount=amount, price=p if t in ("limit", "stop_limit") else None,
-                                  trigger=_price(draw, 10_000, -600, 600) if t.startswith("stop") else None)
+                                  trigger=_price(draw, 10_000, -600, 600) if t.startswith("stop") else None,
+                                  time_in_force=tif, expire_ms=expire,
+                                  post_only=t == "limit" and tif == "GTC" and draw(st.booleans()))
     if kind == "oco":
         lim = _price(draw, 10_000, 0, 800) if side == "sell" else _price(draw, 10_000, -800, 0)
         trig = _price(draw, 10_000, -800, 0) if side == "sell" else _price(draw, 10_000, 0, 800)
@@ -65,7 +69,9 @@ def actions(draw):
         stop = base - sgn * D(draw(st.integers(20, 800))) * CENT
         tp = base + sgn * D(draw(st.integers(20, 800))) * CENT
         exit_amt = amount - D(draw(st.integers(0, 5))) / 10
-        sl = OrderRequest(SYM, other, "stop_market", amount=exit_amt, trigger=stop)
+        expire = draw(st.sampled_from([None, None, 120_000, 300_000]))
+        entry = OrderRequest(SYM, side, et, amount=amount, price=entry_p if et == "limit" else None, expire_ms=expire)
+        sl = OrderRequest(SYM, other, "stop_market", amount=exit_amt, trigger=stop, expire_ms=expire)
         if kind == "oto":
             return kind, [entry, sl]
         return kind, [entry, OrderRequest(SYM, other, "limit", amount=exit_amt, price=tp), sl]
