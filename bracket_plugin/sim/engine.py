@@ -450,6 +450,8 @@ class Engine:
         if legs[0].side != legs[1].side:
             raise Reject(BAD_LEG_COMBINATION, "both legs of an oco must have the same side")
         orders = []
+        if any(leg.role == "entry" for leg in legs):
+            raise Reject(BAD_LEG_COMBINATION, "an oco has no entry leg; roles are stop_loss and take_profit")
         for i, leg in enumerate(legs):
             role = leg.role or ("stop_loss" if leg.type in TRIGGER_TYPES else "take_profit")
             o = self._build(leg, role=role, check_role_side=leg.type in TRIGGER_TYPES)
@@ -474,6 +476,8 @@ class Engine:
             if x.type not in TRIGGER_TYPES:
                 raise Reject(BAD_LEG_COMBINATION, f"the second leg of an oto must be a trigger order, got {x.type}")
             roles = [x.role or "stop_loss"]
+            if roles[0] not in ("stop_loss", "take_profit"):
+                raise Reject(BAD_LEG_COMBINATION, f"the exit of an oto is a stop_loss or take_profit, got role {roles[0]}")
         else:
             roles = [self._otoco_role(x) for x in exits]
             if sorted(roles) != ["stop_loss", "take_profit"]:
@@ -485,7 +489,7 @@ class Engine:
             o = self._build(x, role=role, check_role_side=x.type in TRIGGER_TYPES, reference=reference, status="pending")
             if role == "take_profit" and o.type == "limit" and (o.price <= reference if o.side == SELL else o.price >= reference):
                 raise Reject(TRIGGER_WRONG_SIDE, f"take_profit price {o.price} must be on the profit side of the entry {reference}")
-            if entry.type == "limit" and o.amount > entry.amount:
+            if entry.funds is None and o.amount > entry.amount:
                 raise Reject(BAD_LEG_COMBINATION, f"exit amount {o.amount} exceeds the entry amount {entry.amount}")
             o.leg = i
             orders.append(o)
@@ -519,7 +523,7 @@ class Engine:
             raise Reject(BAD_REQUEST, f"time_in_force must be one of {TIME_IN_FORCE}, got {req.time_in_force!r}")
         if req.time_in_force != "GTC" and req.type not in ("limit", "market"):
             raise Reject(BAD_REQUEST, f"time_in_force {req.time_in_force} is only for limit and market orders")
-        if req.expire_ms is not None and (req.time_in_force != "GTC" or not isinstance(req.expire_ms, int)
+        if req.expire_ms is not None and (req.time_in_force != "GTC" or type(req.expire_ms) is not int
                                           or req.expire_ms < self.now_ms()):
             raise Reject(BAD_REQUEST, f"expire_ms must be an integer time (ms) not before now ({self.now_ms()}) on a GTC order")
         if req.post_only and (req.type != "limit" or req.time_in_force != "GTC"):

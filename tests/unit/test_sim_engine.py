@@ -418,6 +418,11 @@ def test_take_profit_trigger_leg_fires_with_the_position():
     ("otoco", [req("sell", "limit", 10, 100), req("buy", "limit", 10, 95),
                req("buy", "stop_market", 10, trigger=99)], E.TRIGGER_WRONG_SIDE),
     ("ocoo", [req("sell", "limit", 10, 105), req("sell", "stop_market", 10, trigger=95)], E.BAD_REQUEST),
+    ("oto", [req("buy", "market", 10), req("sell", "stop_market", 11, trigger=95)], E.BAD_LEG_COMBINATION),
+    ("oco", [req("sell", "limit", 10, 105, role="entry"), req("sell", "stop_market", 10, trigger=95)], E.BAD_LEG_COMBINATION),
+    ("oto", [req("buy", "limit", 10, 100), req("sell", "stop_market", 10, trigger=95, role="entry")], E.BAD_LEG_COMBINATION),
+    ("otoco", [req("buy", "limit", 10, 100), req("sell", "limit", 10, 105, role="entry"),
+               req("sell", "stop_market", 10, trigger=95)], E.BAD_LEG_COMBINATION),
 ])
 def test_list_rejections(kind, legs, reason):
     eng = engine((100, 100, 100, 100), (100, 101, 99, 100))
