@@ -136,6 +136,15 @@ def build_app(dialects: list[Dialect], faults: Faults,
     return app
 
 
+def _new_loop() -> asyncio.AbstractEventLoop:
+    """uvloop when installed (ccxt already depends on it): it roughly halves the per-request cost."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.new_event_loop()
+    return uvloop.new_event_loop()
+
+
 class ServerThread:
     """Runs an aiohttp app on its own event loop in a daemon thread; `stop()` shuts it down cleanly."""
 
@@ -158,7 +167,7 @@ class ServerThread:
         return self.port
 
     def _run(self) -> None:
-        loop = asyncio.new_event_loop()
+        loop = _new_loop()
         self.loop = loop
         asyncio.set_event_loop(loop)
         try:
