@@ -6,9 +6,6 @@ RunResult that runs.run_backtest returns (same TradeRecorder): the two compare w
 """
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
-
 import backtrader as bt
 
 import bracket_plugin
@@ -32,8 +29,7 @@ def run_paper(strategy_cls, exchange_id: str, data_path, symbol: str = 'ETH/BTC'
     """Run `strategy_cls` live against an in-process simulator replaying `data_path`.
 
     cash: the broker's starting cash in the quote currency (as run_backtest's), the venue account
-    itself holds the simulator's default balances. journal: path of the SQLite journal (default: a
-    fresh temporary file). capabilities: ccxt config merged into the exchange's (e.g.
+    itself holds the simulator's default balances. journal: path of the SQLite journal (default: in memory). capabilities: ccxt config merged into the exchange's (e.g.
     `{'has': {'createOcoOrder': False}}` to force managed legs). venue: an already started Venue
     (tests use it for fault injection); otherwise one is started and closed here.
     """
@@ -43,10 +39,8 @@ def run_paper(strategy_cls, exchange_id: str, data_path, symbol: str = 'ETH/BTC'
     own = venue is None
     if own:
         venue = Venue(data=str(data_path), symbol=symbol, mode='step', exchanges=(exchange_id,)).start_server()
-    tmpdir = None
     if journal is None:
-        tmpdir = tempfile.TemporaryDirectory()
-        journal = str(Path(tmpdir.name) / 'journal.sqlite')
+        journal = ':memory:'   # a paper run that needs no restart keeps its journal in memory
     try:
         exchange = paper_exchange(venue, exchange_id, capabilities)
         store = BracketStore(exchange, journal=journal, stop_slippage=stop_slippage, poll_interval=0,
@@ -68,12 +62,9 @@ def run_paper(strategy_cls, exchange_id: str, data_path, symbol: str = 'ETH/BTC'
         result = result_from(strat, {'mode': 'paper', 'exchange': exchange_id, 'symbol': symbol,
                                      'data': str(data_path), 'cash_start': cash, 'strategy': strategy_cls.__name__,
                                      'bars': len(bars), 'requests': store.requests + data.requests,
-                                     'journal': journal if tmpdir is None else None})
+                                     'journal': journal})
         result.store = store  # for tests and the CLI: journal, groups, request counts
-        store.journal.close() if tmpdir is not None else None
         return result
     finally:
         if own:
             venue.close()
-        if tmpdir is not None:
-            tmpdir.cleanup()

@@ -55,6 +55,8 @@ class BracketStore:
         self.notifs: deque = deque()          # store messages (e.g. an unprotected position)
         self.requests = 0                     # exchange calls made through the store
         self.last: dict[str, float] = {}      # symbol -> close of the last closed bar seen
+        self.cycle = 0                        # poll cycles (one per bar)
+        self._armed: dict[str, int] = {}      # group key -> cycle in which its stop began to be watched
         self._broker = None
         self._datas = []
         if reconcile:
@@ -85,6 +87,8 @@ class BracketStore:
         key = key or self.journal.new_group_key()
         group = Group.new(key, spec, p)
         self.groups[key] = group
+        if p.watch is not None:
+            self._armed[key] = self.cycle
         self._save(group)
         self._send(group, 'first', p.first)
         return group
@@ -218,6 +222,8 @@ class BracketStore:
         p = plan(then, self.exchange.has, self.exchange.id, self.stop_slippage, self.last.get(group.spec.symbol))
         before = self._statuses(group)
         group.apply_exit_plan(p)
+        if p.watch is not None:
+            self._armed[group.key] = self.cycle
         self._emit_canceled(group, before)
         self._save(group)
         self._send(group, 'then', p.first)
@@ -288,6 +294,7 @@ class BracketStore:
     def poll(self, bars: dict | None = None):
         """One cycle: resolve unknown creates, read fills per symbol, check watched stops on the
         bars just closed ({symbol: (high, low, close)})."""
+        self.cycle += 1
         for symbol, bar in (bars or {}).items():
             self.last[symbol] = bar[2]
         self._resolve_unknown()
@@ -297,6 +304,8 @@ class BracketStore:
             for group in list(self.groups.values()):
                 if group.done or group.watch is None or group.spec.symbol not in bars:
                     continue
+                if self._armed.get(group.key, -1) >= self.cycle:
+                    continue  # armed during this cycle: its bar was over before the stop existed
                 leg = group.spec.leg(group.watch)
                 high, low = bars[group.spec.symbol][:2]
                 touched = low <= leg.trigger if leg.side == 'sell' else high >= leg.trigger
