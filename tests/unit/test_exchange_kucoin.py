@@ -209,9 +209,13 @@ def test_capability_override_from_config_is_honoured():
     assert wire.sent == []
 
 
-def test_secrets_never_in_exceptions():
-    wire = Wire().reply({'code': '400100', 'msg': 'The order does not exist.'})
+@pytest.mark.parametrize('exchange_id, answer', [
+    ('kucoin', {'code': '400100', 'msg': 'The order does not exist.'}),
+    ('cryptocom', {'id': 1, 'method': 'private/advanced/get-order-list-detail', 'code': 212, 'message': 'INVALID_ORDERID'})])
+def test_secrets_never_in_exceptions(exchange_id, answer):
+    wire = Wire().reply(answer)
     with pytest.raises(ccxt.OrderNotFound) as info:
-        make('kucoin', wire).fetch_oco_order('zzz')
+        make(exchange_id, wire).fetch_oco_order('zzz')
     text = str(info.value)
     assert 'test-secret' not in text and 'test-pass' not in text and 'test-key' not in text
+    assert 'zzz' in wire.sent[0].url + (wire.sent[0].body or '')
