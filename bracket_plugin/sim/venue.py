@@ -86,13 +86,16 @@ class Venue:
     data: CSV path (with `symbol`) or {symbol: path}; balances: starting totals per currency
     (default: default_balances); mode 'step' (clock moves on step()) or 'realtime' (`speed` bars
     per second); start: index of the first bar not yet closed; state_file: JSON file that keeps
-    orders and balances across restarts; port: 0 picks a free port.
+    orders and balances across restarts; port: 0 picks a free port; fees: per exchange overrides,
+    e.g. {'kucoin': {'taker_fee': '0.002'}}; credentials: {exchange_id: auth.Credentials};
+    exchanges: dialects to serve; control: serve POST /sim/step and GET /sim/status;
+    volume_fraction: cap each bar's fill at this fraction of the bar volume (partial fills).
     """
 
     def __init__(self, data, symbol: str | None = None, balances: dict | None = None, mode: str = "step",
                  speed: float = 1.0, start: int = 0, state_file: str | os.PathLike | None = None, port: int = 0,
                  host: str = "127.0.0.1", fees: dict | None = None, credentials: dict | None = None,
-                 exchanges=EXCHANGES, control: bool = False) -> None:
+                 exchanges=EXCHANGES, control: bool = False, volume_fraction: Decimal | str | None = None) -> None:
         if mode not in MODES:
             raise ValueError(f"mode must be 'step' or 'realtime', got {mode!r}")
         if mode == "realtime" and not speed > 0:
@@ -108,6 +111,7 @@ class Venue:
         self.fees = {ex: dict(EXCHANGE_RULES[ex], **(fees or {}).get(ex, {})) for ex in self.exchanges}
         self._credentials = dict(DEFAULT_CREDENTIALS, **(credentials or {}))
         self.state_file = Path(state_file) if state_file else None
+        self.volume_fraction = volume_fraction  # None: an order fills whole; f: at most f * bar volume per bar
         self.lock = threading.RLock()
         self.faults = Faults()
         saved = self._read_state() or {}
@@ -131,7 +135,8 @@ class Venue:
             if saved and ex in saved.get("engines", {}):
                 engines[ex] = Engine.from_state(saved["engines"][ex], self.bars, ids=ID_FACTORIES[ex])
             else:
-                engines[ex] = Engine(self.market_rules(ex), self.bars, self.balances, start=self.start, ids=ID_FACTORIES[ex])
+                engines[ex] = Engine(self.market_rules(ex), self.bars, self.balances, start=self.start, ids=ID_FACTORIES[ex],
+                                     max_volume_fraction=self.volume_fraction)
         return engines
 
     def _read_state(self) -> dict | None:

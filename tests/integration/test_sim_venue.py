@@ -105,3 +105,19 @@ def test_two_venues_on_distinct_ports():
     with make_venue() as a, make_venue() as b:
         assert a.url != b.url
         assert client(a, "kucoin").fetch_time() > 0 and client(b, "kucoin").fetch_time() > 0
+
+
+def test_partial_fills_show_on_both_dialects():
+    with make_venue(volume_fraction="0.0001") as v:
+        bar = v.bars[SYMBOL][START]
+        cap = float(bar.volume) * 0.0001
+        for exchange_id in ("kucoin", "cryptocom"):
+            ex = client(v, exchange_id)
+            ex.load_markets()
+            ex.create_order(SYMBOL, "market", "sell", 50)
+        v.step()
+        for exchange_id in ("kucoin", "cryptocom"):
+            ex = client(v, exchange_id)
+            (order,) = [o for o in ex.fetch_open_orders(SYMBOL)] or [None]
+            assert order is not None and order["status"] == "open"
+            assert 0 < order["filled"] <= cap + 0.0001 and order["filled"] < 50
