@@ -89,3 +89,28 @@ def test_cryptocom_signature_covers_nested_params(venue):
     r2 = requests.post(venue.url + "/cryptocom/exchange/v1/private/advanced/create-oco", data=tampered,
                        headers={"Content-Type": "application/json"}, timeout=5)
     assert (r2.status_code, r2.json()["code"]) == (401, 40101)
+
+
+def test_cryptocom_param_string_follows_the_documented_algorithm():
+    from bracket_plugin.sim.auth import cryptocom_param_string
+
+    params = {"order_list": [
+        {"instrument_name": "BTC_USD", "side": "SELL", "type": "LIMIT", "quantity": "1", "price": "93000",
+         "exec_inst": ["POST_ONLY"]},
+        {"instrument_name": "BTC_USD", "side": "SELL", "type": "STOP_LOSS", "quantity": "1", "ref_price": "80000"},
+    ], "contingency_type": "OCO", "limit": 10, "flag": None}
+    assert cryptocom_param_string(params) == (
+        "contingency_typeOCOflagnulllimit10order_list"
+        "exec_instPOST_ONLYinstrument_nameBTC_USDprice93000quantity1sideSELLtypeLIMIT"
+        "instrument_nameBTC_USDquantity1ref_price80000sideSELLtypeSTOP_LOSS")
+    assert cryptocom_param_string({}) == ""
+
+
+def test_cryptocom_param_string_agrees_with_ccxt_on_string_payloads():
+    import ccxt
+
+    from bracket_plugin.sim.auth import cryptocom_param_string
+
+    params = {"instrument_name": "ETH_BTC", "order_list": [{"b": "2", "a": "1", "exec_inst": ["POST_ONLY", "X"]}],
+              "side": "BUY", "limit": 5}
+    assert cryptocom_param_string(params) == ccxt.cryptocom().params_to_string(params, 0)
