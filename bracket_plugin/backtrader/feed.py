@@ -15,6 +15,7 @@ import time
 from collections import deque
 
 import backtrader as bt
+import ccxt
 from backtrader.feed import DataBase
 
 _UNITS = {bt.TimeFrame.Minutes: ('m', 60_000), bt.TimeFrame.Days: ('d', 86_400_000),
@@ -73,8 +74,15 @@ class BracketFeed(DataBase):
         return [b for b in bars if b[0] + self.tf_ms <= now or b is not bars[-1]]
 
     def _fetch(self, since, limit):
-        self.requests += 1
-        bars = self.p.store.exchange.fetch_ohlcv(self.p.symbol, self.tf, since, limit)
+        for attempt in range(6):
+            self.requests += 1
+            try:
+                bars = self.p.store.exchange.fetch_ohlcv(self.p.symbol, self.tf, since, limit)
+                break
+            except ccxt.NetworkError:
+                if attempt == 5:
+                    raise
+                time.sleep(min(0.1 * 2 ** attempt, 2.0))
         if self.p.advance is None:
             bars = self._closed(bars)
         return [b for b in bars if self._last_ts is None or b[0] > self._last_ts]

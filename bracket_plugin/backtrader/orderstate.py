@@ -92,7 +92,7 @@ class Group:
 
     def unprotected(self) -> bool:
         """Entry filled, no exit live or pending, none filled: a position nobody protects."""
-        if not self.has_entry() or self.legs[ENTRY].filled <= 0:
+        if not self.has_entry() or self.legs[ENTRY].filled <= 0 or self.cancel_requested:
             return False
         exits = [self.legs[r] for r in self.exit_roles()]
         return all(l.status in (CANCELED, REJECTED) for l in exits) and not any(l.filled for l in exits)

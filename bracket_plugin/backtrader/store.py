@@ -33,6 +33,11 @@ LIST_CANCEL = {'oco': 'cancel_oco_order', 'oto': 'cancel_oto_order', 'otoco': 'c
 _LEG_STATUS = {'open': OPEN, 'closed': FILLED, 'canceled': CANCELED, 'expired': CANCELED, 'rejected': REJECTED}
 
 
+# answers that say the order was not, and will not be, placed; anything else is an unknown outcome
+DEFINITE_REFUSALS = (ccxt.InvalidOrder, ccxt.BadRequest, ccxt.BadSymbol, ccxt.NotSupported,
+                     ccxt.AuthenticationError, ccxt.PermissionDenied, ccxt.AccountSuspended)
+
+
 class UnknownOutcome(Exception):
     """A create could not be confirmed either way; it stays in the journal as `unknown`."""
 
@@ -56,6 +61,7 @@ class BracketStore:
         self.requests = 0                     # exchange calls made through the store
         self.last: dict[str, float] = {}      # symbol -> close of the last closed bar seen
         self.cycle = 0                        # poll cycles (one per bar)
+        self._reported: set[str] = set()      # groups already reported unprotected
         self._armed: dict[str, int] = {}      # group key -> cycle in which its stop began to be watched
         self._broker = None
         self._datas = []
@@ -109,7 +115,7 @@ class BracketStore:
         except ccxt.InsufficientFunds as exc:
             self._refused(group, req, cid, 'margin', exc)
             return
-        except (ccxt.ExchangeError, ccxt.NotSupported) as exc:
+        except DEFINITE_REFUSALS as exc:
             self._refused(group, req, cid, 'rejected', exc)
             return
         self._attach(group, req, cid, result)
@@ -130,7 +136,11 @@ class BracketStore:
                 if found is not None:
                     return found
                 raise
-            except ccxt.NetworkError as exc:  # timeout, reset, 5xx, 429, lost answer
+            except (ccxt.InsufficientFunds, *DEFINITE_REFUSALS):
+                raise
+            except ccxt.BaseError as exc:
+                # timeout, reset, 5xx, 429, lost answer, or an error ccxt could not classify
+                # (e.g. a 5xx page ccxt reads as a bare ExchangeError): the order may exist
                 self.journal.mark(cid, J.UNKNOWN, error=type(exc).__name__)
                 found = self._lookup_patiently(req, cid)
                 if found is not None:
@@ -143,7 +153,7 @@ class BracketStore:
         for attempt in range(self.max_attempts):
             try:
                 return self._lookup(req, cid)
-            except ccxt.NetworkError as exc:
+            except ccxt.BaseError as exc:
                 last = exc
                 time.sleep(self.retry_delay * (2 ** attempt))
         raise UnknownOutcome(f'lookup of {cid} failed: {type(last).__name__}')
@@ -299,7 +309,11 @@ class BracketStore:
             self.last[symbol] = bar[2]
         self._resolve_unknown()
         for symbol in self.live_symbols():
-            self._poll_fills(symbol)
+            try:
+                self._poll_fills(symbol)
+            except ccxt.BaseError as exc:
+                # the cursor did not move: the same fills are read again next cycle
+                log.warning('fills of %s not read this cycle: %s', symbol, type(exc).__name__)
         if bars:
             for group in list(self.groups.values()):
                 if group.done or group.watch is None or group.spec.symbol not in bars:
@@ -314,6 +328,7 @@ class BracketStore:
         for group in self.groups.values():
             if not group.done:
                 self._save(group)
+        self.check_unprotected()
 
     def _fire_watch(self, group: Group):
         actions = group.stop_touched()
@@ -381,7 +396,7 @@ class BracketStore:
             req = Request(it['method'], tuple(it['args']['args']), it['args']['params'], tuple(it['args']['roles']))
             try:
                 found = self._lookup(req, it['client_oid'])
-            except ccxt.NetworkError:
+            except ccxt.BaseError:
                 continue
             if found is not None:
                 self._attach(group, req, it['client_oid'], found)
@@ -413,9 +428,8 @@ class BracketStore:
                 self._place_then(group)
             for list_id in {l.list_id for l in group.legs.values() if l.list_id and l.status in LIVE}:
                 self._refresh_list(group, list_id)
-            if group.unprotected():
-                self._report_unprotected(group)
             self._save(group)
+        self.check_unprotected()
 
     def _report_unprotected(self, group: Group):
         entry = group.legs[ENTRY]
@@ -427,6 +441,6 @@ class BracketStore:
 
     def check_unprotected(self):
         for group in self.groups.values():
-            if group.unprotected() and not getattr(group, '_reported', False):
-                group._reported = True
+            if group.key not in self._reported and group.unprotected():
+                self._reported.add(group.key)
                 self._report_unprotected(group)
