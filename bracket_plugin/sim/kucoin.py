@@ -12,6 +12,7 @@ Choices where KuCoin is silent or unclear (marked in the README):
 """
 from __future__ import annotations
 
+import json
 import math
 import re
 from decimal import Decimal
@@ -88,7 +89,6 @@ class KucoinDialect(DialectBase):
         if not text:
             return None
         try:
-            import json
             body = json.loads(text)
         except ValueError:
             raise _bad("request body is not valid JSON") from None

@@ -211,18 +211,19 @@ class DialectBase:
 
     def __init__(self, venue) -> None:
         self.venue = venue
-        self.routes = collect_routes(self)
+        self.routes: dict[str, list[Route]] = {}
+        for r in collect_routes(self):
+            self.routes.setdefault(r.method, []).append(r)
 
     @property
     def engine(self):
         return self.venue.engine_for(self.exchange_id)
 
     def find(self, method: str, endpoint: str) -> tuple[Route | None, dict]:
-        for r in self.routes:
-            if r.method == method:
-                m = r.pattern.match(endpoint)
-                if m:
-                    return r, m.groupdict()
+        for r in self.routes.get(method, ()):
+            m = r.pattern.match(endpoint)
+            if m:
+                return r, m.groupdict()
         return None, {}
 
     async def handle(self, request: web.Request) -> web.StreamResponse:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from simfixtures import START, SYMBOL, cdc_call, client, kucoin_raw, venue  # noqa: F401  (fixture)
+from simfixtures import START, SYMBOL, cdc_call, client, venue  # noqa: F401  (fixture)
 
 
 def first_bar(venue, pred) -> int:
