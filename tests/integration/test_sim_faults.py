@@ -94,3 +94,31 @@ def test_lose_response_with_plain_requests(venue):
         cryptocom_raw(venue, "private/create-order", {"instrument_name": "ETH_BTC", "side": "SELL", "type": "LIMIT",
                                                       "quantity": "1", "price": "0.2", "client_oid": "gone"})
     assert venue.engine_for("cryptocom").order_by_client_id("gone").status == "open"
+
+
+def test_faults_seen_by_the_async_client(venue):
+    import asyncio
+
+    async def run():
+        ex = client(venue, "cryptocom", asynchronous=True)
+        try:
+            await ex.load_markets()
+            venue.faults.add(pattern=r"private/create-order$", kind="lose_response")
+            venue.faults.add(pattern=r"private/get-open-orders$", kind="reset")
+            venue.faults.add(pattern=r"private/user-balance$", kind="http_429", retry_after=2)
+            errors = []
+            for call in (lambda: ex.create_order(SYMBOL, "limit", "buy", 1, 0.05, {"client_oid": "async-lost"}),
+                         lambda: ex.fetch_open_orders(SYMBOL), lambda: ex.fetch_balance()):
+                try:
+                    await call()
+                    errors.append(None)
+                except ccxt.BaseError as exc:
+                    errors.append(exc)
+            return errors, await ex.fetch_open_orders(SYMBOL)
+        finally:
+            await ex.close()
+
+    errors, still_open = asyncio.run(run())
+    assert isinstance(errors[0], ccxt.NetworkError) and isinstance(errors[1], ccxt.NetworkError)
+    assert isinstance(errors[2], ccxt.RateLimitExceeded)
+    assert [o["clientOrderId"] for o in still_open] == ["async-lost"]
