@@ -121,3 +121,36 @@ def test_partial_fills_show_on_both_dialects():
             (order,) = [o for o in ex.fetch_open_orders(SYMBOL)] or [None]
             assert order is not None and order["status"] == "open"
             assert 0 < order["filled"] <= cap + 0.0001 and order["filled"] < 50
+
+
+def test_clean_shutdown_releases_the_port():
+    import socket
+
+    with make_venue() as v:
+        port = int(v.url.rsplit(":", 1)[1])
+        thread = v._server._thread
+    assert not thread.is_alive()
+    with socket.socket() as s:
+        assert s.connect_ex(("127.0.0.1", port)) != 0  # nobody listens any more
+
+
+def test_two_markets_from_a_dict_of_files(tmp_path):
+    from bracket_plugin.bars import bundled_data_path
+    from bracket_plugin.sim import Venue
+
+    lines = bundled_data_path().read_text().splitlines()
+    ltc = [lines[0]] + [",".join([r.split(",")[0]] + [str(Decimal(x) / 5) for x in r.split(",")[1:5]] + [r.split(",")[5]])
+                        for r in lines[1:200]]
+    (tmp_path / "ltc.csv").write_text("\n".join(ltc) + "\n")
+    with Venue({"ETH/BTC": bundled_data_path(), "LTC/BTC": tmp_path / "ltc.csv"}, start=20) as v:
+        ex = client(v, "kucoin")
+        assert sorted(ex.load_markets()) == ["ETH/BTC", "LTC/BTC"]
+        bal = ex.fetch_balance()
+        assert bal["LTC"]["total"] > 0 and bal["ETH"]["total"] > 0 and bal["BTC"]["total"] > 0
+        assert ex.fetch_ticker("LTC/BTC")["last"] == float(v.bars["LTC/BTC"][19].close)
+        v.step()  # one step closes the next bar of both markets (same timestamps)
+        assert ex.fetch_ticker("LTC/BTC")["last"] == float(v.bars["LTC/BTC"][20].close)
+        assert ex.fetch_ticker("ETH/BTC")["last"] == float(v.bars["ETH/BTC"][20].close)
+        cx = client(v, "cryptocom")
+        assert sorted(cx.load_markets()) == ["ETH/BTC", "LTC/BTC"]
+        assert cx.fetch_ticker("LTC/BTC")["last"] == float(v.engine_for("cryptocom").last_price("LTC/BTC"))
