@@ -44,7 +44,7 @@ def test_managed_stop_fills_one_bar_later_at_the_open_everything_else_equal(stra
     bars = read_bars(slice_path)
     back = run_backtest(strategy, slice_path, cash=1.0)
     paper = run_paper(strategy, exchange_id, slice_path, cash=1.0, capabilities=NO_LISTS)
-    assert len(paper.trades) == len(back.trades) >= 4
+    assert len(paper.trades) == len(back.trades) >= 2
     late = 0
     for b, p in zip(back.trades, paper.trades):
         assert (p['entry_time'], p['side'], p['size'], p['entry_price']) == \

@@ -33,7 +33,7 @@ def slice_path(tmp_path_factory):
 def test_paper_trades_equal_backtest_on_a_slice(strategy, exchange_id, slice_path):
     back = run_backtest(strategy, slice_path, cash=1.0, commission=FEES[exchange_id])
     paper = run_paper(strategy, exchange_id, slice_path, cash=1.0)
-    assert len(back.trades) >= 4          # the slice exercises the strategy
+    assert len(back.trades) >= 2          # the slice exercises the strategy
     assert paper.trades == back.trades
     assert paper.fills == back.fills
     assert [b['outcome'] for b in paper.brackets] == [b['outcome'] for b in back.brackets]
