@@ -68,6 +68,26 @@ def default_balances(markets: dict[str, list[Bar]]) -> dict[str, Decimal]:
     return out
 
 
+def _check_balances(balances: dict) -> dict[str, Decimal]:
+    out = {}
+    for cur, amount in balances.items():
+        try:
+            value = Decimal(str(amount))
+        except ArithmeticError:
+            value = None
+        if value is None or not value.is_finite() or value < 0:
+            raise ValueError(f"balances[{cur!r}] must be a number >= 0, got {amount!r}")
+        out[str(cur).upper()] = value
+    return out
+
+
+def _check_fees(exchange_id: str, overrides: dict) -> dict:
+    unknown = set(overrides) - set(EXCHANGE_RULES[exchange_id])
+    if unknown:
+        raise ValueError(f"fees[{exchange_id!r}] accepts {', '.join(EXCHANGE_RULES[exchange_id])}; unknown: {', '.join(sorted(unknown))}")
+    return overrides
+
+
 def _load_data(data, symbol: str | None) -> dict[str, list[Bar]]:
     if isinstance(data, dict):
         if not data:
@@ -107,8 +127,8 @@ class Venue:
         self.symbol = symbol or next(iter(self.bars))
         self.mode, self.speed, self.start, self.host, self.port = mode, speed, start, host, port
         self.exchanges = tuple(exchanges)
-        self.balances = {k: Decimal(str(v)) for k, v in (balances or default_balances(self.bars)).items()}
-        self.fees = {ex: dict(EXCHANGE_RULES[ex], **(fees or {}).get(ex, {})) for ex in self.exchanges}
+        self.balances = _check_balances(balances) if balances is not None else default_balances(self.bars)
+        self.fees = {ex: dict(EXCHANGE_RULES[ex], **_check_fees(ex, (fees or {}).get(ex, {}))) for ex in self.exchanges}
         self._credentials = dict(DEFAULT_CREDENTIALS, **(credentials or {}))
         self.state_file = Path(state_file) if state_file else None
         self.volume_fraction = volume_fraction  # None: an order fills whole; f: at most f * bar volume per bar

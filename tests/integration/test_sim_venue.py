@@ -96,6 +96,10 @@ def test_bad_arguments():
         make_venue(mode="fast")
     with pytest.raises(ValueError, match="exchanges"):
         make_venue(exchanges=("binance",))
+    with pytest.raises(ValueError, match=r"balances\['BTC'\] must be a number >= 0"):
+        make_venue(balances={"BTC": -1})
+    with pytest.raises(ValueError, match="unknown: maker"):
+        make_venue(fees={"kucoin": {"maker": "0.1"}})
     v = make_venue()
     with pytest.raises(RuntimeError, match="not serving"):
         v.ccxt_config("kucoin")
