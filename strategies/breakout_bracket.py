@@ -12,8 +12,8 @@ class BreakoutBracket(bt.Strategy):
     params = (
         ("lookback", 96),        # bars in the breakout range (8 hours of 5-minute bars)
         ("size", 1.0),           # base currency (ETH)
-        ("take_profit", 0.010),  # distance of the take-profit from the entry, as a fraction
-        ("stop_loss", 0.007),    # distance of the stop-loss from the entry, as a fraction
+        ("take_profit", 0.015),  # distance of the take-profit from the entry, as a fraction
+        ("stop_loss", 0.010),    # distance of the stop-loss from the entry, as a fraction
         ("entry_bars", 3),       # bars an unfilled entry may wait before it is cancelled
         ("tick", 0.000001),      # price step of the market; every price is rounded to it
     )

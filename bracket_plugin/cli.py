@@ -1,0 +1,459 @@
+"""The `bracket-plugin` command: backtest, paper/live runs, backtest-vs-live comparison, demo.
+
+Thin on purpose: it parses arguments, calls the library (runs, backtrader.paper, report, chart)
+and turns known errors into one line on stderr and an exit code:
+  0 success (compare/demo: trade lists identical)   1 trade lists differ, or a run failed
+  2 bad input (arguments, data file, strategy file, keys)   130 interrupted
+"""
+from __future__ import annotations
+
+import argparse
+import ast
+import datetime as dt
+import inspect
+import json
+import os
+import re
+import sys
+from pathlib import Path
+
+EXCHANGES = ("kucoin", "cryptocom")
+# Taker fees of the simulator's dialects, as a fraction of notional; the backtest charges the same.
+COMMISSION = {"kucoin": 0.001, "cryptocom": 0.00075}
+# Environment variables holding real API keys (never taken from arguments).
+KEY_VARS = {
+    "kucoin": {"apiKey": "BRACKET_KUCOIN_API_KEY", "secret": "BRACKET_KUCOIN_SECRET", "password": "BRACKET_KUCOIN_PASSWORD"},
+    "cryptocom": {"apiKey": "BRACKET_CRYPTOCOM_API_KEY", "secret": "BRACKET_CRYPTOCOM_SECRET"},
+}
+DEFAULT_SYMBOL = "ETH/BTC"
+DEFAULT_CASH = 1.0
+EXIT_OK, EXIT_DIFFERENT, EXIT_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+class UsageError(ValueError):
+    """Bad input from the command line; the message says what is wrong and how to fix it."""
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but an error is one line (no usage block), pointing at --help."""
+
+    def error(self, message):
+        self.exit(EXIT_INPUT, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+# -- input parsing (pure) ---------------------------------------------------------------------
+def parse_params(pairs: list[str] | None, strategy_cls) -> dict:
+    """`k=v` strings -> strategy params, each converted to the type of the param's default."""
+    from .runs import strategy_params
+
+    known = strategy_params(strategy_cls)
+    out = {}
+    for pair in pairs or []:
+        key, sep, raw = pair.partition("=")
+        key = key.strip()
+        if not sep or not re.fullmatch(r"[A-Za-z_]\w*", key):
+            raise UsageError(f"--param {pair!r} must look like NAME=VALUE, e.g. --param lookback=48")
+        if key not in known:
+            names = ", ".join(known) or "none"
+            raise UsageError(f"--param {key}: {strategy_cls.__name__} has no parameter {key!r} (it has: {names})")
+        out[key] = _convert(key, raw.strip(), known[key])
+    return out
+
+
+def _convert(key: str, raw: str, default):
+    if isinstance(default, bool) or raw.lower() in ("true", "false"):
+        if raw.lower() not in ("true", "false", "1", "0", "yes", "no"):
+            raise UsageError(f"--param {key}={raw}: expected true or false")
+        return raw.lower() in ("true", "1", "yes")
+    if raw.lower() == "none":
+        return None
+    try:
+        value = ast.literal_eval(raw)
+    except (ValueError, SyntaxError):
+        value = raw  # a plain string
+    if isinstance(default, int) and not isinstance(default, bool):
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if not isinstance(value, int):
+            raise UsageError(f"--param {key}={raw}: expected an integer like {default}")
+    elif isinstance(default, float):
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            raise UsageError(f"--param {key}={raw}: expected a number like {default}")
+        value = float(value)
+    return value
+
+
+def real_config(exchange_id: str, environ=os.environ) -> dict:
+    """API keys for a real exchange, from environment variables only."""
+    wanted = KEY_VARS[exchange_id]
+    missing = [var for var in wanted.values() if not environ.get(var)]
+    if missing:
+        raise UsageError(f"--venue real needs API keys in the environment: set {', '.join(missing)} (keys are never read from arguments)")
+    return {field: environ[var] for field, var in wanted.items()}
+
+
+def default_out(name: str) -> Path:
+    return Path("runs") / f"{name}-{dt.datetime.now():%Y%m%d-%H%M%S}"
+
+
+# -- shared run helpers -----------------------------------------------------------------------
+def _console():
+    from rich.console import Console
+
+    # A pipe gets wide lines so that the side-by-side tables stay on one line each.
+    return Console() if sys.stdout.isatty() else Console(width=200)
+
+
+def _strategy(args):
+    from .runs import load_strategy
+
+    path, name = str(args.strategy), ""
+    if not Path(path).exists() and ":" in path:  # FILE.py:ClassName
+        path, _, name = path.rpartition(":")
+    cls = load_strategy(path, name or None)
+    return cls, parse_params(args.param, cls)
+
+
+def _data(args) -> Path:
+    from .bars import bundled_data_path, read_bars
+
+    path = Path(args.data) if args.data else bundled_data_path()
+    read_bars(path)  # fail early, with the reader's one-line message
+    return path
+
+
+def _out(args, name: str) -> Path:
+    out = Path(args.out) if args.out else default_out(name)
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+def _backtest(cls, data, args, params, commission):
+    from .report import progress_bar
+    from .runs import run_backtest
+
+    with progress_bar(f"backtest {cls.__name__}", quiet=args.quiet) as progress:
+        return run_backtest(cls, data, symbol=args.symbol, cash=args.cash, params=params, commission=commission, progress=progress)
+
+
+def _paper(cls, exchange_id, data, args, params):
+    """A paper run through BracketBroker, ccxt and the embedded simulator (bracket_plugin.backtrader.paper)."""
+    from .backtrader.paper import run_paper
+    from .report import progress_bar
+    from .runs import BarProgress
+
+    accepted = inspect.signature(run_paper).parameters
+    kwargs = {"cash": args.cash, "params": params}
+    with progress_bar(f"paper {exchange_id} {cls.__name__}", quiet=args.quiet) as progress:
+        if "progress" in accepted:
+            kwargs["progress"] = progress
+        elif "analyzers" in accepted:
+            kwargs["analyzers"] = [(BarProgress, {"callback": progress})]
+        result = run_paper(cls, exchange_id, data, args.symbol, **kwargs)
+    result.meta.setdefault("symbol", args.symbol)
+    result.meta.setdefault("mode", f"paper-{exchange_id}")
+    return result
+
+
+def _chart(result, data, out: Path, stem: str, title: str) -> Path:
+    from .bars import read_bars
+    from .chart import draw
+    from .report import summarize
+
+    s = summarize(result)
+    quote = args_quote(result)
+    rate = "-" if s["win_rate"] is None else f"{s['win_rate']:.0%}"
+    subtitle = f"{s['trades']} round trips · win rate {rate} · net PnL {s['net_pnl']:+.6f} {quote} · fees {s['fees']:.6f} {quote}"
+    return draw(result, read_bars(data), out / f"{stem}.png", title=title, subtitle=subtitle)
+
+
+def args_quote(result) -> str:
+    return (result.meta.get("symbol") or "/").split("/")[-1]
+
+
+def _save(result, path: Path) -> None:
+    payload = {"meta": result.meta, "trades": result.trades, "brackets": result.brackets, "fills": result.fills,
+               "cash": result.cash, "value": result.value, "fees": result.fees}
+    path.write_text(json.dumps(payload, indent=1, default=str))
+
+
+# -- subcommands ------------------------------------------------------------------------------
+def cmd_backtest(args) -> int:
+    from .report import summary_table, trades_table
+
+    cls, params = _strategy(args)
+    data = _data(args)
+    out = _out(args, f"backtest-{cls.__name__}")
+    result = _backtest(cls, data, args, params, args.commission)
+    console = _console()
+    if args.trades:
+        console.print(trades_table(result.trades, f"{cls.__name__} trades"))
+    console.print(summary_table(result, f"{cls.__name__} · backtest · {args.symbol} · {Path(data).name}"))
+    _save(result, out / "backtest.json")
+    chart = _chart(result, data, out, "backtest", f"{cls.__name__} · backtest (BackBroker) · {args.symbol}")
+    console.print(f"trades: {out / 'backtest.json'}")
+    console.print(f"chart: {chart}")
+    return EXIT_OK
+
+
+def _compare_one(cls, params, data, exchange_id, args, out: Path, console, show: bool):
+    from .report import comparison_table, first_difference, summary_table
+
+    backtest = _backtest(cls, data, args, params, COMMISSION[exchange_id])
+    live = _paper(cls, exchange_id, data, args, params)
+    identical = backtest.trades == live.trades
+    _save(backtest, out / f"backtest-{exchange_id}.json")
+    _save(live, out / f"paper-{exchange_id}.json")
+    charts = [
+        _chart(backtest, data, out, f"backtest-{exchange_id}", f"{cls.__name__} · backtest (BackBroker) · {args.symbol}"),
+        _chart(live, data, out, f"paper-{exchange_id}", f"{cls.__name__} · paper on {exchange_id} (BracketBroker → ccxt → simulator) · {args.symbol}"),
+    ]
+    if show:
+        console.print(comparison_table(backtest.trades, live.trades, f"paper {exchange_id}"))
+        console.print(summary_table(backtest, f"backtest (fees as {exchange_id})"))
+        console.print(summary_table(live, f"paper {exchange_id}"))
+        n = len(backtest.trades)
+        if identical:
+            console.print(f"[bold green]{exchange_id}: identical[/] — {n} trades, same entry and exit bars, sides, sizes and prices")
+        else:
+            i = first_difference(backtest.trades, live.trades)
+            console.print(f"[bold red]{exchange_id}: DIFFERENT[/] — backtest {n} trades, paper {len(live.trades)}; first difference at trade {i + 1}")
+    return identical, backtest, live, charts
+
+
+def cmd_compare(args) -> int:
+    cls, params = _strategy(args)
+    data = _data(args)
+    out = _out(args, f"compare-{cls.__name__}-{args.exchange}")
+    console = _console()
+    identical, backtest, live, charts = _compare_one(cls, params, data, args.exchange, args, out, console, show=not args.json)
+    if args.json:
+        print(json.dumps({"identical": identical, "backtest": backtest.trades, "live": live.trades}))
+    else:
+        for chart in charts:
+            console.print(f"chart: {chart}")
+    return EXIT_OK if identical else EXIT_DIFFERENT
+
+
+def cmd_demo(args) -> int:
+    from .bars import bundled_data_path
+    from .examples import example_path
+    from .runs import load_strategy
+
+    cls = load_strategy(example_path("breakout_bracket"))
+    data = bundled_data_path()
+    out = _out(args, "demo")
+    console = _console()
+    console.print(f"[bold]{cls.__name__}[/] on {len(_bars(data))} bars of {args.symbol} 5-minute data: "
+                  "backtest (BackBroker) vs paper trading through BracketBroker, ccxt and the local exchange simulator")
+    verdicts, charts = {}, []
+    for exchange_id in EXCHANGES:
+        identical, _, _, made = _compare_one(cls, {}, data, exchange_id, args, out, console, show=True)
+        verdicts[exchange_id] = identical
+        charts += made
+    for chart in charts:
+        console.print(f"chart: {chart}")
+    verdict = "identical" if all(verdicts.values()) else "DIFFERENT"
+    console.print(f"demo: backtest and paper trades {verdict} on " + ", ".join(f"{k} ({'identical' if v else 'different'})" for k, v in verdicts.items()))
+    return EXIT_OK if all(verdicts.values()) else EXIT_DIFFERENT
+
+
+def _bars(path):
+    from .bars import read_bars
+
+    return read_bars(path)
+
+
+def cmd_live(args) -> int:
+    if args.venue == "sim":
+        return _live_sim(args)
+    return _live_real(args)
+
+
+def _live_sim(args) -> int:
+    from .report import summary_table
+
+    cls, params = _strategy(args)
+    data = _data(args)
+    out = _out(args, f"paper-{cls.__name__}-{args.exchange}")
+    result = _paper(cls, args.exchange, data, args, params)
+    console = _console()
+    console.print(summary_table(result, f"{cls.__name__} · paper on {args.exchange} (simulator) · {args.symbol}"))
+    _save(result, out / f"paper-{args.exchange}.json")
+    chart = _chart(result, data, out, f"paper-{args.exchange}", f"{cls.__name__} · paper on {args.exchange} (simulator) · {args.symbol}")
+    console.print(f"chart: {chart}")
+    return EXIT_OK
+
+
+def _live_real(args) -> int:
+    cls, params = _strategy(args)
+    config = real_config(args.exchange)
+    where = f"{args.exchange} {'SANDBOX' if args.sandbox else 'LIVE (real funds)'}"
+    if not args.yes:
+        if not sys.stdin.isatty():
+            raise UsageError(f"refusing to trade on {where} without confirmation: run in a terminal, or pass --yes")
+        answer = input(f"Trade {cls.__name__} on {args.symbol} at {where} with keys from "
+                       f"{', '.join(KEY_VARS[args.exchange].values())}? Type yes to continue: ")
+        if answer.strip().lower() != "yes":
+            print("not confirmed; nothing was sent", file=sys.stderr)
+            return EXIT_INPUT
+    import backtrader as bt
+
+    import bracket_plugin
+
+    from .backtrader import BracketStore
+    from .report import summary_table
+    from .runs import RECORDER, TradeRecorder, result_from
+
+    exchange = bracket_plugin.exchange(args.exchange, config)
+    if args.sandbox:
+        exchange.set_sandbox_mode(True)
+    out = _out(args, f"live-{cls.__name__}-{args.exchange}")
+    store = BracketStore(exchange, journal=str(out / "journal.sqlite"))
+    minutes = _timeframe_minutes(args.timeframe)
+    cerebro = bt.Cerebro(stdstats=False)
+    cerebro.setbroker(store.getbroker())
+    cerebro.adddata(store.getdata(args.symbol, timeframe=bt.TimeFrame.Minutes, compression=minutes))
+    cerebro.addstrategy(cls, **params)
+    cerebro.addanalyzer(TradeRecorder, _name=RECORDER)
+    print(f"trading {cls.__name__} on {where}; journal {out / 'journal.sqlite'}; Ctrl-C stops", file=sys.stderr)
+    try:
+        strat = cerebro.run()[0]
+    except KeyboardInterrupt:
+        print("stopped; open orders stay on the exchange and are re-attached from the journal next time", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    result = result_from(strat, {"mode": f"live-{args.exchange}", "symbol": args.symbol})
+    _save(result, out / f"live-{args.exchange}.json")
+    _console().print(summary_table(result, f"{cls.__name__} · {where}"))
+    return EXIT_OK
+
+
+def _timeframe_minutes(text: str) -> int:
+    m = re.fullmatch(r"(\d+)([mh])", text)
+    if not m or int(m.group(1)) == 0:
+        raise UsageError(f"--timeframe {text!r} must look like 5m or 1h")
+    return int(m.group(1)) * (60 if m.group(2) == "h" else 1)
+
+
+# -- argument parser --------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    parser = Parser(
+        prog="bracket-plugin",
+        description="Run backtrader strategies with bracket (OTOCO) and OCO orders: backtest on BackBroker, "
+                    "paper-trade them through ccxt against a local exchange simulator, or trade them live on KuCoin or Crypto.com.",
+        epilog="Start with: bracket-plugin demo",
+    )
+    parser.add_argument("--debug", action="store_true", help="show the full traceback when something fails")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True, parser_class=Parser)
+
+    def common(p, exchange: bool):
+        p.add_argument("strategy", metavar="STRATEGY.py", help="Python file defining one backtrader Strategy subclass (FILE.py:ClassName picks one of several)")
+        p.add_argument("--data", metavar="CSV", help="bars: CSV with columns timestamp(ms),open,high,low,close,volume (default: bundled ETH/BTC 5-minute bars)")
+        p.add_argument("--symbol", default=DEFAULT_SYMBOL, help=f"market symbol of the bars (default: {DEFAULT_SYMBOL})")
+        p.add_argument("--cash", type=_positive, default=DEFAULT_CASH, help=f"starting cash in quote currency (default: {DEFAULT_CASH})")
+        p.add_argument("--param", "-p", action="append", metavar="NAME=VALUE", help="strategy parameter, repeatable: --param lookback=48 --param size=0.5")
+        if exchange:
+            p.add_argument("--exchange", "-x", required=True, choices=EXCHANGES, help="exchange dialect: kucoin or cryptocom")
+        _outputs(p)
+
+    p = sub.add_parser("backtest", help="run a strategy on backtrader's BackBroker over a bar file",
+                       description="Backtest a strategy on backtrader's BackBroker; prints a summary and writes a chart.")
+    common(p, exchange=False)
+    p.add_argument("--commission", type=float, default=COMMISSION["kucoin"], help="fee as a fraction of notional (default: 0.001)")
+    p.add_argument("--trades", action="store_true", help="also print every round trip")
+    p.set_defaults(func=cmd_backtest)
+
+    p = sub.add_parser("live", help="trade a strategy through BracketBroker: on the simulator (default) or a real exchange",
+                       description="Trade a strategy through BracketBroker and ccxt. --venue sim (default) replays the bars on an "
+                                   "embedded exchange simulator; --venue real trades on the exchange with keys from environment variables: "
+                                   + "; ".join(f"{k}: {', '.join(v.values())}" for k, v in KEY_VARS.items()) + ".")
+    common(p, exchange=True)
+    p.add_argument("--venue", choices=("sim", "real"), default="sim", help="sim: embedded simulator replaying --data (default); real: the exchange itself")
+    p.add_argument("--sandbox", action="store_true", help="with --venue real: use the exchange's sandbox/testnet URLs")
+    p.add_argument("--timeframe", default="5m", help="with --venue real: bar size of the live feed, e.g. 5m, 1h (default: 5m)")
+    p.add_argument("--yes", "-y", action="store_true", help="with --venue real: do not ask for confirmation")
+    p.set_defaults(func=cmd_live)
+
+    p = sub.add_parser("compare", help="backtest and paper-trade on the same bars; exit 0 only if the trade lists are identical",
+                       description="Run the strategy on BackBroker and through BracketBroker + ccxt + the simulator on the same bars, "
+                                   "print both trade lists side by side, and exit 0 only if they are identical.")
+    common(p, exchange=True)
+    p.add_argument("--json", action="store_true", help='print only {"identical": bool, "backtest": [...], "live": [...]}')
+    p.set_defaults(func=cmd_compare)
+
+    p = sub.add_parser("demo", help="compare the bundled breakout bracket strategy on the bundled data, for both exchange dialects",
+                       description="Backtest vs paper trading of the bundled breakout strategy (strategies/breakout_bracket.py) "
+                                   "on the bundled ETH/BTC 5-minute bars, for the KuCoin and the Crypto.com dialect.")
+    p.set_defaults(func=cmd_demo, symbol=DEFAULT_SYMBOL, cash=DEFAULT_CASH, param=None)
+    _outputs(p)
+
+    _add_sim(sub)
+    return parser
+
+
+def _add_sim(sub) -> None:
+    """`sim serve ...`, defined by the simulator package when it provides it."""
+    try:
+        from .sim import serve
+    except ImportError:
+        return
+    if not hasattr(serve, "add_subcommand"):
+        return
+    p = sub.add_parser("sim", help="the local exchange simulator", description="The local exchange simulator.")
+    serve.add_subcommand(p.add_subparsers(dest="sim_command", metavar="SIMCOMMAND", required=True, parser_class=Parser))
+    p.set_defaults(func=lambda args: serve.run(args) or EXIT_OK)
+
+
+def _outputs(p) -> None:
+    p.add_argument("--out", metavar="DIR", help="directory for charts and trade files (default: ./runs/<name>-<timestamp>)")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+
+
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be greater than 0")
+    return value
+
+
+def main(argv: list[str] | None = None) -> int:
+    from ccxt.base.errors import AuthenticationError, BaseError
+
+    from .bars import BarsFileError
+    from .runs import StrategyFileError
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except (UsageError, BarsFileError, StrategyFileError) as exc:
+        return _fail(str(exc), EXIT_INPUT)
+    except AuthenticationError as exc:
+        return _fail(f"the exchange refused the API keys ({type(exc).__name__}): check the BRACKET_* environment variables", EXIT_INPUT)
+    except KeyboardInterrupt:
+        return _fail("interrupted", EXIT_INTERRUPTED)
+    except BaseError as exc:
+        if args.debug:
+            raise
+        return _fail(f"exchange error {type(exc).__name__}: {_first_line(exc)} (rerun with --debug for the traceback)", EXIT_DIFFERENT)
+    except Exception as exc:  # a failure inside the user's strategy or a run: one line unless --debug
+        if args.debug:
+            raise
+        return _fail(f"run failed: {type(exc).__name__}: {_first_line(exc)} (rerun with --debug for the traceback)", EXIT_DIFFERENT)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else "no message"
+
+
+def _fail(message: str, code: int) -> int:
+    print(f"bracket-plugin: error: {message}", file=sys.stderr)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
