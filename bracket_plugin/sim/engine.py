@@ -16,6 +16,9 @@ trigger, else at the trigger; a stop-limit triggers like a stop and then rests a
 are tried in placement order; the legs of a list are stored entry first, then the stop-loss leg, so
 a bar touching both exits fills the stop.  OTO/OTOCO exits go live after the entry's full fill and
 are tried from the next bar on.  A fill of one OCO leg (or of one exit) cancels the others.
+
+Options: time in force (IOC, FOK), expiry (backtrader's `valid`), post-only limits, and partial
+fills capped at a fraction of each bar's volume (`max_volume_fraction`).
 """
 from __future__ import annotations
 

@@ -630,3 +630,24 @@ def test_time_in_force_rejections(bad):
     with pytest.raises(Reject) as ei:
         eng.place_list("oco", [req("sell", "limit", 1, 105, time_in_force="IOC"), req("sell", "stop_market", 1, trigger=95)])
     assert ei.value.reason == E.BAD_REQUEST
+
+
+def test_engine_modules_are_pure():
+    """No I/O, clock, randomness or threads in the engine: replays are deterministic."""
+    import ast
+    import pathlib
+
+    import bracket_plugin.sim.engine as engine_mod
+
+    forbidden = {"os", "io", "time", "datetime", "random", "threading", "socket", "asyncio", "pathlib", "json", "uuid"}
+    for name in ("engine.py", "rules.py", "state.py"):
+        tree = ast.parse((pathlib.Path(engine_mod.__file__).parent / name).read_text())
+        imported = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                imported |= {a.name.split(".")[0] for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                imported.add(node.module.split(".")[0])
+            elif isinstance(node, ast.Call) and getattr(node.func, "id", None) == "open":
+                imported.add("open()")
+        assert not imported & (forbidden | {"open()"}), (name, imported & (forbidden | {"open()"}))
