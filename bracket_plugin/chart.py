@@ -59,7 +59,7 @@ def draw(result, bars, path, title: str = "", subtitle: str = "") -> Path:
     # close-up of the last brackets, on candles
     _candles(ax_zoom, bars[lo:hi + 1], times[lo:hi + 1])
     shown = [b for b in result.brackets if _when(b["ended"], times[-1]) >= times[lo] and _when(b["created"], times[0]) <= times[hi]]
-    _levels(ax_zoom, shown, times[hi], lw=2.0, boxes=True)
+    _levels(ax_zoom, shown, times[hi], lw=2.0, boxes=dict(zip(times, close)))
     _fills(ax_zoom, [f for f in result.fills if times[lo] <= dt.datetime.fromisoformat(f["bar"]) <= times[hi]], size=70)
     half = (times[1] - times[0]) / 2 if len(times) > 1 else dt.timedelta(minutes=1)
     ax_zoom.set_xlim(times[lo] - half, times[hi] + half)
@@ -90,18 +90,24 @@ def draw(result, bars, path, title: str = "", subtitle: str = "") -> Path:
     return path
 
 
-def _zoom_window(brackets, times, count: int = 4, pad: int = 12, most: int = 240) -> tuple[int, int]:
-    """Bar indexes around the last `count` brackets (at most `most` bars); the last bars when there are none."""
+def _zoom_window(brackets, times, pad: int = 12, most: int = 200) -> tuple[int, int]:
+    """Bar indexes of a close-up: the span of at most `most` bars holding the most complete brackets
+    (the latest such span on ties); the last bars when there are no brackets."""
     n = len(times)
     if not brackets:
         return max(0, n - 120), n - 1
     index = {t: i for i, t in enumerate(times)}
-    last = brackets[-count:]
-    hi = max(index.get(_when(b["ended"], times[-1]), n - 1) for b in last)
-    lo = min(index.get(_when(b["created"], times[0]), 0) for b in last)
-    hi = min(n - 1, hi + pad)
-    lo = max(0, max(lo - pad, hi - most))
-    return lo, hi
+    spans = sorted((index.get(_when(b["created"], times[0]), 0), index.get(_when(b["ended"], times[-1]), n - 1)) for b in brackets)
+    best = (0, 0, 0)  # (count, lo, hi)
+    for lo, _ in spans:
+        inside = [hi for start, hi in spans if lo <= start and hi <= lo + most - 2 * pad]
+        if inside and len(inside) >= best[0]:
+            best = (len(inside), lo, max(inside))
+    if best[0] == 0:  # every bracket is longer than the window: show the last one's start
+        lo = spans[-1][0]
+        best = (1, lo, min(n - 1, lo + most - 2 * pad))
+    _, lo, hi = best
+    return max(0, lo - pad), min(n - 1, hi + pad)
 
 
 def _candles(ax, bars, times) -> None:
@@ -116,8 +122,11 @@ def _candles(ax, bars, times) -> None:
     ax.xaxis_date()
 
 
-def _levels(ax, brackets, last, lw: float, boxes: bool = False) -> None:
-    """Each bracket's entry, take-profit and stop levels while it was live; boxes shade reward and risk."""
+def _levels(ax, brackets, last, lw: float, boxes: dict | None = None) -> None:
+    """Each bracket's entry, take-profit and stop levels while it was live.
+
+    With `boxes` ({time: close}) the reward and risk are shaded from the entry level, or for an OCO
+    exit (no entry leg) from the close when the exits were placed."""
     for b in brackets:
         start = _when(b["created"], last)
         end = _when(b["ended"], last)
@@ -125,7 +134,7 @@ def _levels(ax, brackets, last, lw: float, boxes: bool = False) -> None:
             if level is not None:
                 ax.hlines(level, start, end, colors=colour, lw=lw, linestyles=style, zorder=4)
         if boxes and b["take_profit"] is not None and b["stop_loss"] is not None:
-            mid = b["entry_price"] if b["entry_price"] is not None else (b["entry_fill"] or {}).get("price")
+            mid = b["entry_price"] if b["entry_price"] is not None else boxes.get(start)
             if mid is not None:
                 ax.fill_between([start, end], mid, b["take_profit"], color=TAKE, alpha=0.13, lw=0, zorder=1)
                 ax.fill_between([start, end], mid, b["stop_loss"], color=STOP, alpha=0.13, lw=0, zorder=1)

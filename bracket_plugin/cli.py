@@ -210,8 +210,7 @@ def _compare_one(cls, params, data, exchange_id, args, out: Path, console, show:
     ]
     if show:
         console.print(comparison_table(backtest.trades, live.trades, f"paper {exchange_id}"))
-        console.print(summary_table(backtest, f"backtest (fees as {exchange_id})"))
-        console.print(summary_table(live, f"paper {exchange_id}"))
+        console.print(summary_table({f"backtest (fees as {exchange_id})": backtest, f"paper {exchange_id}": live}, "summary"))
         n = len(backtest.trades)
         if identical:
             console.print(f"[bold green]{exchange_id}: identical[/] — {n} trades, same entry and exit bars, sides, sizes and prices")
@@ -253,8 +252,10 @@ def cmd_demo(args) -> int:
         charts += made
     for chart in charts:
         console.print(f"chart: {chart}")
-    verdict = "identical" if all(verdicts.values()) else "DIFFERENT"
-    console.print(f"demo: backtest and paper trades {verdict} on " + ", ".join(f"{k} ({'identical' if v else 'different'})" for k, v in verdicts.items()))
+    if all(verdicts.values()):
+        console.print(f"[bold green]demo: identical[/] — backtest and paper trades match on {' and '.join(verdicts)}")
+    else:
+        console.print(f"[bold red]demo: DIFFERENT[/] on {', '.join(k for k, v in verdicts.items() if not v)}")
     return EXIT_OK if all(verdicts.values()) else EXIT_DIFFERENT
 
 

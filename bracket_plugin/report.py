@@ -53,20 +53,33 @@ def _num(x: float | None, digits: int = 8) -> str:
     return "-" if x is None else f"{x:.{digits}f}".rstrip("0").rstrip(".") if x != 0 else "0"
 
 
-def summary_table(result, title: str) -> Table:
-    s = summarize(result)
-    quote = (result.meta.get("symbol") or "/").split("/")[-1] or "quote"
-    table = Table(title=title, box=box.SIMPLE_HEAVY, show_header=False, title_justify="left")
-    table.add_column(style="bold")
-    table.add_column(justify="right")
-    table.add_row("round trips", f"{s['trades']}" + (f"  (+{s['open_trades']} open)" if s["open_trades"] else ""))
-    table.add_row("win rate", "-" if s["win_rate"] is None else f"{s['win_rate']:.0%}  ({s['wins']} won, {s['losses']} lost)")
-    table.add_row(f"PnL before fees ({quote})", _signed(s["gross_pnl"]))
-    table.add_row(f"fees ({quote})", _num(s["fees"]))
-    table.add_row(f"net PnL ({quote})", _signed(s["net_pnl"]))
-    ended = ", ".join(f"{_OUTCOME_LABEL.get(k, k)} {v}" for k, v in s["brackets"].items() if v or k in ("take_profit", "stop_loss"))
-    table.add_row("brackets", f"{sum(s['brackets'].values())}: {ended}" if s["brackets"] else "0")
-    table.add_row(f"final value ({quote})", _num(s["value"]))
+def summary_table(results, title: str) -> Table:
+    """Summary figures of one run, or of several side by side ({column name: RunResult})."""
+    if not isinstance(results, dict):
+        results = {"": results}
+    first = next(iter(results.values()))
+    quote = (first.meta.get("symbol") or "/").split("/")[-1] or "quote"
+    table = Table(title=title, box=box.SIMPLE_HEAVY, show_header=len(results) > 1 or any(results), title_justify="left")
+    table.add_column("")
+    for name in results:
+        table.add_column(name, justify="right")
+    rows: dict[str, list[str]] = {}
+    for result in results.values():
+        s = summarize(result)
+        ended = ", ".join(f"{_OUTCOME_LABEL.get(k, k)} {v}" for k, v in s["brackets"].items() if v or k in ("take_profit", "stop_loss"))
+        cells = {
+            "round trips": f"{s['trades']}" + (f"  (+{s['open_trades']} open)" if s["open_trades"] else ""),
+            "win rate": "-" if s["win_rate"] is None else f"{s['win_rate']:.0%}  ({s['wins']} won, {s['losses']} lost)",
+            f"PnL before fees ({quote})": _signed(s["gross_pnl"]),
+            f"fees ({quote})": _num(s["fees"]),
+            f"net PnL ({quote})": _signed(s["net_pnl"]),
+            "brackets": f"{sum(s['brackets'].values())}: {ended}" if s["brackets"] else "0",
+            f"final value ({quote})": _num(s["value"]),
+        }
+        for label, cell in cells.items():
+            rows.setdefault(label, []).append(cell)
+    for label, cells in rows.items():
+        table.add_row(f"[bold]{label}[/]", *cells)
     return table
 
 

@@ -91,6 +91,14 @@ def test_bad_arguments_are_one_line(tmp_path):
     one_line_error(cli("frobnicate", cwd=tmp_path), 2, "invalid choice: 'frobnicate'")
 
 
+def test_sim_serve_is_wired_in(tmp_path):
+    done = cli("--help", cwd=tmp_path)
+    if " sim " not in done.stdout:
+        pytest.skip("bracket_plugin.sim.serve is not in this tree")
+    one_line_error(cli("sim", "serve", "--data", tmp_path / "none.csv", cwd=tmp_path), 2, "none.csv", "does not exist")
+    one_line_error(cli("sim", cwd=tmp_path), 2, "required")
+
+
 def test_strategy_failing_at_runtime_is_one_line(tmp_path):
     (tmp_path / "crash.py").write_text("import backtrader as bt\nclass Crash(bt.Strategy):\n    def next(self):\n        raise ValueError('bad bar')\n")
     one_line_error(cli("backtest", tmp_path / "crash.py", cwd=tmp_path), 1, "run failed: ValueError: bad bar", "--debug")
@@ -142,5 +150,6 @@ def test_demo(tmp_path):
     done = cli("demo", "--out", tmp_path / "demo", cwd=tmp_path, timeout=600)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "kucoin: identical" in done.stdout and "cryptocom: identical" in done.stdout
+    assert "demo: identical" in done.stdout
     charts = re.findall(r"^chart: (.+)$", done.stdout, re.M)
     assert len(charts) == 4 and all(Path(c).is_file() for c in charts)
