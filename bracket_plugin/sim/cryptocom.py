@@ -300,6 +300,17 @@ class CryptocomDialect(DialectBase):
         symbol = self.symbol_of(call.query.get("instrument_name"), required=False)
         return {"data": [self.ticker_view(s) for s in ([symbol] if symbol else self.engine.symbols())]}
 
+    @route("GET", V1 + "public/get-book")
+    def book(self, call: Call):
+        """No resting liquidity is simulated: one level each side at the last price, sized by the
+        last closed bar's volume (bid = ask = last, as the ticker says)."""
+        symbol = self.symbol_of(call.query.get("instrument_name"))
+        t = self.engine.ticker(symbol)
+        closed = self.engine.closed_bars(symbol, limit=1)
+        size = num(closed[-1].volume) if closed else "0"
+        return {"depth": 1, "instrument_name": self.instrument(symbol),
+                "data": [{"bids": [[num(t.bid), size, "1"]], "asks": [[num(t.ask), size, "1"]], "t": t.ts}]}
+
     @route("GET", V1 + "public/get-candlestick")
     def candlestick(self, call: Call):
         q = call.query

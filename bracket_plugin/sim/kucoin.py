@@ -260,6 +260,25 @@ class KucoinDialect(DialectBase):
         return {"time": t.ts, "sequence": str(t.ts), "price": num(t.last), "size": "0", "bestBid": num(t.bid),
                 "bestBidSize": "0", "bestAsk": num(t.ask), "bestAskSize": "0"}
 
+    def book(self, call: Call) -> dict:
+        """No resting liquidity is simulated: one level each side at the last price, sized by the
+        last closed bar's volume (bid = ask = last, as the ticker says)."""
+        symbol = self.symbol_of(call.query.get("symbol"))
+        t = self.engine.ticker(symbol)
+        closed = self.engine.closed_bars(symbol, limit=1)
+        size = num(closed[-1].volume) if closed else "0"
+        return {"time": t.ts, "sequence": str(t.ts), "bids": [[num(t.bid), size]], "asks": [[num(t.ask), size]]}
+
+    @route("GET", "/api/v1/market/orderbook/{level}")
+    def book_public(self, call: Call):
+        if call.params["level"] not in ("level2_20", "level2_100"):
+            raise _bad("level must be level2_20 or level2_100")
+        return self.book(call)
+
+    @route("GET", "/api/v3/market/orderbook/level2", private=True)
+    def book_full(self, call: Call):
+        return self.book(call)
+
     @route("GET", "/api/v1/market/candles")
     def candles(self, call: Call):
         symbol = self.symbol_of(call.query.get("symbol"))

@@ -34,6 +34,17 @@ def test_market_data(venue, exchange_id):
     assert ex.fetch_ticker(SYMBOL)["last"] == float(eng.closed_bars(SYMBOL)[-1].close) != last
 
 
+@pytest.mark.parametrize("exchange_id", EXCHANGES)
+def test_order_book_is_one_level_at_the_last_price(venue, exchange_id):
+    ex = client(venue, exchange_id)
+    ex.load_markets()
+    last = float(venue.engine_for(exchange_id).last_price(SYMBOL))
+    volume = float(venue.engine_for(exchange_id).closed_bars(SYMBOL)[-1].volume)
+    for book in (ex.fetch_order_book(SYMBOL), ex.fetch_order_book(SYMBOL, 20)):
+        levels = [level[:2] for level in book["bids"] + book["asks"]]  # Crypto.com adds an order count
+        assert levels == [[last, volume], [last, volume]] and len(book["bids"]) == 1
+
+
 def test_kucoin_time_and_currencies(venue):
     ex = client(venue, "kucoin")
     import time
