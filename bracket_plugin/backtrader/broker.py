@@ -46,6 +46,7 @@ class BracketBroker(bt.BrokerBase):
         self._pending = Pending()
         self._queue = []           # ('submit', family) | ('cancel', order), in call order
         self._ocos = {}            # ref -> oco leader ref (as BackBroker keeps it)
+        self._canceling = None     # the order whose cancel is being sent
         self.cash = 0.0
         self.value = 0.0
         self.startingcash = 0.0
@@ -183,8 +184,12 @@ class BracketBroker(bt.BrokerBase):
         key = next((k for k, m in self._group_orders.items() if any(o is order for o in m.values())), None)
         if key is None or not order.alive():
             return
-        self.store.cancel(key)
-        self._drain()
+        self._canceling = order
+        try:
+            self.store.cancel(key)
+            self._drain()
+        finally:
+            self._canceling = None
 
     def _reject(self, orders, exc):
         log.warning('orders %s rejected before sending: %s', [o.ref for o in orders], exc)
@@ -222,14 +227,11 @@ class BracketBroker(bt.BrokerBase):
                     self._orphan_fill(key, *ev[2:])
                 continue
             if kind == S.EV_ACCEPTED:
-                for role in ev[2]:
-                    o = orders.get(role)
-                    if o is not None and o.status == Order.Submitted:
-                        o.accept(self)
-                        self.notify(o)
-                # exits of a managed bracket were Accepted with their entry; a later placement is silent
-                for role, o in orders.items():
-                    if o.status == Order.Submitted and self.store.groups[key].legs[role].status == 'waiting':
+                # in creation order, as BackBroker; legs still waiting in our plan (exits of a managed
+                # bracket, a watched stop) are Accepted with the rest: a later placement is silent
+                legs = self.store.groups[key].legs
+                for role, o in sorted(orders.items(), key=lambda kv: kv[1].ref):
+                    if o.status == Order.Submitted and (role in ev[2] or legs[role].status == 'waiting'):
                         o.accept(self)
                         self.notify(o)
             elif kind == S.EV_REJECTED:
@@ -240,9 +242,11 @@ class BracketBroker(bt.BrokerBase):
                         (o.margin() if reason == 'margin' else o.reject(self))
                         self.notify(o)
             elif kind == S.EV_CANCELED:
-                for role in ev[2]:
-                    o = orders.get(role)
-                    if o is not None and o.alive():
+                # the order the strategy canceled first, then the rest of its group (BackBroker's order)
+                targets = sorted((orders[r] for r in ev[2] if r in orders),
+                                 key=lambda o: (o is not self._canceling, o.ref))
+                for o in targets:
+                    if o.alive():
                         o.cancel()
                         self.notify(o)
             elif kind == S.EV_FILL:

@@ -283,9 +283,18 @@ class BracketStore:
     def cancel(self, key: str):
         group = self.groups[key]
         before = self._statuses(group)
+        mark = len(self.events)
         actions = group.cancel()
         self._emit_canceled(group, before)
         self._act(group, actions)
+        # one Canceled event for the whole group, so the broker can notify in BackBroker's order
+        mine = [e for e in list(self.events)[mark:] if e[0] == EV_CANCELED and e[1] == key]
+        if len(mine) > 1:
+            rest = [e for e in list(self.events)[mark:] if not (e[0] == EV_CANCELED and e[1] == key)]
+            for _ in range(len(self.events) - mark):
+                self.events.pop()
+            self.events.append((EV_CANCELED, key, tuple(r for e in mine for r in e[2])))
+            self.events.extend(rest)
         self._save(group)
 
     @staticmethod
