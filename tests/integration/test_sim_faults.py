@@ -122,3 +122,15 @@ def test_faults_seen_by_the_async_client(venue):
     assert isinstance(errors[0], ccxt.NetworkError) and isinstance(errors[1], ccxt.NetworkError)
     assert isinstance(errors[2], ccxt.RateLimitExceeded)
     assert [o["clientOrderId"] for o in still_open] == ["async-lost"]
+
+
+def test_delay_then_a_normal_answer(venue):
+    import time
+
+    ex = client(venue, "cryptocom")
+    ex.load_markets()
+    venue.faults.add(pattern=r"public/get-tickers", kind="delay", delay=0.3)
+    t0 = time.monotonic()
+    ticker = ex.fetch_ticker(SYMBOL)
+    assert time.monotonic() - t0 >= 0.3  # a lower bound only: the answer waited for the rule
+    assert ticker["last"] == float(venue.engine_for("cryptocom").last_price(SYMBOL))
