@@ -166,3 +166,16 @@ def test_cryptocom_errors_map_in_ccxt(venue):
         ex.create_order(SYMBOL, "limit", "buy", 1000, 0.05)
     with pytest.raises(ccxt.InvalidOrder):
         ex.create_order(SYMBOL, "limit", "buy", 0.0005, 0.05)
+
+
+def test_kucoin_order_families_are_canceled_through_their_own_endpoints(venue):
+    stop = ku(venue, "POST", "/api/v1/stop-order", ku_order(clientOid="st", side="sell", stopPrice="0.05", stop="loss"))[3]["orderId"]
+    oco = ku(venue, "POST", "/api/v3/oco/order", {"symbol": "ETH-BTC", "side": "sell", "price": "0.2", "size": "1",
+                                                   "stopPrice": "0.05", "limitPrice": "0.049", "clientOid": "oc"})[3]["orderId"]
+    leg = ku(venue, "GET", f"/api/v3/oco/order/details/{oco}")[3]["orders"][0]["id"]
+    # readable through the plain order endpoint, but not cancelable there
+    assert ku(venue, "GET", f"/api/v1/orders/{stop}")[3]["status"] == "NEW"
+    for oid in (stop, leg):
+        assert ku(venue, "DELETE", f"/api/v1/orders/{oid}")[:3] == (400, "400100", "order_not_exist_or_not_allow_to_cancel")
+    assert ku(venue, "DELETE", f"/api/v1/stop-order/{stop}")[3] == {"cancelledOrderIds": [stop]}
+    assert len(ku(venue, "DELETE", f"/api/v3/oco/order/{oco}")[3]["cancelledOrderIds"]) == 2
