@@ -47,6 +47,7 @@ class BracketBroker(bt.BrokerBase):
         self._queue = []           # ('submit', family) | ('cancel', order), in call order
         self._ocos = {}            # ref -> oco leader ref (as BackBroker keeps it)
         self._canceling = None     # the order whose cancel is being sent
+        self._seen_bar = {}        # symbol -> datetime of the last bar handed to the store
         self.cash = 0.0
         self.value = 0.0
         self.startingcash = 0.0
@@ -62,6 +63,10 @@ class BracketBroker(bt.BrokerBase):
             self.cash = float(self.p.cash)
         else:
             self.cash = float(self._free_quote())
+        # a restart: positions come back from this journal's fills (orders of earlier runs)
+        for d in self.store._datas:
+            for f in self.store.journal.fills(d.p.symbol):
+                self.positions[d].update(f['amount'] if f['side'] == 'buy' else -f['amount'], f['price'])
         self.value = self.startingcash = self.cash
 
     def _free_quote(self):
@@ -201,9 +206,10 @@ class BracketBroker(bt.BrokerBase):
     # the bar cycle ------------------------------------------------------------------------------
     def next(self):
         self.flush()
-        bars = {}
+        bars = {}   # only bars that closed since the last cycle (cycles without a bar happen live)
         for d in self.store._datas:
-            if len(d):
+            if len(d) and self._seen_bar.get(d.p.symbol) != d.datetime[0]:
+                self._seen_bar[d.p.symbol] = d.datetime[0]
                 bars[d.p.symbol] = (d.high[0], d.low[0], d.close[0])
         self.store.poll(bars)
         self._drain()

@@ -6,7 +6,9 @@ asks for a new bar it lets the broker send what the strategy placed during the l
 
 `advance`: for deterministic paper runs against a simulator in step mode, a callable (e.g.
 `venue.step`) called when no new closed bar is there; it returning False ends the feed. Without
-it, the feed waits (polling every `poll` seconds) for the next bar to close.
+it, the feed checks for the next closed bar every `poll` seconds (default: the store's
+poll_interval) and, between checks, lets cerebro run a cycle without a bar, so the broker reads
+fills and the strategy gets its notifications without waiting for the bar to close.
 """
 from __future__ import annotations
 
@@ -38,9 +40,8 @@ class BracketFeed(DataBase):
         ('symbol', None),
         ('backfill', 0),        # closed bars of history delivered first (0: none)
         ('advance', None),      # step-mode simulator: called when no new bar is there
-        ('poll', 5.0),          # seconds between bar checks against a real exchange
+        ('poll', None),         # seconds between checks for a new bar (None: the store's poll_interval)
         ('limit', 500),         # bars per fetch_ohlcv request
-        ('max_wait', None),     # seconds to wait for a bar before giving up (None: forever)
         ('since', None),        # ms: first bar wanted (simulators replaying old data); None: the latest
     )
 
@@ -73,6 +74,9 @@ class BracketFeed(DataBase):
         now = self.p.store.exchange.milliseconds()
         return [b for b in bars if b[0] + self.tf_ms <= now or b is not bars[-1]]
 
+    def _poll_seconds(self) -> float:
+        return self.p.poll if self.p.poll is not None else self.p.store.poll_interval
+
     def _fetch(self, since, limit):
         for attempt in range(6):
             self.requests += 1
@@ -91,7 +95,6 @@ class BracketFeed(DataBase):
         broker = self.p.store._broker
         if broker is not None:
             broker.flush()
-        waited = 0.0
         # step mode: once caught up, the next bar only exists after a step
         # (with several feeds on one simulator a step serves them all: look before stepping)
         alone = len(self.p.store._datas) == 1
@@ -108,10 +111,10 @@ class BracketFeed(DataBase):
                 self._last_ts = bar[0]
             if self._bars or self.p.advance is not None:
                 continue
-            if self.p.max_wait is not None and waited >= self.p.max_wait:
-                return None
-            time.sleep(self.p.poll)
-            waited += self.p.poll
+            # live: no closed bar yet. Let cerebro run a cycle without a bar (the broker polls
+            # fills and delivers notifications), then come back
+            time.sleep(self._poll_seconds())
+            return None
         ts, o, h, l, c, v = self._bars.popleft()[:6]
         self.lines.datetime[0] = bt.date2num(dt.datetime.fromtimestamp(ts / 1000, dt.timezone.utc).replace(tzinfo=None))
         self.lines.open[0], self.lines.high[0], self.lines.low[0], self.lines.close[0] = o, h, l, c

@@ -50,6 +50,7 @@ def run_paper(strategy_cls, exchange_id: str, data_path, symbol: str = 'ETH/BTC'
         data = store.getdata(symbol, timeframe=bt.TimeFrame.Minutes, compression=minutes, advance=venue.step, since=bars[0].ts,
                              name=symbol)
         cerebro.adddata(data)
+        cerebro.addstore(store)   # store messages (e.g. an unprotected position) reach notify_store
         broker = store.getbroker(cash=cash)
         cerebro.setbroker(broker)
         cerebro.addstrategy(strategy_cls, **(params or {}))

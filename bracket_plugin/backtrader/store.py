@@ -81,8 +81,15 @@ class BracketStore:
         self._datas.append(data)
         return data
 
+    # cerebro.addstore(store) delivers these to Strategy.notify_store(msg)
+    def start(self, data=None, broker=None):
+        pass
+
+    def stop(self):
+        pass
+
     def get_notifications(self) -> list:
-        out = list(self.notifs)
+        out = [(msg, (), {}) for msg in self.notifs]
         self.notifs.clear()
         return out
 
@@ -178,8 +185,9 @@ class BracketStore:
             return None
         except (ccxt.ArgumentsRequired, ccxt.BadRequest, ccxt.NotSupported):
             pass
-        for name in ('fetch_open_orders', 'fetch_closed_orders', 'fetch_canceled_orders'):
-            if not self.exchange.has.get(name[0:5] + ''.join(w.title() for w in name.split('_')[1:])):
+        for name, flag in (('fetch_open_orders', 'fetchOpenOrders'), ('fetch_closed_orders', 'fetchClosedOrders'),
+                           ('fetch_canceled_orders', 'fetchCanceledOrders')):
+            if not self.exchange.has.get(flag):
                 continue
             for o in self._call(name, symbol):
                 if o.get('clientOrderId') == cid:

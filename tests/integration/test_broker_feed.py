@@ -1,0 +1,46 @@
+"""The live feed against a simulator running in real time: history first, then each bar as it closes."""
+import datetime as dt
+
+import backtrader as bt
+
+from bracket_plugin.bars import bundled_data_path, read_bars
+from bracket_plugin.backtrader import BracketStore
+from bracket_plugin.backtrader.feed import timeframe_string
+from bracket_plugin.backtrader.paper import paper_exchange
+from bracket_plugin.sim import Venue
+
+
+class Collect(bt.Strategy):
+    params = (('seen', None), ('stop_after', 30))
+
+    def next(self):
+        self.p.seen.append((self.data.datetime.datetime(0), self.data.close[0], self.broker.getvalue()))
+        if len(self.p.seen) >= self.p.stop_after:
+            self.env.runstop()
+
+
+def test_backfill_then_live_bars_in_order(tmp_path):
+    path = tmp_path / 'bars.csv'
+    path.write_text(''.join(bundled_data_path().read_text().splitlines(keepends=True)[:201]))
+    bars = read_bars(path)
+    with Venue(data=str(path), symbol='ETH/BTC', mode='realtime', speed=40, start=100, exchanges=('kucoin',)) as venue:
+        store = BracketStore(paper_exchange(venue, 'kucoin'), journal=':memory:', poll_interval=0.01)
+        cerebro = bt.Cerebro(stdstats=False)
+        cerebro.adddata(store.getdata('ETH/BTC', timeframe=bt.TimeFrame.Minutes, compression=5,
+                                      backfill=20, since=bars[80].ts))
+        cerebro.setbroker(store.getbroker(cash=1.0))
+        seen = []
+        cerebro.addstrategy(Collect, seen=seen)
+        cerebro.run()
+    times = [t for t, _, _ in seen]
+    assert len(seen) == 30
+    assert times[0] == dt.datetime.utcfromtimestamp(bars[80].ts / 1000)
+    assert all(b - a == dt.timedelta(minutes=5) for a, b in zip(times, times[1:]))   # none skipped, none twice
+    assert [c for _, c, _ in seen] == [float(b.close) for b in bars[80:110]]
+    assert all(v == 1.0 for _, _, v in seen)   # no position: value is the cash
+
+
+def test_timeframe_strings():
+    assert timeframe_string(bt.TimeFrame.Minutes, 5) == ('5m', 300_000)
+    assert timeframe_string(bt.TimeFrame.Minutes, 60) == ('1h', 3_600_000)
+    assert timeframe_string(bt.TimeFrame.Days, 1) == ('1d', 86_400_000)

@@ -1,0 +1,98 @@
+"""The group state machine (orderstate.Group) and the crossed-levels planning, event by event."""
+from bracket_plugin.backtrader.orderstate import (CANCEL_LEG, CANCEL_LIST, PLACE_THEN, SEND_WATCHED, Group)
+from bracket_plugin.backtrader.planner import (ENTRY, LIMIT, MARKET, OCO, OTOCO, STOP, STOP_LOSS, TAKE_PROFIT,
+                                               BracketSpec, LegSpec, plan)
+
+OTOCO_SPEC = BracketSpec(OTOCO, 'ETH/BTC', (LegSpec(ENTRY, 'buy', 2.0, LIMIT, price=0.1),
+                                            LegSpec(STOP_LOSS, 'sell', 2.0, STOP, trigger=0.09),
+                                            LegSpec(TAKE_PROFIT, 'sell', 2.0, LIMIT, price=0.11)))
+OCO_SPEC = BracketSpec(OCO, 'ETH/BTC', (LegSpec(TAKE_PROFIT, 'sell', 2.0, LIMIT, price=0.11),
+                                        LegSpec(STOP_LOSS, 'sell', 2.0, STOP, trigger=0.09)))
+
+
+def native_otoco():
+    g = Group.new('g1', OTOCO_SPEC, plan(OTOCO_SPEC, {'createOtocoOrder': True}, 'cryptocom'))
+    g.placed((ENTRY, STOP_LOSS, TAKE_PROFIT), {ENTRY: 'e', STOP_LOSS: 's', TAKE_PROFIT: 't'}, 'L1')
+    return g
+
+
+def test_native_otoco_exits_inactive_until_entry_fully_filled():
+    g = native_otoco()
+    assert [g.legs[r].status for r in (ENTRY, STOP_LOSS, TAKE_PROFIT)] == ['open', 'inactive', 'inactive']
+    assert g.fill('e', 1.0, 0.1, 0.0) == (ENTRY, [])
+    assert g.legs[STOP_LOSS].status == 'inactive'          # partial entry: exits wait (full-trigger OTO)
+    assert g.fill('e', 1.0, 0.1, 0.0) == (ENTRY, [])
+    assert g.legs[STOP_LOSS].status == g.legs[TAKE_PROFIT].status == 'open'
+
+
+def test_partial_fill_of_one_exit_ends_the_other_unlike_backbroker():
+    """BackBroker keeps both children at full size until one completes (they can overshoot);
+    on the exchange a fill of one OCO leg cancels the other, and the group never exceeds the entry."""
+    g = native_otoco()
+    g.fill('e', 2.0, 0.1, 0.0)
+    role, _ = g.fill('t', 0.5, 0.11, 0.0)
+    assert role == TAKE_PROFIT and g.legs[TAKE_PROFIT].status == 'open'
+    assert g.legs[STOP_LOSS].status == 'canceled'
+    g.fill('s', 2.0, 0.09, 0.0)                           # a late report: never more than the leg's size
+    g.fill('t', 5.0, 0.11, 0.0)
+    assert g.legs[TAKE_PROFIT].filled == 1.5 + 0.5 and g.done
+    assert sum(g.legs[r].filled for r in (STOP_LOSS, TAKE_PROFIT)) <= g.legs[ENTRY].filled + 2.0
+
+
+def test_managed_bracket_places_exits_once_entry_filled():
+    p = plan(OTOCO_SPEC, {'createOcoOrder': True}, 'kucoin')
+    g = Group.new('g2', OTOCO_SPEC, p)
+    g.placed((ENTRY,), {ENTRY: 'e'})
+    assert g.legs[STOP_LOSS].status == 'waiting'
+    assert g.fill('e', 2.0, 0.1, 0.0) == (ENTRY, [(PLACE_THEN,)])
+    g.apply_exit_plan(plan(BracketSpec(OCO, 'ETH/BTC', OTOCO_SPEC.exits), {'createOcoOrder': True}, 'kucoin'))
+    assert g.fill('e', 1.0, 0.1, 0.0) == (ENTRY, [])      # nothing placed twice
+    g.placed((STOP_LOSS, TAKE_PROFIT), {STOP_LOSS: 's', TAKE_PROFIT: 't'}, 'L2')
+    assert g.cancel() == [(CANCEL_LIST, 'L2')]
+
+
+def test_cancel_any_leg_tears_down_the_group():
+    g = native_otoco()
+    assert g.cancel() == [(CANCEL_LIST, 'L1')]
+    g2 = Group.new('g3', OTOCO_SPEC, plan(OTOCO_SPEC, {}, 'x'))
+    g2.placed((ENTRY,), {ENTRY: 'e'})
+    assert g2.cancel() == [(CANCEL_LEG, ENTRY)]
+    assert g2.legs[STOP_LOSS].status == g2.legs[TAKE_PROFIT].status == 'canceled'   # never placed
+
+
+def test_watched_stop_frees_the_resting_leg_then_fires():
+    g = Group.new('g4', OCO_SPEC, plan(OCO_SPEC, {}, 'x'))
+    g.placed((TAKE_PROFIT,), {TAKE_PROFIT: 't'})
+    assert g.watch == STOP_LOSS
+    assert g.stop_touched() == [(CANCEL_LEG, TAKE_PROFIT), (SEND_WATCHED, STOP_LOSS)]
+    g2 = Group.new('g5', OCO_SPEC, plan(OCO_SPEC, {}, 'x'))
+    g2.placed((TAKE_PROFIT,), {TAKE_PROFIT: 't'})
+    g2.fill('t', 2.0, 0.11, 0.0)                          # the limit filled first: nothing to fire
+    assert g2.stop_touched() == [] and g2.done
+
+
+def test_unprotected_when_exits_vanish_after_the_entry_filled():
+    g = native_otoco()
+    g.fill('e', 2.0, 0.1, 0.0)
+    assert not g.unprotected()
+    g.leg_status(STOP_LOSS, 'canceled')
+    g.leg_status(TAKE_PROFIT, 'canceled')
+    assert g.unprotected()
+
+
+def test_roundtrip_through_the_journal_format():
+    g = native_otoco()
+    g.fill('e', 1.0, 0.1, 0.001)
+    h = Group.from_dict(g.to_dict())
+    assert h.to_dict() == g.to_dict() and h.spec == g.spec
+
+
+def test_crossed_levels_are_planned_as_the_orders_they_turn_into():
+    # sell exits, market already below the stop: the stop has fired -> market order, take-profit dropped
+    p = plan(OCO_SPEC, {'createOcoOrder': True}, 'kucoin', last=0.089)
+    assert p.first.args == ('ETH/BTC', 'market', 'sell', 2.0, None) and p.drop == (TAKE_PROFIT,)
+    # market already above the take-profit: a marketable limit, the stop watched
+    p = plan(OCO_SPEC, {'createOcoOrder': True}, 'kucoin', last=0.111)
+    assert p.first.args == ('ETH/BTC', 'limit', 'sell', 2.0, 0.11) and p.watch.role == STOP_LOSS
+    # in between: the native OCO
+    assert plan(OCO_SPEC, {'createOcoOrder': True}, 'kucoin', last=0.1).first.method == 'create_oco_order'
