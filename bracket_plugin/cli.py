@@ -309,24 +309,38 @@ def _live_real(args) -> int:
     exchange = bracket_plugin.exchange(args.exchange, config)
     if args.sandbox:
         exchange.set_sandbox_mode(True)
+    exchange.load_markets()  # fails early (network, unknown symbol) before the journal is created
+    if args.symbol not in exchange.markets:
+        raise UsageError(f"--symbol {args.symbol}: {args.exchange} has no such market (e.g. ETH/BTC, BTC/USDT)")
     out = _out(args, f"live-{cls.__name__}-{args.exchange}")
     store = BracketStore(exchange, journal=str(out / "journal.sqlite"))
     minutes = _timeframe_minutes(args.timeframe)
     cerebro = bt.Cerebro(stdstats=False)
     cerebro.setbroker(store.getbroker())
-    cerebro.adddata(store.getdata(args.symbol, timeframe=bt.TimeFrame.Minutes, compression=minutes))
+    cerebro.adddata(store.getdata(args.symbol, timeframe=bt.TimeFrame.Minutes, compression=minutes, backfill=args.backfill, name=args.symbol))
     cerebro.addstrategy(cls, **params)
-    cerebro.addanalyzer(TradeRecorder, _name=RECORDER)
+    running = {}
+
+    class Recorder(TradeRecorder):  # keeps a handle on the strategy, so that Ctrl-C still gets a summary
+        def start(self):
+            super().start()
+            running["strategy"] = self.strategy
+
+    cerebro.addanalyzer(Recorder, _name=RECORDER)
     print(f"trading {cls.__name__} on {where}; journal {out / 'journal.sqlite'}; Ctrl-C stops", file=sys.stderr)
+    code = EXIT_OK
     try:
-        strat = cerebro.run()[0]
+        cerebro.run()
     except KeyboardInterrupt:
         print("stopped; open orders stay on the exchange and are re-attached from the journal next time", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    result = result_from(strat, {"mode": f"live-{args.exchange}", "symbol": args.symbol})
-    _save(result, out / f"live-{args.exchange}.json")
-    _console().print(summary_table(result, f"{cls.__name__} · {where}"))
-    return EXIT_OK
+        code = EXIT_INTERRUPTED
+    if "strategy" in running:
+        result = result_from(running["strategy"], {"mode": f"live-{args.exchange}", "symbol": args.symbol})
+        _save(result, out / f"live-{args.exchange}.json")
+        console = _console()
+        console.print(summary_table(result, f"{cls.__name__} · {where}"))
+        console.print(f"trades: {out / f'live-{args.exchange}.json'}")
+    return code
 
 
 def _timeframe_minutes(text: str) -> int:
@@ -372,6 +386,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--venue", choices=("sim", "real"), default="sim", help="sim: embedded simulator replaying --data (default); real: the exchange itself")
     p.add_argument("--sandbox", action="store_true", help="with --venue real: use the exchange's sandbox/testnet URLs")
     p.add_argument("--timeframe", default="5m", help="with --venue real: bar size of the live feed, e.g. 5m, 1h (default: 5m)")
+    p.add_argument("--backfill", type=int, default=300, metavar="N", help="with --venue real: closed bars of history fed first, to warm up indicators (default: 300)")
     p.add_argument("--yes", "-y", action="store_true", help="with --venue real: do not ask for confirmation")
     p.set_defaults(func=cmd_live)
 
