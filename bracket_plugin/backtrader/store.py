@@ -38,6 +38,10 @@ DEFINITE_REFUSALS = (ccxt.InvalidOrder, ccxt.BadRequest, ccxt.BadSymbol, ccxt.No
                      ccxt.AuthenticationError, ccxt.PermissionDenied, ccxt.AccountSuspended)
 
 
+# how ccxt's create_order takes a client order id, where it is not `clientOrderId`
+SINGLE_CLIENT_ID = {'cryptocom': 'client_oid'}
+
+
 class UnknownOutcome(Exception):
     """A create could not be confirmed either way; it stays in the journal as `unknown`."""
 
@@ -133,7 +137,10 @@ class BracketStore:
 
     def _create(self, req: Request, cid: str):
         """One create; after an uncertain outcome the order is looked up by client id before any resend."""
-        params = dict(req.params, clientOrderId=cid)
+        params = dict(req.params)
+        # ccxt's Crypto.com create_order drops `clientOrderId`; the API field passes through
+        key = SINGLE_CLIENT_ID.get(self.exchange.id, 'clientOrderId') if req.method == 'create_order' else 'clientOrderId'
+        params[key] = cid
         for attempt in range(self.max_attempts):
             self.journal.mark(cid, J.SENT)
             try:
@@ -175,21 +182,26 @@ class BracketStore:
                 return None
         trig = 'triggerPrice' in req.params
         try:
+            if self.exchange.id == 'cryptocom':
+                # get-order-detail takes client_oid; ccxt's fetch_order insists on an order id
+                answer = self._call('v1PrivatePostPrivateGetOrderDetail', {'client_oid': cid})
+                return self.exchange.parse_order(answer.get('result') or {})
             params = {'clientOrderId': cid}
             if trig and self.exchange.id == 'kucoin':
                 params['trigger'] = True
-            if self.exchange.id == 'cryptocom':
-                params = {'client_oid': cid}
             return self._call('fetch_order', None, symbol, params)
-        except ccxt.OrderNotFound:
-            return None
-        except (ccxt.ArgumentsRequired, ccxt.BadRequest, ccxt.NotSupported):
+        except (ccxt.OrderNotFound, ccxt.ArgumentsRequired, ccxt.BadRequest, ccxt.NotSupported):
             pass
+        # second opinion (and the only way where a by-client-id query is missing): open and past orders
         for name, flag in (('fetch_open_orders', 'fetchOpenOrders'), ('fetch_closed_orders', 'fetchClosedOrders'),
-                           ('fetch_canceled_orders', 'fetchCanceledOrders')):
+                           ('fetch_orders', 'fetchOrders')):
             if not self.exchange.has.get(flag):
                 continue
-            for o in self._call(name, symbol):
+            try:
+                orders = self._call(name, symbol)
+            except (ccxt.NotSupported, ccxt.ArgumentsRequired):
+                continue
+            for o in orders:
                 if o.get('clientOrderId') == cid:
                     return o
         return None

@@ -86,3 +86,24 @@ def test_fill_polling_survives_429(data):
         assert group.done
         filled = [l for l in group.legs.values() if l.status == 'filled']
         assert len(filled) == 1 and store.journal.net_position(SYM) == -1.0
+
+
+SINGLE_CREATE = {'kucoin': r'/orders$', 'cryptocom': r'private/create-order$'}
+
+
+@pytest.mark.parametrize('exchange_id', ['kucoin', 'cryptocom'])
+@pytest.mark.parametrize('kind', ['lose_response', 'http_5xx', 'reset', 'http_429'])
+def test_single_order_create_under_fault_is_placed_exactly_once(data, exchange_id, kind):
+    from bracket_plugin.backtrader.planner import ENTRY, SINGLE
+    with Venue(data=str(data), symbol=SYM, start=100, exchanges=(exchange_id,)) as venue:
+        ex = paper_exchange(venue, exchange_id)
+        ex.timeout = 700
+        store = BracketStore(ex, journal=':memory:', retry_delay=0.01)
+        engine = venue.engine_for(exchange_id)
+        rule = venue.faults.add(pattern=SINGLE_CREATE[exchange_id], kind=kind, method='POST')
+        px = round(float(engine.last_price(SYM)) * 0.5, 6)
+        group = store.submit(BracketSpec(SINGLE, SYM, (LegSpec(ENTRY, 'buy', 1.0, LIMIT, price=px),)))
+        assert rule.fired == 1
+        (order,) = engine.orders(SYM)
+        assert order.client_id == store.journal.intents()[0]['client_oid']   # the journal's id reached the exchange
+        assert group.legs[ENTRY].order_id == order.id and group.legs[ENTRY].status == 'open'
