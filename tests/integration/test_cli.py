@@ -153,3 +153,55 @@ def test_demo(tmp_path):
     assert "demo: identical" in done.stdout
     charts = re.findall(r"^chart: (.+)$", done.stdout, re.M)
     assert len(charts) == 4 and all(Path(c).is_file() for c in charts)
+
+
+def head_of_bundled_data(path, bars):
+    from bracket_plugin.bars import bundled_data_path
+
+    lines = bundled_data_path().read_text().splitlines()[: bars + 1]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.mark.skipif(not HAS_PAPER, reason="bracket_plugin.backtrader.paper (the broker's paper runner) is not in this tree yet")
+def test_compare_reports_a_difference_with_exit_code_1(tmp_path):
+    # a strategy that trades 1 ETH on BackBroker and 2 ETH anywhere else: the lists must differ
+    (tmp_path / "twofaced.py").write_text(
+        "import backtrader as bt\n"
+        "class TwoFaced(bt.Strategy):\n"
+        "    def next(self):\n"
+        "        if len(self) == 5:\n"
+        "            self.buy(size=1 if isinstance(self.broker, bt.brokers.BackBroker) else 2)\n"
+        "        if len(self) == 10:\n"
+        "            self.close()\n"
+    )
+    data = head_of_bundled_data(tmp_path / "short.csv", 40)
+    done = cli("compare", tmp_path / "twofaced.py", "-x", "cryptocom", "--data", data, "--json", "--out", tmp_path / "o", cwd=tmp_path)
+    assert done.returncode == 1, done.stderr
+    payload = json.loads(done.stdout)
+    assert payload["identical"] is False
+    assert [t["size"] for t in payload["backtest"]] == [1.0] and [t["size"] for t in payload["live"]] == [2.0]
+    table = cli("compare", tmp_path / "twofaced.py", "-x", "cryptocom", "--data", data, "--out", tmp_path / "o2", cwd=tmp_path)
+    assert table.returncode == 1 and "cryptocom: DIFFERENT" in table.stdout and "first difference at trade 1" in table.stdout
+
+
+@pytest.mark.skipif(not HAS_PAPER, reason="bracket_plugin.backtrader.paper (the broker's paper runner) is not in this tree yet")
+def test_live_on_the_simulator_by_default(tmp_path):
+    data = head_of_bundled_data(tmp_path / "part.csv", 600)
+    done = cli("live", ROOT / "strategies" / "oco_exit.py", "-x", "kucoin", "--data", data, "--out", tmp_path / "o", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "paper on kucoin (simulator)" in done.stdout
+    saved = json.loads((tmp_path / "o" / "paper-kucoin.json").read_text())
+    assert saved["meta"]["exchange"] == "kucoin" and saved["fills"]
+    assert (tmp_path / "o" / "paper-kucoin.png").is_file()
+
+
+@pytest.mark.skipif(not HAS_PAPER, reason="bracket_plugin.backtrader.paper (the broker's paper runner) is not in this tree yet")
+def test_compare_side_by_side_on_a_slice(tmp_path):
+    data = head_of_bundled_data(tmp_path / "part.csv", 900)
+    done = cli("compare", BREAKOUT, "-x", "cryptocom", "--data", data, "--param", "lookback=24", "--out", tmp_path / "o", cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "backtest vs paper cryptocom" in done.stdout and "cryptocom: identical" in done.stdout
+    rows = [line for line in done.stdout.splitlines() if re.match(r"\s+\d+\s+2018-", line)]
+    assert len(rows) >= 2 and all(line.rstrip().endswith("=") for line in rows)
+    assert len(re.findall(r"^chart: ", done.stdout, re.M)) == 2
