@@ -123,7 +123,7 @@ def _data(args) -> Path:
 
 
 def _out(args, name: str) -> Path:
-    out = Path(args.out) if args.out else default_out(name)
+    out = (Path(args.out) if args.out else default_out(name)).resolve()
     out.mkdir(parents=True, exist_ok=True)
     return out
 
@@ -266,6 +266,8 @@ def _bars(path):
 
 
 def cmd_live(args) -> int:
+    if args.venue == "sim" and args.sandbox:
+        raise UsageError("--sandbox selects the exchange's test URLs and needs --venue real (the simulator is already a sandbox)")
     if args.venue == "sim":
         return _live_sim(args)
     return _live_real(args)

@@ -67,6 +67,10 @@ def test_missing_keys_for_real_venue(tmp_path):
     assert "BRACKET_CRYPTOCOM_API_KEY" not in line and "k-123" not in line
 
 
+def test_sandbox_needs_the_real_venue(tmp_path):
+    one_line_error(cli("live", BREAKOUT, "-x", "kucoin", "--sandbox", cwd=tmp_path), 2, "--sandbox", "--venue real")
+
+
 def test_real_venue_needs_confirmation(tmp_path):
     keys = {"BRACKET_KUCOIN_API_KEY": "key-abc", "BRACKET_KUCOIN_SECRET": "sec-def", "BRACKET_KUCOIN_PASSWORD": "pw-ghi"}
     done = cli("live", BREAKOUT, "-x", "kucoin", "--venue", "real", cwd=tmp_path, env=keys)
@@ -126,8 +130,7 @@ def test_backtest_happy_path(tmp_path):
     assert "Traceback" not in done.stderr
     assert "round trips" in done.stdout and "win rate" in done.stdout and "take-profit" in done.stdout
     chart = Path(re.search(r"^chart: (.+)$", done.stdout, re.M).group(1))
-    chart = chart if chart.is_absolute() else tmp_path / chart
-    assert chart.read_bytes()[:4] == b"\x89PNG"
+    assert chart.is_absolute() and chart.read_bytes()[:4] == b"\x89PNG"
     saved = json.loads((tmp_path / "o" / "backtest.json").read_text())
     assert len(saved["trades"]) > 10
     assert saved["meta"]["strategy"] == "BreakoutBracket"
