@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import deque
+from dataclasses import replace
 
 import ccxt
 
@@ -247,7 +248,12 @@ class BracketStore:
                 self._send_watched(group, action[1])
 
     def _place_then(self, group: Group):
-        exits = tuple(group.spec.leg(r) for r in group.exit_roles())
+        # exits protect what the entry bought or sold (all of it, unless it was cancelled part-filled)
+        held = group.legs[ENTRY].filled
+        exits = tuple(replace(group.spec.leg(r), amount=min(group.spec.leg(r).amount, held))
+                      for r in group.exit_roles())
+        for leg in exits:
+            group.legs[leg.role].amount = leg.amount
         then = BracketSpec(OCO if len(exits) == 2 else SINGLE, group.spec.symbol, exits)
         p = plan(then, self.exchange.has, self.exchange.id, self.stop_slippage, self.last.get(group.spec.symbol))
         before = self._statuses(group)
