@@ -90,7 +90,7 @@ def draw(result, bars, path, title: str = "", subtitle: str = "") -> Path:
     return path
 
 
-def _zoom_window(brackets, times, pad: int = 12, most: int = 200) -> tuple[int, int]:
+def _zoom_window(brackets, times, pad: int = 10, most: int = 130) -> tuple[int, int]:
     """Bar indexes of a close-up: the span of at most `most` bars holding the most complete brackets
     (the latest such span on ties); the last bars when there are no brackets."""
     n = len(times)
