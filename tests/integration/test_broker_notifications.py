@@ -144,3 +144,9 @@ def test_two_stores_side_by_side(slice_path):
         assert sa.getbroker() is not sb.getbroker() and sa.journal.prefix != sb.journal.prefix
         assert len(a.engine_for('kucoin').lists('ETH/BTC')) == 1 and len(b.engine_for('cryptocom').lists('ETH/BTC')) == 1
         assert ga.legs[STOP_LOSS].order_id != gb.legs[STOP_LOSS].order_id
+        # a store from an id and a config builds its own bracket_plugin exchange
+        import bracket_plugin
+        sc = BracketStore('kucoin', dict(a.ccxt_config('kucoin'), enableRateLimit=False), journal=':memory:')
+        assert isinstance(sc.exchange, bracket_plugin.kucoin) and sc.exchange is not sa.exchange
+        gc = sc.submit(spec)
+        assert len(a.engine_for('kucoin').lists('ETH/BTC')) == 2 and gc.legs[STOP_LOSS].status == 'open'
