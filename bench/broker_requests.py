@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import argparse
 import collections
-import tempfile
-from pathlib import Path
 
 import backtrader as bt
 

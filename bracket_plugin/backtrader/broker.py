@@ -245,7 +245,10 @@ class BracketBroker(bt.BrokerBase):
                 for role in roles:
                     o = orders.get(role)
                     if o is not None and o.alive():
-                        (o.margin() if reason == 'margin' else o.reject(self))
+                        if reason == 'margin':
+                            o.margin()
+                        else:
+                            o.reject(self)
                         self.notify(o)
             elif kind == S.EV_CANCELED:
                 # the order the strategy canceled first, then the rest of its group (BackBroker's order)

@@ -18,7 +18,7 @@ from . import journal as J
 from .journal import Journal
 from .orderstate import (CANCEL_LEG, CANCEL_LIST, CANCELED, FILLED, LIVE, OPEN, PLACE_THEN, REJECTED,
                          SEND_WATCHED, WAITING, Group)
-from .planner import (ENTRY, LIMIT, OCO, SINGLE, STOP, STOP_LIMIT, STOP_LOSS, BracketSpec, LegSpec, Plan,
+from .planner import (ENTRY, LIMIT, OCO, SINGLE, STOP, STOP_LIMIT, BracketSpec, LegSpec,
                       Request, plan, single_request)
 
 log = logging.getLogger('bracket_plugin.backtrader')
