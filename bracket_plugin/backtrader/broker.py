@@ -111,6 +111,11 @@ class BracketBroker(bt.BrokerBase):
     def orderstatus(self, order):
         return self.orders[order.ref].status
 
+    def get_orders_open(self, safe=False):
+        """Orders still alive (as BackBroker's; `safe` returns clones)."""
+        alive = [o for o in self.orders.values() if o.alive()]
+        return [o.clone() for o in alive] if safe else alive
+
     # creating orders ---------------------------------------------------------------------------
     def buy(self, owner, data, size, price=None, plimit=None, exectype=None, valid=None, tradeid=0,
             oco=None, trailamount=None, trailpercent=None, parent=None, transmit=True, **kwargs):

@@ -70,7 +70,7 @@ def test_notifications_equal_backbroker(exchange_id, slice_path):
 
 
 class OneOrder(bt.Strategy):
-    params = (('log', None), ('kw', None), ('at', 3))
+    params = (('log', None), ('kw', None), ('at', 3), ('check_open', False))
 
     def notify_order(self, o):
         self.p.log.append((len(self), o.getstatusname()))
@@ -78,6 +78,8 @@ class OneOrder(bt.Strategy):
     def next(self):
         if len(self) == self.p.at:
             self.order = self.buy(size=1.0, **self.p.kw(self.data.close[0]))
+        if self.p.check_open and len(self) == self.p.at + 5:
+            self.p.log.append(('open orders', [o.ref for o in self.broker.get_orders_open()] == [self.order.ref]))
 
 
 def test_difference_valid_is_not_sent_orders_rest_until_canceled(slice_path):
@@ -85,9 +87,10 @@ def test_difference_valid_is_not_sent_orders_rest_until_canceled(slice_path):
     kw = lambda c: dict(exectype=bt.Order.Limit, price=tick(c * 0.8), valid=dt.timedelta(minutes=10))
     back, paper = [], []
     run_backtest(OneOrder, slice_path, cash=1.0, params={'log': back, 'kw': kw})
-    result = run_paper(OneOrder, 'kucoin', slice_path, cash=1.0, params={'log': paper, 'kw': kw})
+    result = run_paper(OneOrder, 'kucoin', slice_path, cash=1.0, params={'log': paper, 'kw': kw, 'check_open': True})
     assert back[-1][1] == 'Expired'
-    assert paper == back[:2] == [(4, 'Submitted'), (4, 'Accepted')]   # and never Expired
+    assert paper == back[:2] + [('open orders', True)]   # and never Expired
+    assert back[:2] == [(4, 'Submitted'), (4, 'Accepted')]
     (intent,) = result.store.journal.intents()
     assert intent['state'] == 'done'
 
