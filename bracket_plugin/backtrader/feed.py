@@ -63,11 +63,14 @@ class BracketFeed(DataBase):
 
     def start(self):
         super().start()
+        self._history = 0
         if self.p.backfill:
             for bar in self._fetch(self.p.since, self.p.backfill):
                 self._bars.append(bar)
                 self._last_ts = bar[0]
-        self.put_notification(self.LIVE)
+            self._history = len(self._bars)
+        # as backtrader's live feeds: DELAYED while history is delivered, LIVE from the first new bar
+        self.put_notification(self.DELAYED if self._history else self.LIVE)
 
     def _closed(self, bars):
         """Drop the bar still forming (its close time is in the future on the exchange clock)."""
@@ -115,6 +118,10 @@ class BracketFeed(DataBase):
             # fills and delivers notifications), then come back
             time.sleep(self._poll_seconds())
             return None
+        if self._history:
+            self._history -= 1
+        elif self._laststatus != self.LIVE:
+            self.put_notification(self.LIVE)
         ts, o, h, l, c, v = self._bars.popleft()[:6]
         self.lines.datetime[0] = bt.date2num(dt.datetime.fromtimestamp(ts / 1000, dt.timezone.utc).replace(tzinfo=None))
         self.lines.open[0], self.lines.high[0], self.lines.low[0], self.lines.close[0] = o, h, l, c

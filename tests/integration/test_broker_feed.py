@@ -11,7 +11,10 @@ from bracket_plugin.sim import Venue
 
 
 class Collect(bt.Strategy):
-    params = (('seen', None), ('stop_after', 30))
+    params = (('seen', None), ('stop_after', 30), ('states', None))
+
+    def notify_data(self, data, status, *args, **kwargs):
+        self.p.states.append((len(self.p.seen), data._getstatusname(status)))
 
     def next(self):
         self.p.seen.append((self.data.datetime.datetime(0), self.data.close[0], self.broker.getvalue()))
@@ -29,8 +32,8 @@ def test_backfill_then_live_bars_in_order(tmp_path):
         cerebro.adddata(store.getdata('ETH/BTC', timeframe=bt.TimeFrame.Minutes, compression=5,
                                       backfill=20, since=bars[80].ts))
         cerebro.setbroker(store.getbroker(cash=1.0))
-        seen = []
-        cerebro.addstrategy(Collect, seen=seen)
+        seen, states = [], []
+        cerebro.addstrategy(Collect, seen=seen, states=states)
         cerebro.run()
     times = [t for t, _, _ in seen]
     assert len(seen) == 30
@@ -38,6 +41,8 @@ def test_backfill_then_live_bars_in_order(tmp_path):
     assert all(b - a == dt.timedelta(minutes=5) for a, b in zip(times, times[1:]))   # none skipped, none twice
     assert [c for _, c, _ in seen] == [float(b.close) for b in bars[80:110]]
     assert all(v == 1.0 for _, _, v in seen)   # no position: value is the cash
+    # history is DELAYED (strategies should not trade on it), LIVE from the first new bar
+    assert states == [(0, 'DELAYED'), (20, 'LIVE')]
 
 
 def test_timeframe_strings():
