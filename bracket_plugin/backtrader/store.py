@@ -375,7 +375,15 @@ class BracketStore:
 
     def _poll_fills(self, symbol: str):
         since = self.journal.cursor(symbol)
-        trades = self._call('fetch_my_trades', symbol, since)
+        for attempt in range(self.max_attempts):
+            try:
+                trades = self._call('fetch_my_trades', symbol, since)
+                break
+            except (ccxt.NetworkError, ccxt.ExchangeNotAvailable):
+                # transient (timeout, reset, 429, 5xx): retry within the cycle, then give the cycle up
+                if attempt == self.max_attempts - 1:
+                    raise
+                time.sleep(self.retry_delay * (2 ** attempt))
         refresh = set()
         for t in sorted(trades, key=lambda t: (t.get('timestamp') or 0)):
             oid = str(t.get('order'))
