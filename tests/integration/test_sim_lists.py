@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from simfixtures import START, SYMBOL, cdc_call, client, venue  # noqa: F401  (fixture)
+from simfixtures import START, SYMBOL, cdc_call, client, cryptocom_raw, venue  # noqa: F401  (fixture)
 
 
 def first_bar(venue, pred) -> int:
@@ -123,3 +123,28 @@ def test_cryptocom_oco_cancel_all_advanced_leaves_plain_orders(venue):
     cdc_call(ex, "private/advanced/cancel-all-orders", {"instrument_name": "ETH_BTC", "type": "ALL"})
     assert venue.engine_for("cryptocom").get_list(list_id).status == "canceled"
     assert [o["id"] for o in ex.fetch_open_orders(SYMBOL)] == [plain["id"]]
+
+
+def test_cryptocom_order_detail_by_client_oid_plain_and_advanced(venue):
+    """get-order-detail takes client_oid in place of order_id (null or absent), on both families."""
+    def call(method, params):
+        r = cryptocom_raw(venue, method, params)
+        return r.status_code, r.json()["code"], r.json().get("result")
+
+    plain = {"instrument_name": "ETH_BTC", "side": "BUY", "type": "LIMIT", "quantity": "1", "price": "0.01"}
+    plain_id = call("private/create-order", dict(plain, client_oid="plain-1"))[2]["order_id"]
+    adv_id = call("private/advanced/create-order", dict(plain, price="0.02", client_oid="adv-1"))[2]["order_id"]
+    for params in ({"client_oid": "plain-1"}, {"order_id": None, "client_oid": "plain-1"}):
+        status, code, result = call("private/get-order-detail", params)
+        assert (status, code, result["order_id"], result["client_oid"], result["limit_price"]) == (
+            200, 0, plain_id, "plain-1", "0.01")
+    status, code, result = call("private/advanced/get-order-detail", {"client_oid": "adv-1"})
+    assert (status, code, result["order_id"], result["status"]) == (200, 0, adv_id, "ACTIVE")
+    # each family sees only its own orders; an unknown client_oid is Crypto.com's unknown order
+    assert call("private/get-order-detail", {"client_oid": "adv-1"})[:2] == (400, 212)
+    assert call("private/advanced/get-order-detail", {"client_oid": "plain-1"})[:2] == (400, 212)
+    assert call("private/get-order-detail", {"client_oid": "nobody"})[:2] == (400, 212)
+    assert call("private/get-order-detail", {})[1] != 0
+    # once filled or canceled, the client_oid still finds it
+    call("private/cancel-order", {"client_oid": "plain-1"})
+    assert call("private/get-order-detail", {"client_oid": "plain-1"})[2]["status"] == "CANCELED"
