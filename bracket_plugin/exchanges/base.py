@@ -12,6 +12,7 @@ import uuid
 from ccxt.base.errors import NotSupported
 
 from .. import validation
+from ..errors import http_error_class
 from ..model import ENTRY_LIMIT, Violation, order_list
 
 # the has-flags this layer adds; per-exchange classes set False where there is no native endpoint
@@ -48,6 +49,14 @@ class OrderListBase:
 
     # longest client order id the venue accepts for a list (set by subclasses)
     _list_client_id_max = 40
+
+    def handle_errors(self, code, reason, url, method, headers, body, response, requestHeaders, requestBody):
+        # an answer without the exchange's JSON code is classed by its HTTP status (see http_error_class)
+        if not (isinstance(response, dict) and 'code' in response):
+            cls = http_error_class(code, self.httpExceptions)
+            if cls is not None:
+                raise cls(f'{self.id} {method} {url} {code} {reason} {body}')
+        return super().handle_errors(code, reason, url, method, headers, body, response, requestHeaders, requestBody)
 
     def _require(self, flag: str) -> None:
         # honour capability overrides given as ccxt config ({'has': {'createOcoOrder': False}})

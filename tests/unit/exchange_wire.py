@@ -36,7 +36,8 @@ class Sent:
 
 @dataclass
 class Wire:
-    """Replies are taken in order; each is a dict (HTTP 200 JSON) or (status, dict)."""
+    """Replies are taken in order; each is a dict (HTTP 200 JSON), (status, dict), or (status, str):
+    a raw non-JSON body such as a proxy's HTML error page, sent as text/html."""
     replies: list = field(default_factory=list)
     sent: list = field(default_factory=list)
 
@@ -51,13 +52,16 @@ class Wire:
             raise AssertionError(f'unexpected request {method} {url}')
         r = self.replies.pop(0)
         status, payload = r if isinstance(r, tuple) else (200, r)
-        return status, json.dumps(payload)
+        if isinstance(payload, str):
+            return status, payload, 'text/html'
+        return status, json.dumps(payload), 'application/json'
+
 
 
 class _SyncResponse:
-    def __init__(self, status, text):
+    def __init__(self, status, text, content_type):
         self.status_code, self.text, self.reason = status, text, 'OK' if status == 200 else 'Error'
-        self.headers = {'Content-Type': 'application/json'}
+        self.headers = {'Content-Type': content_type}
         self.encoding = 'utf-8'
         self.content = text.encode()
 
@@ -82,9 +86,9 @@ class SyncSession:
 
 
 class _AsyncResponse:
-    def __init__(self, status, text):
+    def __init__(self, status, text, content_type):
         self.status, self._text, self.reason = status, text, 'OK' if status == 200 else 'Error'
-        self.headers = {'Content-Type': 'application/json'}
+        self.headers = {'Content-Type': content_type}
 
     async def text(self, errors='strict'):
         return self._text

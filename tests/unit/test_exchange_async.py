@@ -106,3 +106,17 @@ def test_async_kucoin_has_no_oto():
             await ex.create_oto_order('ETH/BTC', 'buy', 0.01, 0.05, stop_loss_price=0.045)
     wire, _ = run('kucoin', [], body)
     assert wire.sent == []
+
+
+@pytest.mark.parametrize('exchange_id', ['cryptocom', 'kucoin'])
+@pytest.mark.parametrize('status, body, cls', [
+    (503, '<html><title>503 Service Temporarily Unavailable</title></html>', ccxt.ExchangeNotAvailable),
+    (505, '<html>HTTP Version Not Supported</html>', ccxt.ExchangeNotAvailable),   # ccxt async would return the page
+    (429, 'Too Many Requests', ccxt.RateLimitExceeded),
+], ids=['503', '505', '429'])
+def test_async_http_error_without_exchange_code(exchange_id, status, body, cls):
+    stop_limit = 0.0499 if exchange_id == 'kucoin' else None
+    with pytest.raises(cls) as info:
+        run(exchange_id, [(status, body)],
+            lambda ex: ex.create_oco_order('ETH/BTC', 'sell', 0.01, 0.06, 0.05, stop_limit))
+    assert type(info.value) is cls and str(status) in str(info.value)

@@ -79,3 +79,47 @@ def test_kucoin_unmapped_answers_fall_back_to_ccxt():
     wire = Wire().reply({'code': '400100', 'msg': 'something else entirely'})
     with pytest.raises(ccxt.BadRequest):
         make('kucoin', wire).fetch_oco_order('x')
+
+
+# ---- HTTP answers without the exchange's JSON code (proxy / load-balancer pages) ----
+HTML_503 = '<html><head><title>503 Service Temporarily Unavailable</title></head><body>nginx</body></html>'
+
+HTTP_CASES = [
+    (503, HTML_503, ccxt.ExchangeNotAvailable),
+    (502, '<html>Bad Gateway</html>', ccxt.ExchangeNotAvailable),
+    (500, {'message': 'Internal Server Error'}, ccxt.ExchangeNotAvailable),   # JSON, but no code
+    (505, '<html>HTTP Version Not Supported</html>', ccxt.ExchangeNotAvailable),  # not in ccxt's table
+    (504, '<html>Gateway Time-out</html>', ccxt.RequestTimeout),                # ccxt's own network class
+    (429, 'Too Many Requests', ccxt.RateLimitExceeded),
+]
+
+
+def create_oco(exchange_id, ex):
+    stop_limit = 0.0499 if exchange_id == 'kucoin' else None
+    return ex.create_oco_order('ETH/BTC', 'sell', 0.01, 0.06, 0.05, stop_limit)
+
+
+@pytest.mark.parametrize('exchange_id', ['cryptocom', 'kucoin'])
+@pytest.mark.parametrize('status, body, cls', HTTP_CASES, ids=[str(c[0]) for c in HTTP_CASES])
+def test_http_error_without_exchange_code(exchange_id, status, body, cls):
+    wire = Wire().reply((status, body))
+    with pytest.raises(cls) as info:
+        create_oco(exchange_id, make(exchange_id, wire))
+    assert type(info.value) is cls               # not a bare ExchangeError, not a broader class
+    assert str(status) in str(info.value)
+    assert len(wire.sent) == 1
+
+
+def test_crypto_com_json_code_on_a_5xx_still_decides():
+    # a 5xx that does carry Crypto.com's code is classed by the code, as ccxt does
+    wire = Wire().reply((500, {'id': 1, 'method': 'private/advanced/create-oco', 'code': 204,
+                               'message': 'DUPLICATE_CLORDID'}))
+    with pytest.raises(ccxt.DuplicateOrderId):
+        create_oco('cryptocom', make('cryptocom', wire))
+
+
+def test_http_4xx_without_code_is_left_to_ccxt():
+    # only 5xx and 429 are reclassified; a bare 4xx page keeps ccxt's own handling
+    wire = Wire().reply((403, '<html>Forbidden</html>'))
+    with pytest.raises(ccxt.ExchangeError):
+        create_oco('cryptocom', make('cryptocom', wire))
