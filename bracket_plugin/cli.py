@@ -18,14 +18,21 @@ import sys
 from pathlib import Path
 
 EXCHANGES = ("kucoin", "cryptocom")
-# Taker fees of the simulator's dialects, as a fraction of notional; the backtest charges the same.
-COMMISSION = {"kucoin": 0.001, "cryptocom": 0.00075}
 # Environment variables holding real API keys (never taken from arguments).
 KEY_VARS = {
     "kucoin": {"apiKey": "BRACKET_KUCOIN_API_KEY", "secret": "BRACKET_KUCOIN_SECRET", "password": "BRACKET_KUCOIN_PASSWORD"},
     "cryptocom": {"apiKey": "BRACKET_CRYPTOCOM_API_KEY", "secret": "BRACKET_CRYPTOCOM_SECRET"},
 }
 DEFAULT_SYMBOL = "ETH/BTC"
+
+
+def _commission(exchange_id: str) -> float:
+    """The simulator dialect's taker fee, so a backtest compared with it charges the same."""
+    from .sim.venue import EXCHANGE_RULES
+
+    return float(EXCHANGE_RULES[exchange_id]["taker_fee"])
+
+
 DEFAULT_CASH = 1.0
 EXIT_OK, EXIT_DIFFERENT, EXIT_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -199,7 +206,7 @@ def cmd_backtest(args) -> int:
 def _compare_one(cls, params, data, exchange_id, args, out: Path, console, show: bool):
     from .report import comparison_table, first_difference, summary_table
 
-    backtest = _backtest(cls, data, args, params, COMMISSION[exchange_id])
+    backtest = _backtest(cls, data, args, params, _commission(exchange_id))
     live = _paper(cls, exchange_id, data, args, params)
     identical = backtest.trades == live.trades
     _save(backtest, out / f"backtest-{exchange_id}.json")
@@ -376,7 +383,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("backtest", help="run a strategy on backtrader's BackBroker over a bar file",
                        description="Backtest a strategy on backtrader's BackBroker; prints a summary and writes a chart.")
     common(p, exchange=False)
-    p.add_argument("--commission", type=float, default=COMMISSION["kucoin"], help="fee as a fraction of notional (default: 0.001)")
+    p.add_argument("--commission", type=float, default=0.001, help="fee as a fraction of notional (default: 0.001, KuCoin's taker fee)")
     p.add_argument("--trades", action="store_true", help="also print every round trip")
     p.set_defaults(func=cmd_backtest)
 

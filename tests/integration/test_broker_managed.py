@@ -21,12 +21,6 @@ from bracket_plugin.sim import Venue
 NO_LISTS = {'has': {'createOcoOrder': False, 'createOtoOrder': False, 'createOtocoOrder': False}}
 
 
-@pytest.fixture(scope='module')
-def slice_path(tmp_path_factory):
-    path = tmp_path_factory.mktemp('bars') / 'eth_btc_800.csv'
-    lines = bundled_data_path().read_text().splitlines(keepends=True)
-    path.write_text(''.join(lines[:801]))
-    return path
 
 
 def _bar_open(bars, iso):

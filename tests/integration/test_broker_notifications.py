@@ -5,7 +5,6 @@ import datetime as dt
 import backtrader as bt
 import pytest
 
-from bracket_plugin.bars import bundled_data_path
 from bracket_plugin.backtrader import BracketStore
 from bracket_plugin.backtrader.paper import paper_exchange, run_paper
 from bracket_plugin.backtrader.planner import LIMIT, OCO, STOP, STOP_LOSS, TAKE_PROFIT, BracketSpec, LegSpec
@@ -52,10 +51,8 @@ class Script(bt.Strategy):
 
 
 @pytest.fixture(scope='module')
-def slice_path(tmp_path_factory):
-    path = tmp_path_factory.mktemp('bars') / 'eth_btc_300.csv'
-    path.write_text(''.join(bundled_data_path().read_text().splitlines(keepends=True)[:301]))
-    return path
+def slice_path(bundled_slice):
+    return bundled_slice(300)
 
 
 @pytest.mark.parametrize('exchange_id', ['kucoin', 'cryptocom'])

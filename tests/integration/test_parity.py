@@ -15,17 +15,12 @@ from bracket_plugin.examples.breakout_bracket import BreakoutBracket
 from bracket_plugin.examples.oco_exit import OcoExit
 from bracket_plugin.examples.short_bracket import ShortBracket
 from bracket_plugin.runs import run_backtest
+from bracket_plugin.sim.venue import EXCHANGE_RULES
 
 STRATEGIES = [BreakoutBracket, OcoExit, ShortBracket]
-FEES = {'kucoin': 0.001, 'cryptocom': 0.00075}
+FEES = {ex: float(rules['taker_fee']) for ex, rules in EXCHANGE_RULES.items()}
 
 
-@pytest.fixture(scope='module')
-def slice_path(tmp_path_factory):
-    path = tmp_path_factory.mktemp('bars') / 'eth_btc_800.csv'
-    lines = bundled_data_path().read_text().splitlines(keepends=True)
-    path.write_text(''.join(lines[:801]))
-    return path
 
 
 @pytest.mark.parametrize('exchange_id', ['kucoin', 'cryptocom'])
