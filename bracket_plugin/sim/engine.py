@@ -23,7 +23,7 @@ fills capped at a fraction of each bar's volume (`max_volume_fraction`).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Context, Decimal, InvalidOperation
 from typing import Callable, Iterable
 
 from bracket_plugin.bars import Bar, interval_ms
@@ -216,6 +216,48 @@ class _Hold:
     amount: Decimal
 
 
+# running totals are added to and subtracted from for the life of the engine: with this precision
+# each step is exact, so removing a hold gives back exactly the total from before it was added
+_EXACT = Context(prec=120)
+
+
+class _HoldBook:
+    """What open orders hold, by key ('o:<order id>' or 'l:<list id>'), with a running total per
+    currency so a balance check costs the same however many orders rest."""
+
+    def __init__(self) -> None:
+        self._by_key: dict[str, _Hold] = {}
+        self._used: dict[str, Decimal] = {}
+        self._count: dict[str, int] = {}
+
+    def set(self, key: str, hold: _Hold) -> None:
+        self.pop(key)
+        self._by_key[key] = hold
+        cur = hold.currency
+        self._used[cur] = _EXACT.add(self._used.get(cur, Decimal(0)), hold.amount)
+        self._count[cur] = self._count.get(cur, 0) + 1
+
+    def pop(self, key: str) -> _Hold | None:
+        hold = self._by_key.pop(key, None)
+        if hold is not None:
+            cur = hold.currency
+            self._count[cur] -= 1
+            if self._count[cur]:
+                self._used[cur] = _EXACT.subtract(self._used[cur], hold.amount)
+            else:  # nothing held any more: exactly zero, whatever the arithmetic left
+                del self._used[cur], self._count[cur]
+        return hold
+
+    def used(self, currency: str) -> Decimal:
+        return self._used.get(currency, Decimal(0))
+
+    def used_all(self) -> dict[str, Decimal]:
+        return dict(self._used)
+
+    def items(self):
+        return self._by_key.items()
+
+
 class Engine:
     """Spot matching engine for one account over one or more markets.
 
@@ -247,7 +289,7 @@ class Engine:
             self._total.setdefault(r.quote, Decimal(0))
         for cur, amt in (balances or {}).items():
             self._total[cur] = Decimal(str(amt))
-        self._holds: dict[str, _Hold] = {}  # 'o:<order id>' or 'l:<list id>' -> hold
+        self._holds = _HoldBook()
         self._orders: dict[str, SimOrder] = {}  # insertion order = placement (and trial) order
         self._active: dict[str, SimOrder] = {}  # the non-final ones, same order (keeps step() cheap)
         self._lists: dict[str, SimList] = {}
@@ -320,17 +362,11 @@ class Engine:
     # ---------------------------------------------------------------- balances
     def balances(self) -> dict[str, tuple[Decimal, Decimal, Decimal]]:
         """{currency: (total, free, used)}; used = what open orders hold."""
-        used = self._used()
+        used = self._holds.used_all()
         return {c: (t, t - used.get(c, Decimal(0)), used.get(c, Decimal(0))) for c, t in self._total.items()}
 
-    def _used(self) -> dict[str, Decimal]:
-        used: dict[str, Decimal] = {}
-        for h in self._holds.values():
-            used[h.currency] = used.get(h.currency, Decimal(0)) + h.amount
-        return used
-
     def _free(self, currency: str) -> Decimal:
-        return self._total.get(currency, Decimal(0)) - self._used().get(currency, Decimal(0))
+        return self._total.get(currency, Decimal(0)) - self._holds.used(currency)
 
     # ---------------------------------------------------------------- lookups
     def order(self, order_id: str) -> SimOrder:
@@ -394,7 +430,7 @@ class Engine:
         need = self._hold_need(o)
         self._check_free({need.currency: need.amount})
         self._commit_order(o)
-        self._holds[f"o:{o.id}"] = need
+        self._holds.set(f"o:{o.id}", need)
         if o.post_only and (o.price >= self.last_price(o.symbol) if o.side == BUY else o.price <= self.last_price(o.symbol)):
             self._finish(o, "canceled", "post_only", o.created_ms)
         return o
@@ -443,7 +479,7 @@ class Engine:
         self._lists[lst.id] = lst
         if client_id:
             self._client_ids[client_id] = ("list", lst.id)
-        self._holds[hold_key + (lst.id if kind == "oco" else orders[0].id)] = need
+        self._holds.set(hold_key + (lst.id if kind == "oco" else orders[0].id), need)
         return lst
 
     def _build_oco(self, legs: list[OrderRequest]) -> list[SimOrder]:
@@ -655,7 +691,7 @@ class Engine:
         o.status = status
         o.reason = reason
         o.updated_ms = ts
-        self._holds.pop(f"o:{o.id}", None)
+        self._holds.pop(f"o:{o.id}")
         self._active.pop(o.id, None)
 
     def _end_list(self, lst: SimList, status: str, reason: str, ts: int, keep: str | None = None) -> None:
@@ -665,7 +701,7 @@ class Engine:
                 self._finish(o, "canceled", reason, ts)
         lst.status = status
         lst.updated_ms = ts
-        self._holds.pop(f"l:{lst.id}", None)
+        self._holds.pop(f"l:{lst.id}")
 
     # ---------------------------------------------------------------- the bar loop
     def step(self) -> bool:
@@ -738,7 +774,7 @@ class Engine:
         fee = cost * r.fee_rate(liquidity)
         # release what this order (or its list, for an exit / oco leg) holds, then settle on totals
         key = f"o:{o.id}" if lst is None or o.role == "entry" else f"l:{lst.id}"
-        hold = self._holds.pop(key, None)
+        hold = self._holds.pop(key)
         if (o.side == BUY and cost + fee > self._free(r.quote)) or (o.side == SELL and amount > self._free(r.base)):
             self._reject_at_fill(o, lst, INSUFFICIENT_BALANCE, bar.ts)
             return
@@ -758,7 +794,7 @@ class Engine:
         if complete:
             self._finish(o, "filled", None, bar.ts)
         elif hold is not None:  # partial fill: keep holding for the rest, pro rata
-            self._holds[key] = _Hold(hold.currency, hold.amount * o.remaining / before)
+            self._holds.set(key, _Hold(hold.currency, hold.amount * o.remaining / before))
         if lst is None:
             return
         if o.role == "entry":
@@ -794,7 +830,7 @@ class Engine:
             needs.append(self._hold_need(x))
         need = max(needs, key=lambda h: h.amount)
         need.amount = min(need.amount, max(self._free(need.currency), Decimal(0)))
-        self._holds[f"l:{lst.id}"] = need
+        self._holds.set(f"l:{lst.id}", need)
 
     # ---------------------------------------------------------------- helpers
     def _rules_for(self, symbol: str) -> MarketRules:

@@ -87,7 +87,8 @@ def load(cls, data: dict, bars: dict[str, list[Bar]], ids):
     eng = cls(markets, bars, {c: Decimal(v) for c, v in data["totals"].items()}, start=0, ids=ids,
               max_volume_fraction=data.get("max_volume_fraction"))
     eng._cursor = {s: int(c) for s, c in data["cursor"].items()}
-    eng._holds = {k: _Hold(cur, Decimal(a)) for k, (cur, a) in data["holds"].items()}
+    for k, (cur, a) in data["holds"].items():
+        eng._holds.set(k, _Hold(cur, Decimal(a)))
     for od in data["orders"]:
         o = SimOrder(**_dec_fields(SimOrder, od))
         eng._orders[o.id] = o

@@ -3,7 +3,7 @@
 Hypothesis draws a bar path and a script of actions (single orders, OCO/OTO/OTOCO lists, cancels,
 steps); after every action the invariants below must hold.
 """
-from decimal import Decimal as D
+from decimal import Decimal as D, localcontext
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -81,6 +81,14 @@ def actions(draw):
 def check_invariants(eng: Engine):
     for cur, (total, free, used) in eng.balances().items():
         assert total >= 0 and free >= 0 and used >= 0, (cur, total, free, used)
+    # the running hold totals equal the holds summed afresh; nothing held once no order is open
+    recount = {}
+    with localcontext(prec=120):  # summed exactly
+        for cur, amount in eng.to_state()["holds"].values():
+            recount[cur] = recount.get(cur, D(0)) + D(amount)
+    assert {c: u for c, (_, _, u) in eng.balances().items() if u} == {c: a for c, a in recount.items() if a}
+    if not eng.open_orders():
+        assert all(u == 0 for _, _, u in eng.balances().values())
     assert [o.id for o in eng.open_orders()] == [o.id for o in eng.orders(status=("pending", "open", "triggered"))]
     fills_by_order = {}
     for f in eng.fills():
