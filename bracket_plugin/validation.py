@@ -36,13 +36,16 @@ def check_positive(field: str, value, required: bool = True) -> list[Violation]:
     return [] if ok else [Violation(field, f'must be greater than 0, got {value!r}')]
 
 
-def check_client_order_id(cid, max_len: int, field: str = 'params.clientOrderId') -> list[Violation]:
+def check_client_order_id(cid, max_len: int, field: str = 'params.clientOrderId',
+                          charset: bool = True) -> list[Violation]:
+    """Length, and with `charset` the [A-Za-z0-9_-] rule (KuCoin's, also applied to Crypto.com list
+    ids; Crypto.com documents only the length for a single order's client_oid)."""
     if not isinstance(cid, str) or not cid:
         return [Violation(field, f'must be a non-empty string, got {cid!r}')]
     out = []
     if len(cid) > max_len:
         out.append(Violation(field, f'must be at most {max_len} characters, got {len(cid)}'))
-    if not CLIENT_ID_PATTERN.fullmatch(cid):
+    if charset and not CLIENT_ID_PATTERN.fullmatch(cid):
         out.append(Violation(field, 'may contain only letters, digits, "_" and "-"'))
     return out
 

@@ -39,10 +39,6 @@ DEFINITE_REFUSALS = (ccxt.InvalidOrder, ccxt.BadRequest, ccxt.BadSymbol, ccxt.No
                      ccxt.AuthenticationError, ccxt.PermissionDenied, ccxt.AccountSuspended)
 
 
-# how ccxt's create_order takes a client order id, where it is not `clientOrderId`
-SINGLE_CLIENT_ID = {'cryptocom': 'client_oid'}
-
-
 class UnknownOutcome(Exception):
     """A create could not be confirmed either way; it stays in the journal as `unknown`."""
 
@@ -138,10 +134,7 @@ class BracketStore:
 
     def _create(self, req: Request, cid: str):
         """One create; after an uncertain outcome the order is looked up by client id before any resend."""
-        params = dict(req.params)
-        # ccxt's Crypto.com create_order drops `clientOrderId`; the API field passes through
-        key = SINGLE_CLIENT_ID.get(self.exchange.id, 'clientOrderId') if req.method == 'create_order' else 'clientOrderId'
-        params[key] = cid
+        params = dict(req.params, clientOrderId=cid)
         for attempt in range(self.max_attempts):
             self.journal.mark(cid, J.SENT)
             try:
@@ -183,10 +176,6 @@ class BracketStore:
                 return None
         trig = 'triggerPrice' in req.params
         try:
-            if self.exchange.id == 'cryptocom':
-                # get-order-detail takes client_oid; ccxt's fetch_order insists on an order id
-                answer = self._call('v1PrivatePostPrivateGetOrderDetail', {'client_oid': cid})
-                return self.exchange.parse_order(answer.get('result') or {})
             params = {'clientOrderId': cid}
             if trig and self.exchange.id == 'kucoin':
                 params['trigger'] = True

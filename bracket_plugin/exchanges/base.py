@@ -58,6 +58,10 @@ class OrderListBase:
                 raise cls(f'{self.id} {method} {url} {code} {reason} {body}')
         return super().handle_errors(code, reason, url, method, headers, body, response, requestHeaders, requestBody)
 
+    def _flow_fetch_order(self, id, symbol, params):
+        """A flow for fetch_order where ccxt's own cannot serve the call, else None (ccxt's runs)."""
+        return None
+
     def _require(self, flag: str) -> None:
         # honour capability overrides given as ccxt config ({'has': {'createOcoOrder': False}})
         if not self.has.get(flag):
@@ -145,6 +149,10 @@ class SyncShell:
         except StopIteration as stop:
             return stop.value
 
+    def fetch_order(self, id, symbol=None, params={}):
+        flow = self._flow_fetch_order(id, symbol, params)
+        return super().fetch_order(id, symbol, params) if flow is None else self._drive(flow)
+
     def create_oco_order(self, symbol, side, amount, price, stop_price, stop_limit_price=None, params={}):
         return self._drive(self._flow_create_oco(symbol, side, amount, price, stop_price, stop_limit_price, params))
 
@@ -203,6 +211,10 @@ class AsyncShell:
                     step = flow.send(result)
         except StopIteration as stop:
             return stop.value
+
+    async def fetch_order(self, id, symbol=None, params={}):
+        flow = self._flow_fetch_order(id, symbol, params)
+        return await (super().fetch_order(id, symbol, params) if flow is None else self._drive(flow))
 
     async def create_oco_order(self, symbol, side, amount, price, stop_price, stop_limit_price=None, params={}):
         return await self._drive(self._flow_create_oco(symbol, side, amount, price, stop_price, stop_limit_price, params))

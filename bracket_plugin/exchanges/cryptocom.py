@@ -21,6 +21,7 @@ from ..model import (CANCELED, CLOSED, ENTRY, ENTRY_MARKET, OCO, OPEN, OTO, OTOC
 from .base import ORDER_LIST_HAS, OrderListBase
 
 ADV = ['v1', 'private']
+SINGLE_CLIENT_ID_MAX = 36
 COST = 10 / 3           # "3 requests per 100 ms" bucket, same cost ccxt gives create-order-list
 
 LEG_STATUS = {'NEW': OPEN, 'PENDING': OPEN, 'ACTIVE': OPEN, 'FILLED': CLOSED, 'CANCELED': CANCELED,
@@ -57,6 +58,37 @@ class CryptocomOrderLists(OrderListBase):
             'has': dict(ORDER_LIST_HAS),
             'exceptions': {'exact': dict(CRYPTOCOM_EXACT)},
         })
+
+    # ---- single orders: ccxt 4.5.90 drops the unified clientOrderId from create-order requests ----
+    def _single_client_id(self, params: dict) -> dict:
+        """params with `clientOrderId` sent as Crypto.com's `client_oid` (at most 36 characters)."""
+        cid = params.get('clientOrderId')
+        field = 'params.clientOrderId'
+        if cid is None:
+            cid, field = params.get('client_oid'), 'params.client_oid'
+            if cid is None:
+                return params
+        self._raise(v.check_client_order_id(cid, SINGLE_CLIENT_ID_MAX, field, charset=False))
+        return self.extend(self.omit(params, 'clientOrderId'), {'client_oid': cid})
+
+    def create_order_request(self, symbol, type, side, amount, price=None, params={}):
+        return super().create_order_request(symbol, type, side, amount, price, self._single_client_id(params))
+
+    def create_advanced_order_request(self, symbol, type, side, amount, price=None, params={}):
+        return super().create_advanced_order_request(symbol, type, side, amount, price, self._single_client_id(params))
+
+    def _flow_fetch_order(self, id, symbol, params):
+        """get-order-detail by client_oid when no id is given (ccxt's fetch_order sends order_id only)."""
+        if id is not None or params.get('clientOrderId') is None:
+            return None
+        return self._flow_fetch_order_by_client_id(symbol, params)
+
+    def _flow_fetch_order_by_client_id(self, symbol, params):
+        yield ('load_markets', ())
+        market = None if symbol is None else self.market(symbol)
+        request = self.extend({'client_oid': params['clientOrderId']}, self.omit(params, 'clientOrderId'))
+        response = yield ('v1PrivatePostPrivateGetOrderDetail', (request,))
+        return self.parse_order(self.safe_dict(response, 'result', {}), market)
 
     # ---- pure: validation and request building ----
     def _common_checks(self, symbol, side, amount, params):

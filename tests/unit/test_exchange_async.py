@@ -120,3 +120,20 @@ def test_async_http_error_without_exchange_code(exchange_id, status, body, cls):
         run(exchange_id, [(status, body)],
             lambda ex: ex.create_oco_order('ETH/BTC', 'sell', 0.01, 0.06, 0.05, stop_limit))
     assert type(info.value) is cls and str(status) in str(info.value)
+
+
+def test_async_cryptocom_single_order_client_id_create_and_fetch():
+    placed = {'id': 1, 'method': 'private/create-order', 'code': 0, 'result': {'client_oid': 'c9', 'order_id': '77'}}
+    detail = {'id': 2, 'method': 'private/get-order-detail', 'code': 0,
+              'result': {'order_id': '77', 'client_oid': 'c9', 'instrument_name': 'ETH_BTC', 'side': 'BUY',
+                         'order_type': 'LIMIT', 'status': 'ACTIVE', 'quantity': '0.01', 'limit_price': '0.05'}}
+
+    async def body(ex):
+        await ex.create_order('ETH/BTC', 'limit', 'buy', 0.01, 0.05, {'clientOrderId': 'c9'})
+        return await ex.fetchOrder(None, 'ETH/BTC', {'clientOrderId': 'c9'})
+    wire, o = run('cryptocom', [placed, detail], body)
+    assert wire.sent[0].json['params']['client_oid'] == 'c9'
+    assert wire.sent[1].json['params'] == {'client_oid': 'c9'}
+    for sent in wire.sent:
+        cryptocom_check_signature(sent)
+    assert (o['id'], o['clientOrderId'], o['status']) == ('77', 'c9', 'open')

@@ -247,3 +247,73 @@ def test_has_flags_and_exchange_factory():
     assert type(bracket_plugin.exchange('binance', {})) is ccxt.binance
     with pytest.raises(ccxt.NotSupported):
         bracket_plugin.exchange('no-such-exchange', {})
+
+
+# ---- single orders: the unified clientOrderId reaches Crypto.com as client_oid ----
+def test_create_order_sends_unified_client_order_id_as_client_oid():
+    wire = Wire().reply(ok('private/create-order', {'client_oid': 'my-order-1', 'order_id': '6530'}))
+    o = make('cryptocom', wire).create_order('ETH/BTC', 'limit', 'buy', 0.01, 0.05, {'clientOrderId': 'my-order-1'})
+    [sent] = wire.sent
+    assert sent.url == URL + 'private/create-order'
+    assert sent.json['params'] == {'instrument_name': 'ETH_BTC', 'side': 'BUY', 'quantity': '0.01', 'price': '0.05',
+                                   'broker_id': 'CCXT', 'spot_margin': 'SPOT', 'type': 'LIMIT',
+                                   'client_oid': 'my-order-1'}
+    cryptocom_check_signature(sent)
+    assert (o['id'], o['clientOrderId']) == ('6530', 'my-order-1')
+
+
+def test_create_order_trigger_keeps_client_oid():
+    wire = Wire().reply(ok('private/create-order', {'client_oid': 'c-stop', 'order_id': '6531'}))
+    make('cryptocom', wire).create_order('ETH/BTC', 'limit', 'sell', 0.01, 0.0449, {'clientOrderId': 'c-stop',
+                                                                                    'triggerPrice': 0.045})
+    params = wire.sent[0].json['params']
+    assert (params['type'], params['ref_price'], params['client_oid']) == ('STOP_LIMIT', '0.045', 'c-stop')
+    assert 'clientOrderId' not in params
+
+
+@pytest.mark.parametrize('key', ['clientOrderId', 'client_oid'])
+def test_create_order_client_id_over_36_chars_is_refused_before_sending(key):
+    wire = Wire()
+    with pytest.raises(ccxt.InvalidOrder, match=f'params.{key}: must be at most 36 characters, got 37'):
+        make('cryptocom', wire).create_order('ETH/BTC', 'limit', 'buy', 0.01, 0.05, {key: 'x' * 37})
+    assert wire.sent == []
+
+
+def test_create_order_36_char_uuid_client_id_is_accepted():
+    cid = 'd1c70a60-810e-4c92-b2a0-72b931cb31e0'          # the shape Crypto.com's own examples use
+    wire = Wire().reply(ok('private/create-order', {'client_oid': cid, 'order_id': '1'}))
+    make('cryptocom', wire).create_order('ETH/BTC', 'market', 'sell', 0.01, None, {'clientOrderId': cid})
+    assert wire.sent[0].json['params']['client_oid'] == cid
+
+
+def test_create_orders_list_sends_each_client_order_id():
+    wire = Wire().reply(ok('private/create-order-list', [{'index': 0, 'code': 0, 'order_id': '1', 'client_oid': 'a'},
+                                                          {'index': 1, 'code': 0, 'order_id': '2', 'client_oid': 'b'}]))
+    make('cryptocom', wire).create_orders([
+        {'symbol': 'ETH/BTC', 'type': 'limit', 'side': 'buy', 'amount': 0.01, 'price': 0.05, 'params': {'clientOrderId': 'a'}},
+        {'symbol': 'ETH/BTC', 'type': 'limit', 'side': 'buy', 'amount': 0.01, 'price': 0.049, 'params': {'clientOrderId': 'b'}}])
+    assert [x['client_oid'] for x in wire.sent[0].json['params']['order_list']] == ['a', 'b']
+
+
+def test_fetch_order_by_client_order_id_uses_get_order_detail_client_oid():
+    wire = Wire().reply(ok('private/get-order-detail', leg('6530', 0, 'LIMIT', 'BUY', 'ACTIVE', 'my-order-1',
+                                                           list_id=None, contingency=None, limit_price='0.05')))
+    o = make('cryptocom', wire).fetch_order(None, 'ETH/BTC', {'clientOrderId': 'my-order-1'})
+    [sent] = wire.sent
+    assert sent.url == URL + 'private/get-order-detail' and sent.json['params'] == {'client_oid': 'my-order-1'}
+    cryptocom_check_signature(sent)
+    assert (o['id'], o['clientOrderId'], o['symbol'], o['status'], o['price']) == ('6530', 'my-order-1', 'ETH/BTC',
+                                                                                   'open', 0.05)
+
+
+def test_fetch_order_by_id_is_ccxt_own():
+    wire = Wire().reply(ok('private/get-order-detail', leg('6530', 0, 'LIMIT', 'BUY', 'ACTIVE', 'x',
+                                                           list_id=None, contingency=None, limit_price='0.05')))
+    make('cryptocom', wire).fetch_order('6530', 'ETH/BTC')
+    assert wire.sent[0].json['params'] == {'order_id': '6530'}
+
+
+def test_fetch_order_by_unknown_client_order_id_raises_order_not_found():
+    wire = Wire().reply((400, {'id': 1, 'method': 'private/get-order-detail', 'code': 212, 'message': 'INVALID_ORDERID'}))
+    with pytest.raises(ccxt.OrderNotFound):
+        make('cryptocom', wire).fetch_order(None, None, {'clientOrderId': 'nope'})
