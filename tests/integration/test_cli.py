@@ -1,5 +1,4 @@
 """The bracket-plugin command, run as a process: error messages, exit codes, backtest, compare, demo."""
-import importlib.util
 import json
 import os
 import re
@@ -13,7 +12,6 @@ from bracket_plugin.cli import UsageError, parse_params, real_config
 
 ROOT = Path(__file__).resolve().parents[2]
 BREAKOUT = ROOT / "strategies" / "breakout_bracket.py"
-HAS_PAPER = importlib.util.find_spec("bracket_plugin.backtrader.paper") is not None
 
 
 def cli(*args, cwd, env=None, timeout=120):
@@ -139,7 +137,6 @@ def test_backtest_happy_path(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not HAS_PAPER, reason="bracket_plugin.backtrader.paper (the broker's paper runner) is not in this tree yet")
 def test_compare_json_is_identical_for_the_breakout(tmp_path):
     done = cli("compare", BREAKOUT, "-x", "kucoin", "--json", "--out", tmp_path / "o", cwd=tmp_path, timeout=300)
     payload = json.loads(done.stdout)
@@ -148,7 +145,6 @@ def test_compare_json_is_identical_for_the_breakout(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not HAS_PAPER, reason="bracket_plugin.backtrader.paper (the broker's paper runner) is not in this tree yet")
 def test_demo(tmp_path):
     done = cli("demo", "--out", tmp_path / "demo", cwd=tmp_path, timeout=600)
     assert done.returncode == 0, done.stdout + done.stderr
@@ -166,7 +162,6 @@ def head_of_bundled_data(path, bars):
     return path
 
 
-@pytest.mark.skipif(not HAS_PAPER, reason="bracket_plugin.backtrader.paper (the broker's paper runner) is not in this tree yet")
 def test_compare_reports_a_difference_with_exit_code_1(tmp_path):
     # a strategy that trades 1 ETH on BackBroker and 2 ETH anywhere else: the lists must differ
     (tmp_path / "twofaced.py").write_text(
@@ -188,7 +183,6 @@ def test_compare_reports_a_difference_with_exit_code_1(tmp_path):
     assert table.returncode == 1 and "cryptocom: DIFFERENT" in table.stdout and "first difference at trade 1" in table.stdout
 
 
-@pytest.mark.skipif(not HAS_PAPER, reason="bracket_plugin.backtrader.paper (the broker's paper runner) is not in this tree yet")
 def test_live_on_the_simulator_by_default(tmp_path):
     data = head_of_bundled_data(tmp_path / "part.csv", 600)
     done = cli("live", ROOT / "strategies" / "oco_exit.py", "-x", "kucoin", "--data", data, "--out", tmp_path / "o", cwd=tmp_path)
@@ -199,7 +193,6 @@ def test_live_on_the_simulator_by_default(tmp_path):
     assert (tmp_path / "o" / "paper-kucoin.png").is_file()
 
 
-@pytest.mark.skipif(not HAS_PAPER, reason="bracket_plugin.backtrader.paper (the broker's paper runner) is not in this tree yet")
 def test_compare_side_by_side_on_a_slice(tmp_path):
     data = head_of_bundled_data(tmp_path / "part.csv", 900)
     done = cli("compare", BREAKOUT, "-x", "cryptocom", "--data", data, "--param", "lookback=24", "--out", tmp_path / "o", cwd=tmp_path)
