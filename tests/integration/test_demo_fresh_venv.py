@@ -9,14 +9,14 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-# The command the README gives for a fresh machine; the README's own line is used when it has one.
-DEMO_COMMAND = "python3.11 -m venv .venv && .venv/bin/pip install -q -e . && .venv/bin/bracket-plugin demo"
 
 
 def readme_demo_command() -> str:
-    readme = (ROOT / "README.md").read_text() if (ROOT / "README.md").exists() else ""
+    """The one line the README gives for a fresh machine: set up and run the demo."""
+    readme = (ROOT / "README.md").read_text()
     found = [line.strip() for line in readme.splitlines() if "-m venv" in line and line.strip().endswith("bracket-plugin demo")]
-    return found[0] if found else DEMO_COMMAND
+    assert len(found) == 1, f"the README must give exactly one demo command, found {found}"
+    return found[0]
 
 
 def copy_repository(dest: Path) -> None:
