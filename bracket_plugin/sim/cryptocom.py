@@ -85,12 +85,12 @@ class CryptocomDialect(DialectBase):
 
     def __init__(self, venue) -> None:
         super().__init__(venue)
-        saved = venue.dialect_state.setdefault(self.exchange_id, {})
+        saved = venue.dialect_state.get(self.exchange_id, {})
         self.advanced: set[str] = set(saved.get("advanced", []))  # ids of single advanced trigger orders
 
     def remember_advanced(self, order_id: str) -> None:
         self.advanced.add(order_id)
-        self.venue.dialect_state[self.exchange_id]["advanced"] = sorted(self.advanced)
+        self.venue.note_dialect(self.exchange_id, "advanced", order_id)
 
     # ------------------------------------------------------------------ plumbing
     def parse_body(self, request: web.Request, text: str) -> dict | None:

@@ -28,6 +28,7 @@ from typing import Callable, Iterable
 
 from bracket_plugin.bars import Bar, interval_ms
 from bracket_plugin.sim import rules as R
+from bracket_plugin.sim import state as S
 from bracket_plugin.sim.rules import BUY, DOWN, SELL, UP, MarketRules
 
 # --- rejection reasons (stable strings; the dialects map them to exchange codes) ----------------
@@ -301,6 +302,9 @@ class Engine:
         if frac is not None and not 0 < frac <= 1:
             raise ValueError(f"max_volume_fraction must be in (0, 1], got {max_volume_fraction}")
         self.max_volume_fraction = frac
+        # called with a journal entry (see state.op_*) after each accepted change; the venue's state
+        # file appends them, so a restart repeats them on the last snapshot
+        self.journal: Callable[[dict], None] | None = None
 
     # ---------------------------------------------------------------- clock and market data
     def now_ms(self) -> int:
@@ -433,6 +437,8 @@ class Engine:
         self._holds.set(f"o:{o.id}", need)
         if o.post_only and (o.price >= self.last_price(o.symbol) if o.side == BUY else o.price <= self.last_price(o.symbol)):
             self._finish(o, "canceled", "post_only", o.created_ms)
+        if self.journal is not None:
+            self.journal(S.op_place(req))
         return o
 
     def place_list(self, kind: str, legs: list[OrderRequest], client_id: str | None = None) -> SimList:
@@ -480,6 +486,8 @@ class Engine:
         if client_id:
             self._client_ids[client_id] = ("list", lst.id)
         self._holds.set(hold_key + (lst.id if kind == "oco" else orders[0].id), need)
+        if self.journal is not None:
+            self.journal(S.op_place_list(kind, legs, client_id))
         return lst
 
     def _build_oco(self, legs: list[OrderRequest]) -> list[SimOrder]:
@@ -666,6 +674,8 @@ class Engine:
             self._end_list(self._lists[o.list_id], "canceled", reason="user", ts=self.now_ms())
         else:
             self._finish(o, "canceled", "user", self.now_ms())
+        if self.journal is not None:
+            self.journal(S.op_cancel(order_id))
         return o
 
     def cancel_list(self, list_id: str) -> SimList:
@@ -673,6 +683,8 @@ class Engine:
         if lst.status != "open":
             raise Reject(NOT_CANCELABLE, f"order list {list_id} is {lst.status}")
         self._end_list(lst, "canceled", reason="user", ts=self.now_ms())
+        if self.journal is not None:
+            self.journal(S.op_cancel_list(list_id))
         return lst
 
     def cancel_all(self, symbol: str | None = None, lists: bool = True, singles: bool = True) -> list[str]:
@@ -729,6 +741,8 @@ class Engine:
                     self._finish(o, "canceled", o.time_in_force.lower(), t)
         for s in bars:
             self._cursor[s] += 1
+        if self.journal is not None:
+            self.journal(S.op_step())
         return True
 
     def run(self, max_steps: int | None = None) -> int:

@@ -244,8 +244,8 @@ class DialectBase:
                     data = found.handler(call)
                 except Reject as rej:
                     raise self.map_reject(rej, call) from None
-                if found.mutates:
-                    self.venue.persist()
+                if found.mutates:  # the change itself is already in the journal
+                    self.venue.maybe_compact()
         except ApiError as err:
             return self.fail(err, call)
         return self.ok(data, call)

@@ -1,7 +1,11 @@
-"""JSON-able snapshots of an Engine (for the simulator's optional state file).
+"""JSON-able snapshots of an Engine, and the journal entries of its changes (for the simulator's
+optional state file).
 
 Decimals are written as strings so a round trip is exact.  Bars are not stored: the data files
-give them again, and the snapshot records how many of each market's bars were closed.
+give them again, and the snapshot records how many of each market's bars were closed.  A journal
+entry names one accepted engine call (place, place_list, cancel, cancel_list, step) and its
+arguments; the engine is deterministic, so applying the entries to the snapshot they follow
+rebuilds the same state, fills included.
 """
 from __future__ import annotations
 
@@ -104,3 +108,48 @@ def load(cls, data: dict, bars: dict[str, list[Bar]], ids):
     eng._fills = [Fill(**_dec_fields(Fill, f)) for f in data["fills"]]
     eng._counter = int(data["counter"])
     return eng
+
+
+# ---------------------------------------------------------------- journal entries
+def op_place(req) -> dict:
+    return {"op": "place", "req": _obj(req)}
+
+
+def op_place_list(kind: str, legs: list, client_id: str | None) -> dict:
+    return {"op": "place_list", "kind": kind, "legs": [_obj(leg) for leg in legs], "client_id": client_id}
+
+
+def op_cancel(order_id: str) -> dict:
+    return {"op": "cancel", "id": order_id}
+
+
+def op_cancel_list(list_id: str) -> dict:
+    return {"op": "cancel_list", "id": list_id}
+
+
+def op_step() -> dict:
+    return {"op": "step"}
+
+
+def apply(engine, entry: dict) -> None:
+    """Repeat one journaled call on `engine`; ValueError if it no longer goes through (the journal
+    does not belong to this state)."""
+    from bracket_plugin.sim.engine import OrderRequest, Reject
+
+    op = entry.get("op")
+    try:
+        if op == "place":
+            engine.place(OrderRequest(**entry["req"]))
+        elif op == "place_list":
+            engine.place_list(entry["kind"], [OrderRequest(**leg) for leg in entry["legs"]], entry["client_id"])
+        elif op == "cancel":
+            engine.cancel(entry["id"])
+        elif op == "cancel_list":
+            engine.cancel_list(entry["id"])
+        elif op == "step":
+            if not engine.step():
+                raise ValueError("journal steps past the last bar")
+        else:
+            raise ValueError(f"unknown journal entry {op!r}")
+    except Reject as rej:
+        raise ValueError(f"journal entry {entry} does not apply to this state: {rej.message}") from None

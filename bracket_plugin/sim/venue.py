@@ -20,6 +20,7 @@ from pathlib import Path
 
 from bracket_plugin.bars import Bar, read_bars
 from bracket_plugin.sim.auth import Credentials
+from bracket_plugin.sim import state as S
 from bracket_plugin.sim.engine import Engine
 from bracket_plugin.sim.faults import Faults
 from bracket_plugin.sim.rules import MarketRules, default_rules
@@ -137,6 +138,14 @@ class Venue:
         saved = self._read_state() or {}
         self.dialect_state: dict[str, dict] = saved.get("dialects", {})  # per-dialect extras kept in the state file
         self.engines: dict[str, Engine] = self._make_engines(saved)
+        self._seq = int(saved.get("seq", 0))  # number of the last change written (snapshot or journal)
+        self._journal = None  # the open journal file while a state file is kept
+        self._journal_entries = 0
+        if self.state_file is not None:
+            self._replay_journal()
+            self.compact()
+            for ex, eng in self.engines.items():
+                eng.journal = lambda entry, ex=ex: self._append(ex, entry)
         self._current = self.exchanges[0]
         self._server = None
         self._ticker_task = None
@@ -167,16 +176,72 @@ class Venue:
         except ValueError as exc:
             raise ValueError(f"state file {self.state_file} is not valid JSON ({exc}); delete it to start afresh") from None
 
-    def persist(self) -> None:
-        """Write every engine's state to the state file (atomically); no-op without one."""
+    # The state file is a snapshot plus a journal (<state file>.journal, one JSON line per accepted
+    # change, written before the change is answered).  Each change costs one short append instead
+    # of rewriting everything; the snapshot is rewritten (compacted) at start, at shutdown and every
+    # COMPACT_EVERY changes.  Entries carry a sequence number and the snapshot the last one it
+    # includes, so a crash between writing the snapshot and emptying the journal repeats nothing.
+    COMPACT_EVERY = 20_000
+
+    @property
+    def journal_file(self) -> Path | None:
+        return None if self.state_file is None else self.state_file.with_name(self.state_file.name + ".journal")
+
+    def _replay_journal(self) -> None:
+        path = self.journal_file
+        if not path.exists():
+            return
+        lines = path.read_text().split("\n")
+        for i, line in enumerate(lines):
+            if not line.strip():
+                continue
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                if i == len(lines) - 1:  # cut off mid-write by a crash: that change was never answered
+                    break
+                raise ValueError(f"journal {path} line {i + 1} is not valid JSON; delete it and the state file to start afresh") from None
+            if entry["seq"] <= self._seq:
+                continue  # already in the snapshot
+            if entry["op"] == "dialect":
+                self.dialect_state.setdefault(entry["ex"], {}).setdefault(entry["key"], []).append(entry["value"])
+            else:
+                S.apply(self.engine_for(entry["ex"]), entry)
+            self._seq = entry["seq"]
+
+    def _append(self, exchange_id: str, entry: dict) -> None:
+        with self.lock:
+            self._seq += 1
+            self._journal.write(json.dumps(dict(entry, seq=self._seq, ex=exchange_id)) + "\n")
+            self._journal.flush()  # in the OS's hands: survives the simulator process dying
+            self._journal_entries += 1
+
+    def note_dialect(self, exchange_id: str, key: str, value) -> None:
+        """Append `value` to the dialect's list `key` in the kept state (e.g. Crypto.com's advanced order ids)."""
+        with self.lock:
+            self.dialect_state.setdefault(exchange_id, {}).setdefault(key, []).append(value)
+            if self._journal is not None:
+                self._append(exchange_id, {"op": "dialect", "key": key, "value": value})
+
+    def compact(self) -> None:
+        """Write the whole state to the state file (atomically) and start an empty journal; no-op without one."""
         if self.state_file is None:
             return
         with self.lock:
-            snapshot = {"version": 1, "engines": {ex: e.to_state() for ex, e in self.engines.items()},
+            snapshot = {"version": 1, "seq": self._seq, "engines": {ex: e.to_state() for ex, e in self.engines.items()},
                         "dialects": self.dialect_state}
-        tmp = self.state_file.with_name(self.state_file.name + ".tmp")
-        tmp.write_text(json.dumps(snapshot))
-        os.replace(tmp, self.state_file)
+            tmp = self.state_file.with_name(self.state_file.name + ".tmp")
+            tmp.write_text(json.dumps(snapshot))
+            os.replace(tmp, self.state_file)
+            if self._journal is not None:
+                self._journal.close()
+            self._journal = open(self.journal_file, "w")
+            self._journal_entries = 0
+
+    def maybe_compact(self) -> None:
+        """Compact once the journal holds COMPACT_EVERY changes (keeps restarts quick)."""
+        if self._journal_entries >= self.COMPACT_EVERY:
+            self.compact()
 
     def engine_for(self, exchange_id: str) -> Engine:
         try:
@@ -197,8 +262,7 @@ class Venue:
         """Process the next bar of every market on every dialect; False when no bars are left."""
         with self.lock:
             moved = [e.step() for e in self.engines.values()]
-            if any(moved):
-                self.persist()
+            self.maybe_compact()
             return any(moved)
 
     def now_ms(self) -> int:
@@ -238,7 +302,10 @@ class Venue:
         if self._server is not None:
             self._server.stop()
             self._server = None
-        self.persist()
+        self.compact()
+        if self._journal is not None:
+            self._journal.close()
+            self._journal = None
 
     def __enter__(self) -> "Venue":
         return self.start_server()

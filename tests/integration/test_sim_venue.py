@@ -1,9 +1,14 @@
 """Venue controls: state file across restarts, realtime clock, control endpoint, defaults."""
 from __future__ import annotations
 
+import json
+import re
+import subprocess
+import sys
 import time
 from decimal import Decimal
 
+import ccxt
 import pytest
 import requests
 
@@ -45,14 +50,71 @@ def test_state_file_keeps_orders_balances_and_clock(tmp_path):
         assert [o["order_id"] for o in opened] == [adv]
 
 
-def test_state_file_written_on_each_change(tmp_path):
-    path = tmp_path / "s.json"
-    with make_venue(state_file=path) as v:
-        ex = client(v, "cryptocom")
+def serve_process(state_path):
+    """`bracket-plugin sim serve` in its own process, keeping its state in state_path; returns (proc, url)."""
+    proc = subprocess.Popen([sys.executable, "-m", "bracket_plugin.cli", "sim", "serve", "--step", "--start", str(START),
+                             "--state", str(state_path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    url = re.search(r"http://127\.0\.0\.1:\d+", proc.stdout.readline()).group(0)
+    return proc, url
+
+
+def test_a_killed_venue_loses_no_accepted_order_or_fill(tmp_path):
+    path = tmp_path / "venue.json"
+    proc, url = serve_process(path)
+    try:
+        urls = lambda base: {"api": {"base": base, "v1": base + "/exchange/v1", "v2": base + "/v2",
+                                     "derivatives": base + "/v2"}}
+        ex = ccxt.cryptocom({"apiKey": "sim-cryptocom-key", "secret": "sim-cryptocom-secret",
+                             "urls": urls(url + "/cryptocom"), "enableRateLimit": False})
         ex.load_markets()
-        ex.create_order(SYMBOL, "limit", "buy", 1, 0.05)
-        text = path.read_text()  # written by the request, before shutdown
-        assert '"6540219377766000001"' in text
+        filled = ex.create_order(SYMBOL, "market", "buy", 2)
+        assert requests.post(url + "/sim/step", timeout=5).json()["stepped"] == 1
+        resting = ex.create_order(SYMBOL, "limit", "buy", 1, 0.01, {"client_oid": "rest-1"})
+        adv = ex.request("private/advanced/create-order", ["v1", "private"], "POST",
+                         {"instrument_name": "ETH_BTC", "side": "SELL", "type": "STOP_LOSS", "quantity": "1",
+                          "ref_price": "0.05"})["result"]["order_id"]
+        gone = ex.create_order(SYMBOL, "limit", "sell", 1, 0.3)
+        ex.cancel_order(gone["id"], SYMBOL)
+        balance = ex.fetch_balance()
+    finally:
+        proc.kill()  # SIGKILL: no shutdown code runs, nothing is written at exit
+        proc.wait(10)
+    assert filled["id"] not in path.read_text()  # the snapshot predates every change: all is in the journal
+    with make_venue(state_file=path) as v:
+        eng = v.engine_for("cryptocom")
+        assert eng.bars_left() == len(v.bars[SYMBOL]) - START - 1
+        assert [(f.order_id, f.amount) for f in eng.fills()] == [(filled["id"], Decimal(2))]
+        assert [o.id for o in eng.open_orders()] == [resting["id"], adv]
+        assert (eng.order_by_client_id("rest-1").id, eng.order(gone["id"]).status) == (resting["id"], "canceled")
+        assert {c: float(t) for c, (t, _, _) in eng.balances().items()} == {c: balance[c]["total"] for c in ("ETH", "BTC")}
+        cx = client(v, "cryptocom")
+        cx.load_markets()
+        assert [o["id"] for o in cx.fetch_open_orders(SYMBOL)] == [resting["id"]]  # the advanced one kept its family
+        assert cx.create_order(SYMBOL, "limit", "buy", 1, 0.01)["id"] not in (filled["id"], resting["id"], adv, gone["id"])
+    # a clean shutdown folded the journal into the snapshot
+    assert resting["id"] in path.read_text() and path.with_name(path.name + ".journal").read_text() == ""
+
+
+def test_journal_already_in_the_snapshot_is_not_repeated_and_a_torn_line_is_dropped(tmp_path):
+    path = tmp_path / "s.json"
+    journal = path.with_name(path.name + ".journal")
+    v = make_venue(state_file=path)
+    eng = v.engine_for("kucoin")
+    from bracket_plugin.sim.engine import OrderRequest
+    eng.place(OrderRequest(SYMBOL, "buy", "market", amount="1"))
+    v.step()
+    eng.place(OrderRequest(SYMBOL, "sell", "limit", amount="1", price="0.3"))
+    written = journal.read_text()
+    assert [json.loads(line)["op"] for line in written.splitlines()] == ["place", "step", "step", "place"]
+    expected = {ex: e.to_state() for ex, e in v.engines.items()}
+    v.compact()
+    v.close()
+    # as if the process died after the new snapshot was in place but before the journal was emptied,
+    # in the middle of writing one more entry
+    journal.write_text(written + '{"op": "place", "req": {"symbol": "ETH/B')
+    again = make_venue(state_file=path)
+    assert {ex: e.to_state() for ex, e in again.engines.items()} == expected
+    again.close()
 
 
 def test_realtime_mode_moves_the_clock():

@@ -3,6 +3,7 @@
 Hypothesis draws a bar path and a script of actions (single orders, OCO/OTO/OTOCO lists, cancels,
 steps); after every action the invariants below must hold.
 """
+import json
 from decimal import Decimal as D, localcontext
 
 from hypothesis import HealthCheck, given, settings
@@ -10,6 +11,7 @@ from hypothesis import strategies as st
 
 from bracket_plugin.bars import Bar
 from bracket_plugin.sim.engine import Engine, OrderRequest, Reject
+from bracket_plugin.sim import state
 from bracket_plugin.sim.rules import MarketRules
 
 SYM = "ETH/BTC"
@@ -180,3 +182,20 @@ def test_replay_is_deterministic_and_survives_a_state_restart(bars, script, cut)
     restarted = Engine.from_state(first.to_state(), {SYM: bars})
     resumed = run_script(bars, script[cut:], eng=restarted)
     assert resumed.to_state() == straight.to_state()
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(bars=bar_paths(), script=st.lists(actions(), min_size=1, max_size=30),
+       fraction=st.sampled_from([None, D("0.05")]))
+def test_journal_replayed_on_a_fresh_engine_rebuilds_the_same_state(bars, script, fraction):
+    """The state file's journal: every accepted change as JSON, repeated in order, gives the same state."""
+    eng = Engine({SYM: RULES}, {SYM: bars}, dict(START), start=1, max_volume_fraction=fraction)
+    entries = []
+    eng.journal = entries.append
+    run_script(bars, script, eng=eng)
+    while eng.step():
+        pass
+    fresh = Engine({SYM: RULES}, {SYM: bars}, dict(START), start=1, max_volume_fraction=fraction)
+    for entry in entries:
+        state.apply(fresh, json.loads(json.dumps(entry)))
+    assert fresh.to_state() == eng.to_state()
