@@ -333,11 +333,11 @@ class KucoinDialect(DialectBase):
         return out
 
     # ------------------------------------------------------------------ single orders
-    def _order_request(self, b: dict, trigger: bool) -> E.OrderRequest:
+    def _order_request(self, b: dict, trigger: bool, need_cid: bool = True) -> E.OrderRequest:
         cid = b.get("clientOid")
-        if not cid:
+        if not cid and need_cid:
             raise _bad("clientOid is required")
-        if not isinstance(cid, str) or not CLIENT_OID.match(cid):
+        if cid and (not isinstance(cid, str) or not CLIENT_OID.match(cid)):
             raise _bad("clientOid may only hold letters, digits, '_' and '-', at most 40 characters")
         side, kind = b.get("side"), b.get("type", "limit")
         if side not in ("buy", "sell"):
@@ -365,7 +365,7 @@ class KucoinDialect(DialectBase):
         return E.OrderRequest(
             symbol=symbol, side=side, type=etype, amount=b.get("size") or None,
             price=b.get("price") if kind == "limit" else None, trigger=b.get("stopPrice") if trigger else None,
-            funds=(b.get("funds") or None) if kind == "market" else None, client_id=cid, direction=direction,
+            funds=(b.get("funds") or None) if kind == "market" else None, client_id=cid or None, direction=direction,
         )
 
     @route("POST", "/api/v1/orders", private=True, mutates=True)
@@ -488,6 +488,56 @@ class KucoinDialect(DialectBase):
         items = [f for f in self.engine.fills(symbol=symbol, since=since, order_id=q.get("orderId") or None)
                  if (until is None or f.ts <= until) and (not q.get("side") or f.side == q["side"])]
         return _page([self.fill_view(f) for f in reversed(items)], q)
+
+    # ------------------------------------------------------------------ HF single orders
+    # The /api/v1/hf/orders family (what KuCoin's own SDK calls by default) on the same account:
+    # plain limit and market orders, every call names its symbol, answers carry HF's fields.
+    def _hf_view(self, o: E.SimOrder) -> dict:
+        view = self.order_view(o)
+        active = view.pop("isActive")
+        for key in ("stop", "stopTriggered", "stopPrice"):  # not HF fields (HF orders here are not stops)
+            view.pop(key)
+        view["stp"] = None  # HF's stp is one of DC/CO/CN/CB or absent; an empty string fails the SDK's model
+        closed = o.amount - o.filled if o.amount is not None and o.status in ("canceled", "rejected") else 0
+        view.update(active=active, inOrderBook=active, lastUpdatedAt=o.updated_ms,
+                    remainSize=num(o.remaining) if active and o.amount is not None else "0", remainFunds="0",
+                    cancelledSize=num(closed) or "0", cancelledFunds="0")
+        return view
+
+    def _hf_order(self, call: Call, o: E.SimOrder) -> E.SimOrder:
+        """The order, if it is a plain order on the market the call names (HF calls must name it)."""
+        symbol = self.symbol_of(call.query.get("symbol"))
+        if o.symbol != symbol or o.list_id is not None or o.is_trigger:
+            raise E.Reject(E.NOT_FOUND, f"no order {o.id} on {symbol}")
+        return o
+
+    @route("POST", "/api/v1/hf/orders", private=True, mutates=True)
+    def hf_create_order(self, call: Call):
+        b = self.body(call)
+        o = self.engine.place(self._order_request(b, trigger=False, need_cid=False))
+        return {"orderId": o.id, "clientOid": o.client_id or ""}
+
+    @route("DELETE", "/api/v1/hf/orders/{orderId}", private=True, mutates=True)
+    def hf_cancel_order(self, call: Call):
+        o = self._cancel_plain(self._hf_order(call, self.engine.order(call.params["orderId"])))
+        return {"orderId": o.id}
+
+    @route("DELETE", "/api/v1/hf/orders/client-order/{clientOid}", private=True, mutates=True)
+    def hf_cancel_by_client_oid(self, call: Call):
+        o = self._cancel_plain(self._hf_order(call, self.engine.order_by_client_id(call.params["clientOid"])))
+        return {"clientOid": o.client_id}
+
+    @route("GET", "/api/v1/hf/orders/{orderId}", private=True)
+    def hf_get_order(self, call: Call):
+        if call.params["orderId"] == "active":
+            symbol = self.symbol_of(call.query.get("symbol"))
+            return [self._hf_view(o) for o in self.engine.orders(symbol=symbol, status=ORDER_STATUS_ACTIVE)
+                    if o.list_id is None and not o.is_trigger]
+        return self._hf_view(self._hf_order(call, self.engine.order(call.params["orderId"])))
+
+    @route("GET", "/api/v1/hf/orders/client-order/{clientOid}", private=True)
+    def hf_get_order_by_client_oid(self, call: Call):
+        return self._hf_view(self._hf_order(call, self.engine.order_by_client_id(call.params["clientOid"])))
 
     # ------------------------------------------------------------------ OCO (v3)
     @staticmethod

@@ -16,6 +16,11 @@ with warnings.catch_warnings():  # the SDK's models use pydantic v1-style Field 
     from kucoin_universal_sdk.api.client import DefaultClient
     from kucoin_universal_sdk.generate.account.account.model_get_spot_account_list_req import GetSpotAccountListReqBuilder
     from kucoin_universal_sdk.generate.spot.order.model_add_order_old_req import AddOrderOldReqBuilder
+    from kucoin_universal_sdk.generate.spot.order.model_add_order_req import AddOrderReqBuilder
+    from kucoin_universal_sdk.generate.spot.order.model_cancel_order_by_client_oid_req import (
+        CancelOrderByClientOidReqBuilder)
+    from kucoin_universal_sdk.generate.spot.order.model_get_open_orders_req import GetOpenOrdersReqBuilder
+    from kucoin_universal_sdk.generate.spot.order.model_get_order_by_order_id_req import GetOrderByOrderIdReqBuilder
     from kucoin_universal_sdk.generate.spot.order.model_cancel_order_by_order_id_old_req import (
         CancelOrderByOrderIdOldReqBuilder)
     from kucoin_universal_sdk.generate.spot.order.model_get_order_by_order_id_old_req import GetOrderByOrderIdOldReqBuilder
@@ -61,6 +66,31 @@ def test_official_sdk_accounts_limit_order_and_cancel(venue):
     got = orders.get_order_by_order_id_old(GetOrderByOrderIdOldReqBuilder().set_order_id(placed.order_id).build())
     assert (got.is_active, got.cancel_exist) == (False, True)
     assert balances(rest)["BTC"] == (Decimal(10), Decimal(10), Decimal(0))
+
+
+def test_official_sdk_hf_order_calls(venue):
+    """The SDK's default spot order methods use KuCoin's HF paths (/api/v1/hf/orders...)."""
+    rest = sdk_rest(venue)
+    orders = rest.get_spot_service().get_order_api()
+    placed = orders.add_order(AddOrderReqBuilder().set_client_oid("hf-1").set_symbol("ETH-BTC").set_side("sell")
+                              .set_type("limit").set_price("0.3").set_size("3").build())
+    assert placed.client_oid == "hf-1" and balances(rest)["ETH"] == (Decimal(100), Decimal(97), Decimal(3))
+    get = lambda symbol="ETH-BTC": orders.get_order_by_order_id(  # noqa: E731
+        GetOrderByOrderIdReqBuilder().set_order_id(placed.order_id).set_symbol(symbol).build())
+    got = get()
+    assert (got.client_oid, got.side.value, got.active, got.in_order_book, Decimal(got.remain_size)) == (
+        "hf-1", "sell", True, True, Decimal(3))
+    open_ = orders.get_open_orders(GetOpenOrdersReqBuilder().set_symbol("ETH-BTC").build()).data
+    assert [o.id for o in open_] == [placed.order_id]
+    with pytest.raises(RestError):  # HF calls name the symbol, and it must be the order's
+        get("BTC-ETH")
+    canceled = orders.cancel_order_by_client_oid(
+        CancelOrderByClientOidReqBuilder().set_client_oid("hf-1").set_symbol("ETH-BTC").build())
+    assert canceled.client_oid == "hf-1"
+    got = get()
+    assert (got.active, got.cancel_exist, Decimal(got.cancelled_size)) == (False, True, Decimal(3))
+    assert balances(rest)["ETH"] == (Decimal(100), Decimal(100), Decimal(0))
+    assert orders.get_open_orders(GetOpenOrdersReqBuilder().set_symbol("ETH-BTC").build()).data == []
 
 
 def test_official_sdk_with_a_wrong_passphrase_is_refused(venue):
