@@ -302,10 +302,12 @@ class Venue:
         if self._server is not None:
             self._server.stop()
             self._server = None
-        self.compact()
-        if self._journal is not None:
+        if self._journal is not None:  # kept in a state file, and not closed yet
+            self.compact()
             self._journal.close()
             self._journal = None
+            for eng in self.engines.values():  # later changes (after shutdown) are not kept
+                eng.journal = None
 
     def __enter__(self) -> "Venue":
         return self.start_server()

@@ -79,6 +79,8 @@ def test_a_killed_venue_loses_no_accepted_order_or_fill(tmp_path):
     finally:
         proc.kill()  # SIGKILL: no shutdown code runs, nothing is written at exit
         proc.wait(10)
+        proc.stdout.close()
+        proc.stderr.close()
     assert filled["id"] not in path.read_text()  # the snapshot predates every change: all is in the journal
     with make_venue(state_file=path) as v:
         eng = v.engine_for("cryptocom")
