@@ -12,7 +12,6 @@ from simfixtures import SYMBOL, venue  # noqa: F401  (fixture)
 
 with warnings.catch_warnings():  # the SDK's models use pydantic v1-style Field extras; not ours to fix
     warnings.simplefilter("ignore", DeprecationWarning)
-    pytest.importorskip("kucoin_universal_sdk")  # in the dev extra; skipped where it is not installed
     from kucoin_universal_sdk.api.client import DefaultClient
     from kucoin_universal_sdk.generate.account.account.model_get_spot_account_list_req import GetSpotAccountListReqBuilder
     from kucoin_universal_sdk.generate.spot.order.model_add_order_old_req import AddOrderOldReqBuilder
