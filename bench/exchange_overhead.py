@@ -3,6 +3,7 @@ against the raw implicit ccxt call that sends the same request, with the same st
 
 Both run on the same instance, interleaved round by round (order alternating), each round a batch
 of calls timed with process CPU time; the medians and their ratio are printed side by side.
+Before timing, the requests both send are compared (method, URL, content without nonce/signature).
 
     .venv/bin/python bench/exchange_overhead.py [--rounds 60] [--batch 200]
 """
@@ -39,9 +40,18 @@ class StubSession:
         self.text = json.dumps(answer)
         self.headers = {}
         self.cookies = requests.cookies.RequestsCookieJar()
+        self.last = None
 
-    def request(self, method, url, **kw):
+    def request(self, method, url, data=None, **kw):
+        self.last = (method, url, data)
         return StubResponse(self.text)
+
+
+def sent_content(session: StubSession):
+    """What the last request asked for, without the per-request nonce, id and signature."""
+    method, url, data = session.last
+    body = json.loads(data)
+    return method, url, body.get('params', body)   # Crypto.com: the signed params; KuCoin: the whole body
 
 
 def market(symbol, id):
@@ -79,9 +89,9 @@ def setups():
         return run
 
     return [
-        ('kucoin', lambda: ku.create_oco_order('ETH/BTC', 'sell', 0.01, 0.06, 0.05, 0.0499, {'clientOrderId': 'bench-1'}),
+        ('kucoin', ku.session, lambda: ku.create_oco_order('ETH/BTC', 'sell', 0.01, 0.06, 0.05, 0.0499, {'clientOrderId': 'bench-1'}),
          lambda: ku.privatePostOcoOrder(ku_raw), formatted(ku, ku.privatePostOcoOrder, ku_raw)),
-        ('cryptocom', lambda: cdc.create_oco_order('ETH/BTC', 'sell', 0.01, 0.06, 0.05, 0.0499, {'clientOrderId': 'bench-1'}),
+        ('cryptocom', cdc.session, lambda: cdc.create_oco_order('ETH/BTC', 'sell', 0.01, 0.06, 0.05, 0.0499, {'clientOrderId': 'bench-1'}),
          lambda: cdc.v1PrivatePostPrivateAdvancedCreateOco(cdc_raw),
          formatted(cdc, cdc.v1PrivatePostPrivateAdvancedCreateOco, cdc_raw)),
     ]
@@ -103,8 +113,13 @@ def main():
     print('  raw       = the implicit ccxt call alone, request prebuilt')
     print('  raw+prec  = the same call after ccxt amount_to_precision/price_to_precision on the 4 numbers')
     print(f'{"exchange":<10} {"ours us":>8} {"raw us":>7} {"raw+prec us":>12} {"ours/raw":>9} {"ours/raw+prec":>14}')
-    for name, ours, raw, raw_prec in setups():
+    for name, session, ours, raw, raw_prec in setups():
         fns = (ours, raw, raw_prec)
+        # a fair comparison: ours and the raw call send the same method, URL and request content
+        ours()
+        sent_ours = sent_content(session)
+        raw()
+        assert sent_content(session) == sent_ours, (sent_content(session), sent_ours)
         for _ in range(args.batch):    # warm-up (caches, lazy imports)
             for fn in fns:
                 fn()

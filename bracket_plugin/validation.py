@@ -114,15 +114,18 @@ def check_minimums(market: dict, amount, prices: dict) -> list[Violation]:
 
     `amount` and `prices` ({field: price}) are the values after precision rounding."""
     limits = market.get('limits') or {}
-    out = []
     min_amount = (limits.get('amount') or {}).get('min')
-    if min_amount is not None and float(amount) < float(min_amount):
-        out.append(Violation('amount', f'{amount} is below the market minimum amount {min_amount}'))
     min_cost = (limits.get('cost') or {}).get('min')
+    if min_amount is None and min_cost is None:
+        return []
+    amt = float(amount)
+    out = []
+    if min_amount is not None and amt < min_amount:
+        out.append(Violation('amount', f'{amount} is below the market minimum amount {min_amount}'))
     if min_cost is not None:
         for field, p in prices.items():
-            if p is not None and float(amount) * float(p) < float(min_cost):
-                out.append(Violation(f'amount * {field}', f'cost {float(amount) * float(p):.12g} is below '
+            if p is not None and amt * float(p) < min_cost:
+                out.append(Violation(f'amount * {field}', f'cost {amt * float(p):.12g} is below '
                                      f'the market minimum cost {min_cost}'))
     return out
 

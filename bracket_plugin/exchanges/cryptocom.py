@@ -84,7 +84,8 @@ class CryptocomOrderLists(OrderListBase):
         return self._flow_fetch_order_by_client_id(symbol, params)
 
     def _flow_fetch_order_by_client_id(self, symbol, params):
-        yield ('load_markets', ())
+        if self.markets is None:
+            yield ('load_markets', ())
         market = None if symbol is None else self.market(symbol)
         request = self.extend({'client_oid': params['clientOrderId']}, self.omit(params, 'clientOrderId'))
         response = yield ('v1PrivatePostPrivateGetOrderDetail', (request,))
@@ -245,21 +246,24 @@ class CryptocomOrderLists(OrderListBase):
     # ---- flows (see base.py) ----
     def _flow_create_oco(self, symbol, side, amount, price, stop_price, stop_limit_price, params):
         self._require('createOcoOrder')
-        yield ('load_markets', ())
+        if self.markets is None:
+            yield ('load_markets', ())
         cid, request = self._oco_request(symbol, side, amount, price, stop_price, stop_limit_price, params)
         response = yield ('v1PrivatePostPrivateAdvancedCreateOco', (request,))
         return self._created(OCO, symbol, cid, request, response)
 
     def _flow_create_oto(self, symbol, side, amount, price, stop_loss_price, take_profit_price, params):
         self._require('createOtoOrder')
-        yield ('load_markets', ())
+        if self.markets is None:
+            yield ('load_markets', ())
         cid, request = self._entry_request(OTO, symbol, side, amount, price, stop_loss_price, take_profit_price, params)
         response = yield ('v1PrivatePostPrivateAdvancedCreateOto', (request,))
         return self._created(OTO, symbol, cid, request, response)
 
     def _flow_create_otoco(self, symbol, side, amount, price, take_profit_price, stop_loss_price, params):
         self._require('createOtocoOrder')
-        yield ('load_markets', ())
+        if self.markets is None:
+            yield ('load_markets', ())
         cid, request = self._entry_request(OTOCO, symbol, side, amount, price, stop_loss_price, take_profit_price, params)
         response = yield ('v1PrivatePostPrivateAdvancedCreateOtoco', (request,))
         return self._created(OTOCO, symbol, cid, request, response)
@@ -291,7 +295,8 @@ class CryptocomOrderLists(OrderListBase):
 
     def _flow_fetch_list(self, id, symbol, params):
         self._require('fetchOcoOrder')
-        yield ('load_markets', ())
+        if self.markets is None:
+            yield ('load_markets', ())
         list_id = yield from self._flow_list_id(id, params, ('e', 't'))
         response = yield ('v1PrivatePostPrivateAdvancedGetOrderListDetail',
                           (self.extend({'list_id_list': [list_id]}, self._extra_params(params)),))
@@ -303,7 +308,8 @@ class CryptocomOrderLists(OrderListBase):
 
     def _flow_fetch_lists(self, open_only, symbol, since, limit, params):
         self._require('fetchOpenOcoOrders' if open_only else 'fetchOcoOrders')
-        yield ('load_markets', ())
+        if self.markets is None:
+            yield ('load_markets', ())
         query = {}
         if symbol is not None:
             self._raise(v.check_symbol(self.markets, symbol))
@@ -329,7 +335,8 @@ class CryptocomOrderLists(OrderListBase):
 
     def _flow_cancel_all(self, symbol, params):
         self._require('cancelAllOcoOrders')
-        yield ('load_markets', ())
+        if self.markets is None:
+            yield ('load_markets', ())
         request = {}
         if symbol is not None:
             self._raise(v.check_symbol(self.markets, symbol))

@@ -115,7 +115,8 @@ class KucoinOrderLists(OrderListBase):
     # ---- flows (see base.py): yield (ccxt method, args), receive the answer ----
     def _flow_create_oco(self, symbol, side, amount, price, stop_price, stop_limit_price, params):
         self._require('createOcoOrder')
-        yield ('load_markets', ())
+        if self.markets is None:
+            yield ('load_markets', ())
         request = self._oco_request(symbol, side, amount, price, stop_price, stop_limit_price, params)
         response = yield ('privatePostOcoOrder', (request,))
         data = self.safe_dict(response, 'data', {})
@@ -147,7 +148,8 @@ class KucoinOrderLists(OrderListBase):
 
     def _flow_fetch_list(self, id, symbol, params):
         self._require('fetchOcoOrder')
-        yield ('load_markets', ())
+        if self.markets is None:
+            yield ('load_markets', ())
         cid = params.get('clientOrderId')
         rest = self._extra_params(params)
         if id is None:
@@ -165,7 +167,8 @@ class KucoinOrderLists(OrderListBase):
 
     def _flow_fetch_lists(self, open_only, symbol, since, limit, params):
         self._require('fetchOpenOcoOrders' if open_only else 'fetchOcoOrders')
-        yield ('load_markets', ())
+        if self.markets is None:
+            yield ('load_markets', ())
         query = {}
         if symbol is not None:
             self._raise(v.check_symbol(self.markets, symbol))
@@ -192,7 +195,8 @@ class KucoinOrderLists(OrderListBase):
 
     def _flow_cancel_all(self, symbol, params):
         self._require('cancelAllOcoOrders')
-        yield ('load_markets', ())
+        if self.markets is None:
+            yield ('load_markets', ())
         query = {}
         if symbol is not None:
             self._raise(v.check_symbol(self.markets, symbol))

@@ -219,3 +219,13 @@ def test_secrets_never_in_exceptions(exchange_id, answer):
     text = str(info.value)
     assert 'test-secret' not in text and 'test-pass' not in text and 'test-key' not in text
     assert 'zzz' in wire.sent[0].url + (wire.sent[0].body or '')
+
+
+def test_fetch_order_by_client_order_id_is_ccxt_own():
+    # our fetch_order only takes over where ccxt cannot (Crypto.com by client id); KuCoin keeps ccxt's
+    order = {'id': 'o1', 'symbol': 'ETH-BTC', 'clientOid': 'abc', 'side': 'buy', 'type': 'limit', 'price': '0.05',
+             'size': '0.01', 'isActive': True, 'createdAt': 1700000000000}
+    wire = Wire().reply({'code': '200000', 'data': {}}, {'code': '200000', 'data': order})
+    o = make('kucoin', wire).fetch_order(None, 'ETH/BTC', {'clientOrderId': 'abc'})
+    assert [s.path for s in wire.sent] == ['/api/ua/v1/account/mode', '/api/v1/order/client-order/abc']
+    assert (o['id'], o['clientOrderId'], o['status']) == ('o1', 'abc', 'open')
