@@ -137,3 +137,12 @@ def test_async_cryptocom_single_order_client_id_create_and_fetch():
     for sent in wire.sent:
         cryptocom_check_signature(sent)
     assert (o['id'], o['clientOrderId'], o['status']) == ('77', 'c9', 'open')
+
+
+def test_async_cryptocom_fetch_order_by_id_is_ccxt_own():
+    detail = {'id': 1, 'method': 'private/get-order-detail', 'code': 0,
+              'result': {'order_id': '77', 'client_oid': 'c9', 'instrument_name': 'ETH_BTC', 'side': 'BUY',
+                         'order_type': 'LIMIT', 'status': 'FILLED', 'quantity': '0.01', 'limit_price': '0.05'}}
+    wire, o = run('cryptocom', [detail], lambda ex: ex.fetch_order('77', 'ETH/BTC'))
+    assert wire.sent[0].json['params'] == {'order_id': '77'}
+    assert (o['id'], o['status']) == ('77', 'closed')
