@@ -15,6 +15,7 @@ from ccxt.base.errors import NotSupported
 from .. import validation
 from ..errors import http_error_class
 from ..model import ENTRY_LIMIT, OPEN, Violation, order_list
+from .redacting_logger import RedactingLogger
 
 # the has-flags this layer adds; per-exchange classes set False where there is no native endpoint
 ORDER_LIST_HAS = {
@@ -50,6 +51,11 @@ class OrderListBase:
 
     # longest client order id the venue accepts for a list (set by subclasses)
     _list_client_id_max = 40
+
+    def __init__(self, config={}):
+        super().__init__(config)
+        # ccxt logs requests (API key included) at DEBUG: log through a wrapper that masks credentials
+        self.logger = RedactingLogger(self.logger, self)
 
     def handle_errors(self, code, reason, url, method, headers, body, response, requestHeaders, requestBody):
         # an answer without the exchange's JSON code is classed by its HTTP status (see http_error_class)

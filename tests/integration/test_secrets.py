@@ -31,7 +31,7 @@ def assert_clean(blob: bytes, exchange_id):
 @pytest.mark.parametrize('exchange_id', ['kucoin', 'cryptocom'])
 def test_journal_and_logs_hold_no_secret(exchange_id, slice_path, tmp_path, caplog):
     journal = tmp_path / 'journal.sqlite'
-    caplog.set_level(logging.DEBUG, logger='bracket_plugin')
+    caplog.set_level(logging.DEBUG)   # every logger, ccxt's request log included
     with Venue(data=str(slice_path), symbol='ETH/BTC', exchanges=(exchange_id,)) as venue:
         lost = venue.faults.add(pattern=LIST_CREATE[exchange_id], kind='lose_response', count=1, method='POST')
         result = run_paper(BreakoutBracket, exchange_id, slice_path, cash=1.0, journal=str(journal), venue=venue)
