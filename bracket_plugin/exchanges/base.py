@@ -83,6 +83,23 @@ class OrderListBase:
         cid = params.get('clientOrderId')
         return self._new_client_order_id() if cid is None else cid
 
+    def _ensure_markets(self):
+        """Flow step: load markets once (ccxt's own `if self.markets is None` idiom); use with `yield from`."""
+        if self.markets is None:
+            yield ('load_markets', ())
+
+    def _symbol_filter(self, symbol, key: str) -> dict:
+        """{key: market id} for an optional, validated symbol; {} means every market."""
+        if symbol is None:
+            return {}
+        self._raise(validation.check_symbol(self.markets, symbol))
+        return {key: self.market_id(symbol)}
+
+    def _finish_lists(self, lists: list[dict], open_only: bool, since, limit) -> list[dict]:
+        if open_only:
+            lists = [x for x in lists if x['status'] == OPEN]
+        return self.filter_by_since_limit(self.sort_by(lists, 'timestamp'), since, limit)
+
     def _market_or_violation(self, symbol) -> tuple[dict | None, list[Violation]]:
         v = validation.check_symbol(self.markets, symbol)
         return (None, v) if v else (self.markets[symbol], [])

@@ -84,8 +84,7 @@ class CryptocomOrderLists(OrderListBase):
         return self._flow_fetch_order_by_client_id(symbol, params)
 
     def _flow_fetch_order_by_client_id(self, symbol, params):
-        if self.markets is None:
-            yield ('load_markets', ())
+        yield from self._ensure_markets()
         market = None if symbol is None else self.market(symbol)
         request = self.extend({'client_oid': params['clientOrderId']}, self.omit(params, 'clientOrderId'))
         response = yield ('v1PrivatePostPrivateGetOrderDetail', (request,))
@@ -246,24 +245,21 @@ class CryptocomOrderLists(OrderListBase):
     # ---- flows (see base.py) ----
     def _flow_create_oco(self, symbol, side, amount, price, stop_price, stop_limit_price, params):
         self._require('createOcoOrder')
-        if self.markets is None:
-            yield ('load_markets', ())
+        yield from self._ensure_markets()
         cid, request = self._oco_request(symbol, side, amount, price, stop_price, stop_limit_price, params)
         response = yield ('v1PrivatePostPrivateAdvancedCreateOco', (request,))
         return self._created(OCO, symbol, cid, request, response)
 
     def _flow_create_oto(self, symbol, side, amount, price, stop_loss_price, take_profit_price, params):
         self._require('createOtoOrder')
-        if self.markets is None:
-            yield ('load_markets', ())
+        yield from self._ensure_markets()
         cid, request = self._entry_request(OTO, symbol, side, amount, price, stop_loss_price, take_profit_price, params)
         response = yield ('v1PrivatePostPrivateAdvancedCreateOto', (request,))
         return self._created(OTO, symbol, cid, request, response)
 
     def _flow_create_otoco(self, symbol, side, amount, price, take_profit_price, stop_loss_price, params):
         self._require('createOtocoOrder')
-        if self.markets is None:
-            yield ('load_markets', ())
+        yield from self._ensure_markets()
         cid, request = self._entry_request(OTOCO, symbol, side, amount, price, stop_loss_price, take_profit_price, params)
         response = yield ('v1PrivatePostPrivateAdvancedCreateOtoco', (request,))
         return self._created(OTOCO, symbol, cid, request, response)
@@ -295,8 +291,7 @@ class CryptocomOrderLists(OrderListBase):
 
     def _flow_fetch_list(self, id, symbol, params):
         self._require('fetchOcoOrder')
-        if self.markets is None:
-            yield ('load_markets', ())
+        yield from self._ensure_markets()
         list_id = yield from self._flow_list_id(id, params, ('e', 't'))
         response = yield ('v1PrivatePostPrivateAdvancedGetOrderListDetail',
                           (self.extend({'list_id_list': [list_id]}, self._extra_params(params)),))
@@ -308,12 +303,8 @@ class CryptocomOrderLists(OrderListBase):
 
     def _flow_fetch_lists(self, open_only, symbol, since, limit, params):
         self._require('fetchOpenOcoOrders' if open_only else 'fetchOcoOrders')
-        if self.markets is None:
-            yield ('load_markets', ())
-        query = {}
-        if symbol is not None:
-            self._raise(v.check_symbol(self.markets, symbol))
-            query['instrument_name'] = self.market_id(symbol)
+        yield from self._ensure_markets()
+        query = self._symbol_filter(symbol, 'instrument_name')
         rest = self._extra_params(params)
         response = yield ('v1PrivatePostPrivateAdvancedGetOpenOrders', (self.extend(query, rest),))
         legs = self.safe_list(self.safe_dict(response, 'result', {}), 'data', [])
@@ -328,19 +319,12 @@ class CryptocomOrderLists(OrderListBase):
             legs = legs + [leg for leg in self.safe_list(self.safe_dict(older, 'result', {}), 'data', [])
                            if self.safe_string(leg, 'order_id') not in seen]
         lists = self._group_lists(legs)
-        if open_only:
-            lists = [x for x in lists if x['status'] == OPEN]
-        lists = self.sort_by(lists, 'timestamp')
-        return self.filter_by_since_limit(lists, since, limit)
+        return self._finish_lists(lists, open_only, since, limit)
 
     def _flow_cancel_all(self, symbol, params):
         self._require('cancelAllOcoOrders')
-        if self.markets is None:
-            yield ('load_markets', ())
-        request = {}
-        if symbol is not None:
-            self._raise(v.check_symbol(self.markets, symbol))
-            request['instrument_name'] = self.market_id(symbol)
+        yield from self._ensure_markets()
+        request = self._symbol_filter(symbol, 'instrument_name')
         request['type'] = 'ALL'
         yield ('v1PrivatePostPrivateAdvancedCancelAllOrders', (self.extend(request, self._extra_params(params)),))
         return []

@@ -115,8 +115,7 @@ class KucoinOrderLists(OrderListBase):
     # ---- flows (see base.py): yield (ccxt method, args), receive the answer ----
     def _flow_create_oco(self, symbol, side, amount, price, stop_price, stop_limit_price, params):
         self._require('createOcoOrder')
-        if self.markets is None:
-            yield ('load_markets', ())
+        yield from self._ensure_markets()
         request = self._oco_request(symbol, side, amount, price, stop_price, stop_limit_price, params)
         response = yield ('privatePostOcoOrder', (request,))
         data = self.safe_dict(response, 'data', {})
@@ -148,8 +147,7 @@ class KucoinOrderLists(OrderListBase):
 
     def _flow_fetch_list(self, id, symbol, params):
         self._require('fetchOcoOrder')
-        if self.markets is None:
-            yield ('load_markets', ())
+        yield from self._ensure_markets()
         cid = params.get('clientOrderId')
         rest = self._extra_params(params)
         if id is None:
@@ -167,12 +165,8 @@ class KucoinOrderLists(OrderListBase):
 
     def _flow_fetch_lists(self, open_only, symbol, since, limit, params):
         self._require('fetchOpenOcoOrders' if open_only else 'fetchOcoOrders')
-        if self.markets is None:
-            yield ('load_markets', ())
-        query = {}
-        if symbol is not None:
-            self._raise(v.check_symbol(self.markets, symbol))
-            query['symbol'] = self.market_id(symbol)
+        yield from self._ensure_markets()
+        query = self._symbol_filter(symbol, 'symbol')
         if since is not None:
             query['startAt'] = since
         page_size = PAGE_SIZE if limit is None or open_only else max(10, min(PAGE_SIZE, limit))
@@ -188,19 +182,12 @@ class KucoinOrderLists(OrderListBase):
                 break
             page += 1
         lists = [self._parse_list(item, legs_known=False) for item in items]
-        if open_only:
-            lists = [x for x in lists if x['status'] == OPEN]
-        lists = self.sort_by(lists, 'timestamp')
-        return self.filter_by_since_limit(lists, since, limit)
+        return self._finish_lists(lists, open_only, since, limit)
 
     def _flow_cancel_all(self, symbol, params):
         self._require('cancelAllOcoOrders')
-        if self.markets is None:
-            yield ('load_markets', ())
-        query = {}
-        if symbol is not None:
-            self._raise(v.check_symbol(self.markets, symbol))
-            query['symbol'] = self.market_id(symbol)
+        yield from self._ensure_markets()
+        query = self._symbol_filter(symbol, 'symbol')
         response = yield ('privateDeleteOcoOrders', (self.extend(query, self._extra_params(params)),))
         data = self.safe_dict(response, 'data', {})
         market = self.markets[symbol] if symbol is not None else None
