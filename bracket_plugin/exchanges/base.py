@@ -69,6 +69,10 @@ class OrderListBase:
         """A flow for fetch_order where ccxt's own cannot serve the call, else None (ccxt's runs)."""
         return None
 
+    def _flow_cancel_order(self, id, symbol, params):
+        """A flow for cancel_order where ccxt's own cannot serve the call, else None (ccxt's runs)."""
+        return None
+
     def _require(self, flag: str) -> None:
         # honour capability overrides given as ccxt config ({'has': {'createOcoOrder': False}})
         if not self.has.get(flag):
@@ -187,6 +191,10 @@ class SyncShell:
         flow = self._flow_fetch_order(id, symbol, params)
         return super().fetch_order(id, symbol, params) if flow is None else self._drive(flow)
 
+    def cancel_order(self, id, symbol=None, params={}):
+        flow = self._flow_cancel_order(id, symbol, params)
+        return super().cancel_order(id, symbol, params) if flow is None else self._drive(flow)
+
     def create_oco_order(self, symbol, side, amount, price, stop_price, stop_limit_price=None, params={}):
         return self._drive(self._flow_create_oco(symbol, side, amount, price, stop_price, stop_limit_price, params))
 
@@ -249,6 +257,10 @@ class AsyncShell:
     async def fetch_order(self, id, symbol=None, params={}):
         flow = self._flow_fetch_order(id, symbol, params)
         return await (super().fetch_order(id, symbol, params) if flow is None else self._drive(flow))
+
+    async def cancel_order(self, id, symbol=None, params={}):
+        flow = self._flow_cancel_order(id, symbol, params)
+        return await (super().cancel_order(id, symbol, params) if flow is None else self._drive(flow))
 
     async def create_oco_order(self, symbol, side, amount, price, stop_price, stop_limit_price=None, params={}):
         return await self._drive(self._flow_create_oco(symbol, side, amount, price, stop_price, stop_limit_price, params))

@@ -84,10 +84,20 @@ class CryptocomOrderLists(OrderListBase):
         return self._flow_fetch_order_by_client_id(symbol, params)
 
     def _flow_fetch_order_by_client_id(self, symbol, params):
+        return self._flow_single_by_client_id('v1PrivatePostPrivateGetOrderDetail', symbol, params)
+
+    def _flow_cancel_order(self, id, symbol, params):
+        """cancel-order by client_oid when no id is given (ccxt's cancel_order sends order_id only,
+        and signs a missing id as the text None, which the exchange refuses)."""
+        if id is not None or params.get('clientOrderId') is None:
+            return None
+        return self._flow_single_by_client_id('v1PrivatePostPrivateCancelOrder', symbol, params)
+
+    def _flow_single_by_client_id(self, method, symbol, params):
         yield from self._ensure_markets()
         market = None if symbol is None else self.market(symbol)
         request = self.extend({'client_oid': params['clientOrderId']}, self.omit(params, 'clientOrderId'))
-        response = yield ('v1PrivatePostPrivateGetOrderDetail', (request,))
+        response = yield (method, (request,))
         return self.parse_order(self.safe_dict(response, 'result', {}), market)
 
     # ---- pure: validation and request building ----

@@ -134,3 +134,15 @@ def test_async_otoco_fill_cycle(venue):
 
     done = asyncio.run(run())
     assert {o["role"]: o["status"] for o in done["orders"]} == {"entry": "closed", "stop_loss": "closed", "take_profit": "canceled"}
+
+
+@pytest.mark.parametrize("exchange_id", ["kucoin", "cryptocom"])
+def test_single_order_found_and_canceled_by_client_order_id(venue, exchange_id):
+    ex = make(venue, exchange_id)
+    ex.load_markets()
+    price = q(venue.engine_for(exchange_id).last_price(SYMBOL) * Decimal("0.5"))   # far below: rests
+    ex.create_order(SYMBOL, "limit", "buy", 0.01, price, {"clientOrderId": "single-1"})
+    assert ex.fetch_order(None, SYMBOL, {"clientOrderId": "single-1"})["status"] == "open"
+    ex.cancel_order(None, SYMBOL, {"clientOrderId": "single-1"})
+    assert ex.fetch_order(None, SYMBOL, {"clientOrderId": "single-1"})["status"] == "canceled"
+    assert not venue.engine_for(exchange_id).open_orders(SYMBOL)

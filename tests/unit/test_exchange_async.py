@@ -146,3 +146,11 @@ def test_async_cryptocom_fetch_order_by_id_is_ccxt_own():
     wire, o = run('cryptocom', [detail], lambda ex: ex.fetch_order('77', 'ETH/BTC'))
     assert wire.sent[0].json['params'] == {'order_id': '77'}
     assert (o['id'], o['status']) == ('77', 'closed')
+
+
+def test_async_cryptocom_cancel_order_by_client_order_id():
+    answer = {'id': 1, 'method': 'private/cancel-order', 'code': 0, 'result': {'client_oid': 'c9', 'order_id': '77'}}
+    wire, o = run('cryptocom', [answer], lambda ex: ex.cancel_order(None, 'ETH/BTC', {'clientOrderId': 'c9'}))
+    assert wire.sent[0].json['params'] == {'client_oid': 'c9'}
+    cryptocom_check_signature(wire.sent[0])
+    assert (o['id'], o['clientOrderId']) == ('77', 'c9')

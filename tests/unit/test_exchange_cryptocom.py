@@ -317,3 +317,18 @@ def test_fetch_order_by_unknown_client_order_id_raises_order_not_found():
     wire = Wire().reply((400, {'id': 1, 'method': 'private/get-order-detail', 'code': 212, 'message': 'INVALID_ORDERID'}))
     with pytest.raises(ccxt.OrderNotFound):
         make('cryptocom', wire).fetch_order(None, None, {'clientOrderId': 'nope'})
+
+
+def test_cancel_order_by_client_order_id_sends_client_oid_only():
+    wire = Wire().reply(ok('private/cancel-order', {'client_oid': 'my-order-1', 'order_id': '6530'}))
+    o = make('cryptocom', wire).cancel_order(None, 'ETH/BTC', {'clientOrderId': 'my-order-1'})
+    [sent] = wire.sent
+    assert sent.url == URL + 'private/cancel-order' and sent.json['params'] == {'client_oid': 'my-order-1'}
+    cryptocom_check_signature(sent)
+    assert (o['id'], o['clientOrderId']) == ('6530', 'my-order-1')
+
+
+def test_cancel_order_by_id_is_ccxt_own():
+    wire = Wire().reply(ok('private/cancel-order', {'client_oid': 'x', 'order_id': '6530'}))
+    make('cryptocom', wire).cancel_order('6530', 'ETH/BTC')
+    assert wire.sent[0].json['params'] == {'order_id': '6530'}
