@@ -277,6 +277,10 @@ class BracketBroker(bt.BrokerBase):
             order.accept(self)
         data = order.data
         rem = abs(order.executed.remsize)
+        # fills summed as floats can leave a remainder like 1e-15 after the last one, which would
+        # keep the order Partial for good: a fill within float noise of the rest completes it
+        if amount >= rem - 1e-9 * abs(order.size):
+            amount = rem
         size = min(amount, rem) if order.isbuy() else -min(amount, rem)
         if not size:
             return

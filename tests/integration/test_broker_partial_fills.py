@@ -1,0 +1,214 @@
+"""Partial fills end to end: BracketBroker -> ccxt -> HTTP -> simulator with `volume_fraction` on,
+so each order fills over several bars. Checks the broker's claims for both dialects (KuCoin: managed
+OTOCO = limit entry, then the native OCO; Crypto.com: native OTOCO) and for an `oco=` exit pair:
+- the entry notifies Partial, then Completed, with executed sizes from the exchange's fills;
+- exits go live only once the entry has filled completely, sized to what it filled;
+- the first fill of one exit cancels the other (exchange OCO rule), so a long position never
+  goes below zero and ends flat;
+- nothing of a finished list is left open on the venue.
+"""
+from decimal import Decimal
+
+import backtrader as bt
+import pytest
+
+from bracket_plugin.backtrader.paper import run_paper
+from bracket_plugin.sim import Venue
+
+SIZE = 40.0             # ETH; at 1% of bars of a few hundred ETH, each order needs several bars
+FRACTION = '0.01'
+BALANCES = {'ETH': 1000, 'BTC': 100}
+LIVE = ('open', 'triggered')
+
+
+def tick(x):
+    return round(round(x / 1e-6) * 1e-6, 12)
+
+
+class Recorder(bt.Strategy):
+    """Logs notifications as (bar, name, status, executed size) and, every bar, the strategy's
+    position and a snapshot of the venue's orders: (side, role, status, amount, filled)."""
+    params = (('log', None), ('positions', None), ('snapshots', None), ('venue', None), ('exchange', None),
+              ('at', 20))
+
+    def __init__(self):
+        self.names = {}
+
+    def notify_order(self, o):
+        self.p.log.append((len(self), self.names.get(o.ref), o.getstatusname(), round(o.executed.size, 8)))
+
+    def name(self, orders, prefix):
+        for i, o in enumerate(orders):
+            self.names[o.ref] = f'{prefix}{i}'
+        return orders
+
+    def next(self):
+        self.p.positions.append(self.position.size)
+        engine = self.p.venue.engine_for(self.p.exchange)
+        self.p.snapshots.append([(o.side, o.role, o.status, o.amount, o.filled) for o in engine.orders()])
+        self.step()
+
+    def step(self):
+        pass
+
+    def stop(self):
+        # a leg left Partial after its last fill would still be listed here
+        self.p.log.append((len(self), 'END', 'open orders', len(self.broker.get_orders_open())))
+
+
+class PartialBracket(Recorder):
+    """One long bracket: a limit entry above the close (fills from the next bar, over several bars),
+    take-profit 2% and stop 3% away."""
+
+    def step(self):
+        if len(self) == self.p.at:
+            c = self.data.close[0]
+            self.name(self.buy_bracket(size=SIZE, exectype=bt.Order.Limit, price=tick(c * 1.01),
+                                       stopprice=tick(c * 0.97), limitprice=tick(c * 1.02)), 'b')
+
+
+class PartialOcoExit(Recorder):
+    """Buys SIZE at market (filled over several bars); once the position is complete, protects it
+    with a Limit and a Stop linked by oco=; the limit is close enough to be reached soon."""
+
+    def step(self):
+        if len(self) == self.p.at:
+            self.name([self.buy(size=SIZE)], 'mkt')
+        elif len(self) > self.p.at and abs(self.position.size - SIZE) < 1e-9 and 'oco0' not in self.names.values():
+            c = self.data.close[0]
+            lim = self.sell(size=SIZE, exectype=bt.Order.Limit, price=tick(c * 1.002))
+            self.name([lim, self.sell(size=SIZE, exectype=bt.Order.Stop, price=tick(c * 0.97), oco=lim)], 'oco')
+
+
+@pytest.fixture(scope='module')
+def slice_path(bundled_slice):
+    return bundled_slice(200)
+
+
+def run(strategy, exchange_id, path):
+    log, positions, snapshots = [], [], []
+    with Venue(data=str(path), symbol='ETH/BTC', exchanges=(exchange_id,), volume_fraction=FRACTION,
+               balances=BALANCES) as venue:
+        result = run_paper(strategy, exchange_id, path, cash=1.0, venue=venue,
+                           params={'log': log, 'positions': positions, 'snapshots': snapshots,
+                                   'venue': venue, 'exchange': exchange_id})
+        engine = venue.engine_for(exchange_id)
+        return log, (positions, snapshots), engine, engine.fills(), engine.orders(), engine.open_orders(), engine.lists()
+
+
+def of(log, name):
+    return [(bar, status, size) for bar, n, status, size in log if n == name]
+
+
+def fills_of(fills, order):
+    return [f for f in fills if f.order_id == order.id]
+
+
+def running_position(fills):
+    """The account's ETH from these fills, after each one (fills are recorded in time order)."""
+    pos, out = Decimal(0), []
+    for f in fills:
+        pos += f.amount if f.side == 'buy' else -f.amount
+        out.append(pos)
+    return out
+
+
+def assert_partial_then_completed(notes, size):
+    """Partial (at least twice: the order filled over several bars), then one Completed, last;
+    executed size grows with each and ends at `size`."""
+    fills = [(s, x) for _, s, x in notes if s in ('Partial', 'Completed')]
+    statuses = [s for s, _ in fills]
+    assert statuses.count('Partial') >= 2 and statuses[-1] == 'Completed' and statuses.count('Completed') == 1
+    sizes = [abs(x) for _, x in fills]
+    assert sizes == sorted(sizes) and len(set(sizes)) == len(sizes)
+    assert sizes[-1] == pytest.approx(size, abs=1e-9)
+
+
+@pytest.mark.parametrize('exchange_id', ['kucoin', 'cryptocom'])
+def test_bracket_entry_fills_partially_exits_follow_the_filled_entry(exchange_id, slice_path):
+    log, (positions, snapshots), engine, fills, orders, still_open, lists = run(PartialBracket, exchange_id, slice_path)
+
+    (entry,) = [o for o in orders if o.side == 'buy']
+    exits = [o for o in orders if o.side == 'sell']
+    entry_fills = fills_of(fills, entry)
+    # the run really filled the entry in parts, on several bars, summing to the bracket's size
+    assert len(entry_fills) >= 3 and len({f.ts for f in entry_fills}) == len(entry_fills)
+    assert sum(f.amount for f in entry_fills) == entry.filled == Decimal(str(SIZE))
+
+    # notifications: the entry Partial..Completed with the exchange's cumulative fills
+    entry_notes = of(log, 'b0')
+    assert_partial_then_completed(entry_notes, SIZE)
+    partial_sizes = [x for _, s, x in entry_notes if s in ('Partial', 'Completed')]
+    cumulative = [float(sum(f.amount for f in entry_fills[:i + 1])) for i in range(len(entry_fills))]
+    assert partial_sizes == pytest.approx(cumulative, abs=1e-9)
+    completed_bar = [b for b, s, _ in entry_notes if s == 'Completed'][0]
+
+    # exits: sized to the filled entry; both on the venue (one OCO pair)
+    assert sorted(o.role for o in exits) == ['stop_loss', 'take_profit']
+    assert all(o.amount == entry.filled for o in exits)
+    # live (open/triggered) or filling only in snapshots where the entry had filled completely;
+    # and at least one snapshot saw the entry part-filled, so the check had something to catch
+    part_filled_seen = False
+    for snap in snapshots:
+        (e,) = [s for s in snap if s[0] == 'buy'] or [None]
+        if e is None:
+            continue
+        complete = e[4] == e[3]
+        part_filled_seen |= 0 < e[4] < e[3]
+        for side, role, status, amount, filled in snap:
+            if side == 'sell':
+                assert complete or (status not in LIVE and filled == 0), (role, status, e)
+                if exchange_id == 'kucoin':
+                    assert complete   # the managed OCO is placed only after the entry filled
+    assert part_filled_seen
+    # the exits' fills come after the entry's last fill; no exit notification before its Completed
+    exit_fills = [f for f in fills if f.side == 'sell']
+    assert exit_fills and min(f.ts for f in exit_fills) > max(f.ts for f in entry_fills)
+    assert all(b >= completed_bar for b, n, s, _ in log if n in ('b1', 'b2') and s in ('Partial', 'Completed'))
+
+    # exactly one exit filled, in parts; the other was canceled by the exchange's OCO rule at its first fill
+    (filled_exit,) = [o for o in exits if o.filled > 0]
+    (other,) = [o for o in exits if o is not filled_exit]
+    assert len(fills_of(fills, filled_exit)) >= 2
+    assert filled_exit.status == 'filled' and filled_exit.filled == entry.filled
+    assert (other.status, other.reason, other.filled) == ('canceled', 'oco', 0)
+    name = {'stop_loss': 'b1', 'take_profit': 'b2'}
+    assert_partial_then_completed(of(log, name[filled_exit.role]), SIZE)
+    first_exit_partial = [b for b, s, _ in of(log, name[filled_exit.role]) if s == 'Partial'][0]
+    assert [(b, s) for b, s, _ in of(log, name[other.role]) if s not in ('Submitted', 'Accepted')] \
+        == [(first_exit_partial, 'Canceled')]
+
+    # the position never goes below zero (account fills and the broker's view) and ends flat
+    account = running_position(fills)
+    assert min(account) >= 0 and max(account) == Decimal(str(SIZE)) and account[-1] == 0
+    assert min(positions) >= -1e-9 and max(positions) == pytest.approx(SIZE) and positions[-1] == pytest.approx(0, abs=1e-9)
+
+    # nothing of the finished list is left open, on the venue or in the broker
+    assert still_open == [] and log[-1][1:] == ('END', 'open orders', 0)
+    assert all(lst.status != 'open' for lst in lists)
+
+
+@pytest.mark.parametrize('exchange_id', ['kucoin', 'cryptocom'])
+def test_oco_exit_partial_fill_of_one_leg_cancels_the_other(exchange_id, slice_path):
+    log, (positions, snapshots), engine, fills, orders, still_open, lists = run(PartialOcoExit, exchange_id, slice_path)
+    (buy,) = [o for o in orders if o.side == 'buy']
+    legs = [o for o in orders if o.side == 'sell']
+    # the market buy filled over several bars, and the broker reported it so
+    assert len(fills_of(fills, buy)) >= 2
+    assert_partial_then_completed(of(log, 'mkt0'), SIZE)
+    # the pair went out only once the position was complete (the strategy's rule), as one OCO list
+    assert len(legs) == 2 and all(o.amount == Decimal(str(SIZE)) for o in legs)
+    assert len(lists) == 1 and lists[0].kind == 'oco' and lists[0].status == 'done'
+    (limit,) = [o for o in legs if o.filled > 0]
+    (stop,) = [o for o in legs if o is not limit]
+    assert limit.type == 'limit' and len(fills_of(fills, limit)) >= 2 and limit.filled == Decimal(str(SIZE))
+    # the limit's first partial fill canceled the stop (exchange rule; BackBroker would keep it)
+    assert (stop.status, stop.reason, stop.filled) == ('canceled', 'oco', 0)
+    first_partial = [b for b, s, _ in of(log, 'oco0') if s == 'Partial'][0]
+    assert [(b, s) for b, s, _ in of(log, 'oco1') if s not in ('Submitted', 'Accepted')] == [(first_partial, 'Canceled')]
+    assert_partial_then_completed(of(log, 'oco0'), SIZE)
+    # position: never below zero, ends flat, on the account and in the broker
+    account = running_position(fills)
+    assert min(account) >= 0 and account[-1] == 0
+    assert min(positions) >= -1e-9 and positions[-1] == pytest.approx(0, abs=1e-9)
+    assert still_open == [] and log[-1][1:] == ('END', 'open orders', 0)
