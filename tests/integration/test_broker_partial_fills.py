@@ -148,19 +148,22 @@ def test_bracket_entry_fills_partially_exits_follow_the_filled_entry(exchange_id
     assert all(o.amount == entry.filled for o in exits)
     # live (open/triggered) or filling only in snapshots where the entry had filled completely;
     # and at least one snapshot saw the entry part-filled, so the check had something to catch
-    part_filled_seen = False
+    part_filled_seen, pending_exits_seen = False, False
     for snap in snapshots:
         (e,) = [s for s in snap if s[0] == 'buy'] or [None]
         if e is None:
             continue
         complete = e[4] == e[3]
         part_filled_seen |= 0 < e[4] < e[3]
+        pending_exits_seen |= 0 < e[4] < e[3] and any(x[0] == 'sell' and x[2] == 'pending' for x in snap)
         for side, role, status, amount, filled in snap:
             if side == 'sell':
                 assert complete or (status not in LIVE and filled == 0), (role, status, e)
                 if exchange_id == 'kucoin':
                     assert complete   # the managed OCO is placed only after the entry filled
     assert part_filled_seen
+    # Crypto.com holds the OTOCO's exits on the venue, pending, while the entry fills
+    assert pending_exits_seen == (exchange_id == 'cryptocom')
     # the exits' fills come after the entry's last fill; no exit notification before its Completed
     exit_fills = [f for f in fills if f.side == 'sell']
     assert exit_fills and min(f.ts for f in exit_fills) > max(f.ts for f in entry_fills)
