@@ -9,6 +9,7 @@ Flows load markets only while none are loaded (`if self.markets is None`, as ccx
 from __future__ import annotations
 
 import os
+import re
 
 from ccxt.base.errors import NotSupported
 
@@ -170,6 +171,14 @@ class OrderListBase:
         return order
 
 
+def camel_case_aliases(cls):
+    """Give each order-list method its ccxt camelCase alias (createOcoOrder = create_oco_order, ...)."""
+    for camel in ORDER_LIST_HAS:
+        setattr(cls, camel, getattr(cls, re.sub(r'(?<!^)([A-Z])', r'_\1', camel).lower()))
+    return cls
+
+
+@camel_case_aliases
 class SyncShell:
     """Drives flows with blocking ccxt calls."""
 
@@ -225,18 +234,8 @@ class SyncShell:
     def cancel_all_oco_orders(self, symbol=None, params={}):
         return self._drive(self._flow_cancel_all(symbol, params))
 
-    createOcoOrder = create_oco_order
-    createOtoOrder = create_oto_order
-    createOtocoOrder = create_otoco_order
-    cancelOcoOrder = cancel_oco_order
-    cancelOtoOrder = cancel_oto_order
-    cancelOtocoOrder = cancel_otoco_order
-    fetchOcoOrder = fetch_oco_order
-    fetchOcoOrders = fetch_oco_orders
-    fetchOpenOcoOrders = fetch_open_oco_orders
-    cancelAllOcoOrders = cancel_all_oco_orders
 
-
+@camel_case_aliases
 class AsyncShell:
     """Drives the same flows with awaited ccxt.async_support calls."""
 
@@ -291,14 +290,3 @@ class AsyncShell:
 
     async def cancel_all_oco_orders(self, symbol=None, params={}):
         return await self._drive(self._flow_cancel_all(symbol, params))
-
-    createOcoOrder = create_oco_order
-    createOtoOrder = create_oto_order
-    createOtocoOrder = create_otoco_order
-    cancelOcoOrder = cancel_oco_order
-    cancelOtoOrder = cancel_oto_order
-    cancelOtocoOrder = cancel_otoco_order
-    fetchOcoOrder = fetch_oco_order
-    fetchOcoOrders = fetch_oco_orders
-    fetchOpenOcoOrders = fetch_open_oco_orders
-    cancelAllOcoOrders = cancel_all_oco_orders
