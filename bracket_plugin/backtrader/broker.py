@@ -48,6 +48,7 @@ class BracketBroker(bt.BrokerBase):
         self._ocos = {}            # ref -> oco leader ref (as BackBroker keeps it)
         self._canceling = None     # the order whose cancel is being sent
         self._seen_bar = {}        # symbol -> datetime of the last bar handed to the store
+        self._counted = set()     # trade ids already in cash and positions (rebuilt from the journal)
         self.cash = 0.0
         self.value = 0.0
         self.startingcash = 0.0
@@ -59,15 +60,25 @@ class BracketBroker(bt.BrokerBase):
         if self._started:
             return
         self._started = True
-        if self.p.cash is not None:
-            self.cash = float(self.p.cash)
+        journal = self.store.journal
+        start = journal.meta('cash_start')
+        if start is None:
+            start = float(self.p.cash) if self.p.cash is not None else float(self._free_quote())
+            journal.set_meta('cash_start', repr(start))
         else:
-            self.cash = float(self._free_quote())
-        # a restart: positions come back from this journal's fills (orders of earlier runs)
+            start = float(start)
+            if self.p.cash is not None and float(self.p.cash) != start:
+                log.warning('cash=%r ignored: this journal started with %r, and its fills are counted from there',
+                            self.p.cash, start)
+        # a restart: cash and positions come back from this journal's fills (orders of earlier runs)
+        self.cash = start
         for d in self.store._datas:
-            for f in self.store.journal.fills(d.p.symbol):
+            for f in journal.fills(d.p.symbol):
                 self.positions[d].update(f['amount'] if f['side'] == 'buy' else -f['amount'], f['price'])
-        self.value = self.startingcash = self.cash
+                self._counted.add(f['trade_id'])
+            self.cash += journal.cash_flow(d.p.symbol)
+        self.startingcash = start
+        self.value = self.cash + sum(pos.size * pos.price for pos in self.positions.values())
 
     def _free_quote(self):
         datas = self.store._datas
@@ -235,7 +246,7 @@ class BracketBroker(bt.BrokerBase):
             orders = self._group_orders.get(key)
             if orders is None:
                 if kind == S.EV_FILL:
-                    self._orphan_fill(key, *ev[2:])
+                    self._orphan_fill(key, *ev[2:8])
                 continue
             if kind == S.EV_ACCEPTED:
                 # in creation order, as BackBroker; legs still waiting in our plan (exits of a managed
@@ -264,7 +275,7 @@ class BracketBroker(bt.BrokerBase):
                         o.cancel()
                         self.notify(o)
             elif kind == S.EV_FILL:
-                role, amount, price, fee, ts = ev[2:]
+                role, amount, price, fee, ts = ev[2:7]
                 o = orders.get(role)
                 if o is not None:
                     self._execute(o, amount, price, fee)
@@ -301,8 +312,11 @@ class BracketBroker(bt.BrokerBase):
         order.addcomminfo(comminfo)
         self.notify(order)
 
-    def _orphan_fill(self, key, role, amount, price, fee, ts):
+    def _orphan_fill(self, key, role, amount, price, fee, ts, trade_id):
         """A fill of a group re-attached after a restart (no strategy order): position and cash only."""
+        if trade_id in self._counted:
+            return   # read at restart, already in the rebuilt cash and position
+        self._counted.add(trade_id)
         group = self.store.groups[key]
         side = group.spec.leg(role).side
         size = amount if side == 'buy' else -amount

@@ -17,7 +17,6 @@ import time
 from collections import deque
 
 import backtrader as bt
-import ccxt
 from backtrader.feed import DataBase
 
 _UNITS = {bt.TimeFrame.Minutes: ('m', 60_000), bt.TimeFrame.Days: ('d', 86_400_000),
@@ -53,7 +52,7 @@ class BracketFeed(DataBase):
         self._bars = deque()
         self._last_ts = None
         self._fetched_once = False
-        self.requests = 0
+        self._unread = False      # the last fetch failed: fetch again before stepping the venue
 
     def islive(self):
         return True
@@ -65,7 +64,7 @@ class BracketFeed(DataBase):
         super().start()
         self._history = 0
         if self.p.backfill:
-            for bar in self._fetch(self.p.since, self.p.backfill):
+            for bar in self._fetch(self.p.since, self.p.backfill) or ():
                 self._bars.append(bar)
                 self._last_ts = bar[0]
             self._history = len(self._bars)
@@ -81,15 +80,12 @@ class BracketFeed(DataBase):
         return self.p.poll if self.p.poll is not None else self.p.store.poll_interval
 
     def _fetch(self, since, limit):
-        for attempt in range(6):
-            self.requests += 1
-            try:
-                bars = self.p.store.exchange.fetch_ohlcv(self.p.symbol, self.tf, since, limit)
-                break
-            except ccxt.NetworkError:
-                if attempt == 5:
-                    raise
-                time.sleep(min(0.1 * 2 ** attempt, 2.0))
+        """Closed bars after the last one delivered, or None if the venue could not be read now
+        (the store's request policy already retried; the feed tries again on its next turn)."""
+        out = self.p.store.policy.read('fetch_ohlcv', self.p.symbol, self.tf, since, limit)
+        if not out.done:
+            return None
+        bars = out.result
         if self.p.advance is None:
             bars = self._closed(bars)
         return [b for b in bars if self._last_ts is None or b[0] > self._last_ts]
@@ -101,7 +97,7 @@ class BracketFeed(DataBase):
         # step mode: once caught up, the next bar only exists after a step
         # (with several feeds on one simulator a step serves them all: look before stepping)
         alone = len(self.p.store._datas) == 1
-        step_first = self.p.advance is not None and self._fetched_once and alone
+        step_first = self.p.advance is not None and self._fetched_once and alone and not self._unread
         while not self._bars:
             if step_first:
                 if not self.p.advance():
@@ -109,7 +105,13 @@ class BracketFeed(DataBase):
             step_first = self.p.advance is not None
             since = self._last_ts + 1 if self._last_ts is not None else self.p.since
             self._fetched_once = True
-            for bar in self._fetch(since, self.p.limit):
+            bars = self._fetch(since, self.p.limit)
+            self._unread = bars is None
+            if bars is None:
+                # the venue did not answer: a cycle without a bar (fills and notifications go on),
+                # then the same bars are asked for again, without stepping past them
+                return None
+            for bar in bars:
                 self._bars.append(bar)
                 self._last_ts = bar[0]
             if self._bars or self.p.advance is not None:

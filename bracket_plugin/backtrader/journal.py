@@ -3,19 +3,32 @@
 Tables
 - meta:    key/value; `prefix` is a random tag fixed when the journal is created, so client order
            ids derived from intent ids never collide between two journals on one account.
-- intents: one row per create request: client order id, group, method, arguments, state
-           (`intent` -> `sent` | `unknown` -> `done` | `failed`), and the exchange id once known.
+- intents: one row per request the store owes the venue (a create, or a cancel): client order
+           id, group, method, arguments, state (`intent` -> `unknown` -> `done` | `failed`), and
+           the exchange id once known. `intent` means "may have been sent": a restart settles it
+           by reading the venue before anything is sent again.
 - groups:  one row per order group: its spec, plan step and state, as JSON (for restart).
 - fills:   every fill applied (trade id is the key, so a fill is never applied twice).
 - cursors: per symbol, the timestamp up to which fills have been read.
+
+Every state change is one transaction (`with journal.transaction():`): the store applies an
+event to a group, saves the group, records the fill and the intents of the actions it triggers,
+and commits, before it sends any of those actions. A journal is held by one process (and one
+store) at a time: a lock file next to it, released by the kernel when the holder dies.
+
+Test hook: with BRACKET_PLUGIN_KILL_AT_COMMIT=N in the environment the process kills itself
+(SIGKILL) right after its N-th commit, so a crash can be placed at every commit boundary.
 
 Secrets never reach this file: only order data is stored.
 """
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import secrets
+import signal
 import sqlite3
 import time
 
@@ -56,7 +69,12 @@ CREATE TABLE IF NOT EXISTS cursors (symbol TEXT PRIMARY KEY, since INTEGER NOT N
 """
 
 INTENT, SENT, UNKNOWN, DONE, FAILED = 'intent', 'sent', 'unknown', 'done', 'failed'
-OPEN_STATES = (INTENT, SENT, UNKNOWN)
+OPEN_STATES = (INTENT, SENT, UNKNOWN)   # `sent`: journals written before intents meant "may be sent"
+KILL_AT_COMMIT = 'BRACKET_PLUGIN_KILL_AT_COMMIT'
+
+
+class JournalInUse(RuntimeError):
+    """Another store (in this process or another) holds this journal."""
 
 
 def _now() -> int:
@@ -65,9 +83,16 @@ def _now() -> int:
 
 class Journal:
     def __init__(self, path: str = ':memory:'):
-        self.path = path
+        self.path = str(path)
+        path = self.path
+        self._lock = None
+        self._depth = 0
+        self.commits = 0
+        kill = os.environ.get(KILL_AT_COMMIT)
+        self._kill_at = int(kill) if kill else None
         if path != ':memory:':
             os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+            self._lock = _hold(path + '.lock')
         self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self.db.execute('PRAGMA journal_mode=WAL' if path != ':memory:' else 'PRAGMA journal_mode=MEMORY')
         self.db.execute('PRAGMA synchronous=NORMAL')
@@ -80,21 +105,59 @@ class Journal:
 
     def close(self):
         self.db.close()
+        if self._lock is not None:
+            self._lock.close()   # releases the lock
+            self._lock = None
+
+    # transactions ------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def transaction(self):
+        """One atomic state change; nested uses join the outer one."""
+        if self._depth:
+            self._depth += 1
+            try:
+                yield
+            finally:
+                self._depth -= 1
+            return
+        self.db.execute('BEGIN IMMEDIATE')
+        self._depth = 1
+        try:
+            yield
+        except BaseException:
+            self._depth = 0
+            self.db.execute('ROLLBACK')
+            raise
+        self._depth = 0
+        self.db.execute('COMMIT')
+        self._committed()
+
+    def _write(self, sql: str, args=()):
+        cur = self.db.execute(sql, args)
+        if not self._depth:
+            self._committed()   # autocommit: one statement, one commit
+        return cur
+
+    def _committed(self):
+        self.commits += 1
+        if self._kill_at is not None and self.commits >= self._kill_at:
+            os.kill(os.getpid(), signal.SIGKILL)
 
     # intents -----------------------------------------------------------------------------
     def record_intent(self, group_key: str, step: str, symbol: str, method: str, args: dict) -> str:
         """Write the intent and answer its client order id (`bp<prefix>x<intent id>`: at most
         ~24 chars of [A-Za-z0-9], valid on KuCoin (40) and Crypto.com (34 for lists))."""
         now = _now()
-        cur = self.db.execute(
-            'INSERT INTO intents (group_key, step, symbol, method, args, state, created_ms, updated_ms) '
-            'VALUES (?,?,?,?,?,?,?,?)', (group_key, step, symbol, method, json.dumps(args), INTENT, now, now))
-        cid = f'bp{self.prefix}x{cur.lastrowid}'
-        self.db.execute('UPDATE intents SET client_oid=? WHERE id=?', (cid, cur.lastrowid))
+        with self.transaction():
+            cur = self.db.execute(
+                'INSERT INTO intents (group_key, step, symbol, method, args, state, created_ms, updated_ms) '
+                'VALUES (?,?,?,?,?,?,?,?)', (group_key, step, symbol, method, json.dumps(args), INTENT, now, now))
+            cid = f'bp{self.prefix}x{cur.lastrowid}'
+            self.db.execute('UPDATE intents SET client_oid=? WHERE id=?', (cid, cur.lastrowid))
         return cid
 
     def mark(self, client_oid: str, state: str, exchange_id: str | None = None, error: str | None = None):
-        self.db.execute('UPDATE intents SET state=?, exchange_id=COALESCE(?, exchange_id), error=?, updated_ms=? '
+        self._write('UPDATE intents SET state=?, exchange_id=COALESCE(?, exchange_id), error=?, updated_ms=? '
                         'WHERE client_oid=?', (state, exchange_id, error, _now(), client_oid))
 
     def intent(self, client_oid: str) -> dict | None:
@@ -119,7 +182,7 @@ class Journal:
 
     # groups --------------------------------------------------------------------------------
     def save_group(self, key: str, symbol: str, state: str, data: dict):
-        self.db.execute('INSERT INTO groups VALUES (?,?,?,?,?) ON CONFLICT(key) DO UPDATE SET '
+        self._write('INSERT INTO groups VALUES (?,?,?,?,?) ON CONFLICT(key) DO UPDATE SET '
                         'state=excluded.state, data=excluded.data, updated_ms=excluded.updated_ms',
                         (key, symbol, state, json.dumps(data), _now()))
 
@@ -140,7 +203,7 @@ class Journal:
     def add_fill(self, trade_id: str, order_id: str, symbol: str, side: str, amount: float, price: float,
                  fee: float, ts: int) -> bool:
         """True if the fill is new (and now recorded); False if it was applied before."""
-        cur = self.db.execute('INSERT OR IGNORE INTO fills VALUES (?,?,?,?,?,?,?,?)',
+        cur = self._write('INSERT OR IGNORE INTO fills VALUES (?,?,?,?,?,?,?,?)',
                               (trade_id, order_id, symbol, side, amount, price, fee, ts))
         return cur.rowcount == 1
 
@@ -162,5 +225,37 @@ class Journal:
         return row[0] if row else None
 
     def set_cursor(self, symbol: str, since: int):
-        self.db.execute('INSERT INTO cursors VALUES (?,?) ON CONFLICT(symbol) DO UPDATE SET since=excluded.since',
-                        (symbol, since))
+        self._write('INSERT INTO cursors VALUES (?,?) ON CONFLICT(symbol) DO UPDATE SET since=excluded.since',
+                    (symbol, since))
+
+    # meta --------------------------------------------------------------------------------------
+    def meta(self, key: str) -> str | None:
+        row = self.db.execute('SELECT value FROM meta WHERE key=?', (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, key: str, value: str):
+        self._write('INSERT INTO meta VALUES (?,?) ON CONFLICT(key) DO UPDATE SET value=excluded.value',
+                    (key, value))
+
+    def cash_flow(self, symbol: str) -> float:
+        """Quote cash this journal's fills moved: sells in, buys out, fees out (fees in the quote)."""
+        row = self.db.execute("SELECT COALESCE(SUM(CASE side WHEN 'buy' THEN -amount * price ELSE amount * price END"
+                              ' - fee), 0) FROM fills WHERE symbol=?', (symbol,)).fetchone()
+        return float(row[0])
+
+
+def _hold(lock_path: str):
+    """An exclusive lock on `lock_path` for as long as the returned file stays open."""
+    f = open(lock_path, 'a+')
+    try:
+        fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        f.seek(0)
+        holder = f.read().strip() or 'another process'
+        f.close()
+        raise JournalInUse(f'journal: {lock_path[:-5]} is held by {holder}; one store at a time may use a '
+                           'journal (stop the other run, or give this one its own journal)') from None
+    f.truncate(0)
+    f.write(f'pid {os.getpid()}\n')
+    f.flush()
+    return f

@@ -8,7 +8,14 @@ resumes from the same state.
 
 Leg statuses: waiting (exists only in our plan: exits of a managed bracket before the entry
 fills, or a watched stop), inactive (on the exchange but not live yet: exits of a native OTO(CO)),
-open, filled, canceled, rejected.
+open, filled, canceled, rejected. Every change of a leg's status goes through LEG_MOVES, the
+table of (status, event) -> status; an event the table does not list for the leg's status raises
+IllegalMove instead of corrupting the group.
+
+A watched stop fires in two steps, so that a lost cancel answer can never lose it: the trigger
+sets `firing` and cancels the resting leg; only once the venue confirms that leg canceled (and its
+fills are read) is the stop sent, sized to what the resting leg did not fill. If the resting leg
+filled instead, its fill ends the stop as any exit fill ends its sibling.
 """
 from __future__ import annotations
 
@@ -19,6 +26,33 @@ from .planner import ENTRY, OCO, SINGLE, STOP_LOSS, TAKE_PROFIT, BracketSpec, Le
 WAITING, INACTIVE, OPEN, FILLED, CANCELED, REJECTED = 'waiting', 'inactive', 'open', 'filled', 'canceled', 'rejected'
 TERMINAL = (FILLED, CANCELED, REJECTED)
 LIVE = (INACTIVE, OPEN)
+
+# leg events
+PLACED_LIVE, PLACED_PENDING, ACTIVATED, PART_FILLED, FULLY_FILLED, CANCEL_SEEN, REJECT_SEEN, DROPPED = (
+    'placed_live', 'placed_pending', 'activated', 'part_filled', 'fully_filled', 'cancel_seen', 'reject_seen',
+    'dropped')
+REPLANNED = 'replanned'   # a canceled exit planned anew (protect_partial)
+
+# (status, event) -> status. A fill is always applied, even to a leg we thought canceled: the
+# venue's fills are the truth (a cancel can cross a fill).
+LEG_MOVES = {
+    (WAITING, PLACED_LIVE): OPEN, (WAITING, PLACED_PENDING): INACTIVE, (INACTIVE, PLACED_LIVE): OPEN,
+    (INACTIVE, PLACED_PENDING): INACTIVE, (OPEN, PLACED_LIVE): OPEN, (OPEN, PLACED_PENDING): OPEN,
+    (INACTIVE, ACTIVATED): OPEN, (OPEN, ACTIVATED): OPEN,
+    (WAITING, PART_FILLED): OPEN, (INACTIVE, PART_FILLED): OPEN, (OPEN, PART_FILLED): OPEN,
+    (CANCELED, PART_FILLED): CANCELED, (REJECTED, PART_FILLED): REJECTED, (FILLED, PART_FILLED): FILLED,
+    (WAITING, FULLY_FILLED): FILLED, (INACTIVE, FULLY_FILLED): FILLED, (OPEN, FULLY_FILLED): FILLED,
+    (CANCELED, FULLY_FILLED): FILLED, (REJECTED, FULLY_FILLED): FILLED, (FILLED, FULLY_FILLED): FILLED,
+    (WAITING, CANCEL_SEEN): CANCELED, (INACTIVE, CANCEL_SEEN): CANCELED, (OPEN, CANCEL_SEEN): CANCELED,
+    (WAITING, REJECT_SEEN): REJECTED, (INACTIVE, REJECT_SEEN): REJECTED, (OPEN, REJECT_SEEN): REJECTED,
+    (WAITING, DROPPED): CANCELED, (CANCELED, DROPPED): CANCELED,
+    (CANCELED, REPLANNED): WAITING, (WAITING, REPLANNED): WAITING,
+}
+
+
+class IllegalMove(ValueError):
+    """An event that the leg's status does not allow (a bug, never a venue answer)."""
+
 
 # actions
 PLACE_THEN = 'place_then'        # place the exits (managed bracket, entry fully filled)
@@ -37,6 +71,13 @@ class Leg:
     filled: float = 0.0
     cost: float = 0.0            # sum of amount * price over fills
     fee: float = 0.0
+    canceling: bool = False      # a cancel of this leg is owed to the venue (journalled as an intent)
+
+    def move(self, event: str) -> None:
+        to = LEG_MOVES.get((self.status, event))
+        if to is None:
+            raise IllegalMove(f'leg {self.role}: event {event} is not allowed in status {self.status}')
+        self.status = to
 
     @property
     def remaining(self) -> float:
@@ -56,6 +97,8 @@ class Group:
     watch: str | None = None                 # role of the locally watched stop leg
     then_placed: bool = False
     cancel_requested: bool = False
+    firing: bool = False                     # the watched stop's trigger was touched (see module doc)
+    protect_partial: bool = False            # a canceled, part-filled entry keeps exits for its fill
 
     @classmethod
     def new(cls, key: str, spec: BracketSpec, plan: Plan) -> 'Group':
@@ -65,7 +108,7 @@ class Group:
         if plan.watch is not None:
             g.watch = plan.watch.role
         for role in plan.drop:
-            g.legs[role].status = CANCELED
+            g.legs[role].move(DROPPED)
         return g
 
     def apply_exit_plan(self, plan: Plan) -> None:
@@ -74,7 +117,7 @@ class Group:
         if plan.watch is not None:
             self.watch = plan.watch.role
         for role in plan.drop:
-            self.legs[role].status = CANCELED
+            self.legs[role].move(DROPPED)
 
     # queries -------------------------------------------------------------------------------
     @property
@@ -91,8 +134,9 @@ class Group:
         return next((l for l in self.legs.values() if l.order_id == order_id), None)
 
     def unprotected(self) -> bool:
-        """Entry filled, no exit live or pending, none filled: a position nobody protects."""
-        if not self.has_entry() or self.legs[ENTRY].filled <= 0 or self.cancel_requested:
+        """Entry filled (in part or whole), no exit live or pending, none filled: a position nobody
+        protects. A strategy's own cancel counts too: it is told, not guessed at."""
+        if not self.has_entry() or self.legs[ENTRY].filled <= 0:
             return False
         exits = [self.legs[r] for r in self.exit_roles()]
         return all(l.status in (CANCELED, REJECTED) for l in exits) and not any(l.filled for l in exits)
@@ -107,12 +151,14 @@ class Group:
             leg.list_id = list_id
             if leg.status in (WAITING, INACTIVE):
                 # exits riding with their entry on the exchange wait for it to fill
-                leg.status = INACTIVE if (entry_live and role != ENTRY) else OPEN
+                leg.move(PLACED_PENDING if (entry_live and role != ENTRY) else PLACED_LIVE)
 
     def rejected(self, roles) -> list[tuple]:
         """A request was refused: its legs are rejected, the rest of the group is canceled."""
         for role in roles:
-            self.legs[role].status = REJECTED
+            if not self.legs[role].done:
+                self.legs[role].move(REJECT_SEEN)
+        self.firing = False
         return self._cancel_rest()
 
     def fill(self, order_id: str, amount: float, price: float, fee: float) -> tuple[str | None, list[tuple]]:
@@ -121,23 +167,26 @@ class Group:
         if leg is None:
             return None, []
         amount = min(amount, leg.remaining)   # never more than the leg's size
+        was_done = leg.done
         leg.filled += amount
         leg.cost += amount * price
         leg.fee += fee
-        if leg.remaining <= leg.amount * 1e-9:
-            leg.status = FILLED
-        elif leg.status in (WAITING, INACTIVE):
-            leg.status = OPEN
+        leg.move(FULLY_FILLED if leg.remaining <= leg.amount * 1e-9 else PART_FILLED)
         actions: list[tuple] = []
         if leg.role == ENTRY:
-            if leg.status == FILLED:
+            if leg.status == FILLED and not was_done:
                 actions += self._entry_filled()
         else:
             # a fill of one exit ends the other (the exchange cancels it; we stop watching it)
+            self.firing = False
             for r in self.exit_roles():
                 other = self.legs[r]
                 if r != leg.role and not other.done:
-                    other.status = CANCELED
+                    if other.status == WAITING or other.list_id is not None and other.list_id == leg.list_id:
+                        other.move(CANCEL_SEEN)   # never sent, or canceled by the venue with the list
+                    elif not other.canceling:
+                        other.canceling = True    # a separate order (managed): we cancel it
+                        actions.append((CANCEL_LEG, r))
         return leg.role, actions
 
     def _entry_filled(self) -> list[tuple]:
@@ -145,7 +194,7 @@ class Group:
         for r in self.exit_roles():
             l = self.legs[r]
             if l.status == INACTIVE:
-                l.status = OPEN
+                l.move(ACTIVATED)
         if self.mode == 'managed' and not self.then_placed and any(self.legs[r].status == WAITING for r in self.exit_roles()):
             actions.append((PLACE_THEN,))
         return actions
@@ -153,33 +202,89 @@ class Group:
     def leg_status(self, role: str, status: str) -> list[tuple]:
         """The exchange reports a leg's status (from a list or order fetch)."""
         leg = self.legs[role]
+        leg.canceling = False
         if leg.done or status == leg.status:
             return []
         if status in (CANCELED, REJECTED):
-            leg.status = status
+            leg.move(CANCEL_SEEN if status == CANCELED else REJECT_SEEN)
             if role == ENTRY and leg.filled > 0:
-                # partially filled entry canceled: exits stay for the filled part (see README)
-                return self._entry_filled()
+                return self._part_filled_entry_ended()
+            if self.firing and role != self.watch and self.watch is not None:
+                return self._fire()
             return self._cancel_rest()
         if status == OPEN and leg.status == INACTIVE:
-            leg.status = OPEN
+            leg.move(ACTIVATED)
         return []
+
+    def _part_filled_entry_ended(self) -> list[tuple]:
+        """The entry ended part-filled. Without `protect_partial` (or after the strategy's own
+        cancel without it) its exits go, and `unprotected()` reports the position; with it, exits
+        sized to the filled part are placed (managed legs, whatever the group's mode was)."""
+        if not self.protect_partial:
+            return self._cancel_rest()
+        actions = []
+        for r in self.exit_roles():
+            l = self.legs[r]
+            if l.done or l.status == WAITING:
+                continue
+            if l.list_id and l.list_id == self.legs[ENTRY].list_id:
+                continue          # gone with the entry's list; re-planned below once canceled
+            if not l.canceling:
+                l.canceling = True
+                actions.append((CANCEL_LEG, r))
+        live = [r for r in self.exit_roles() if self.legs[r].status in LIVE]
+        if not live:
+            for r in self.exit_roles():
+                l = self.legs[r]
+                if l.filled:
+                    continue
+                l.move(REPLANNED)
+                l.order_id, l.list_id, l.canceling = None, None, False
+            self.mode, self.then_placed, self.watch = 'managed', False, None
+            actions.append((PLACE_THEN,))
+        return actions
+
+    def _fire(self) -> list[tuple]:
+        """The resting leg is confirmed gone: send the watched stop for what it did not fill."""
+        self.firing = False
+        stop = self.legs[self.watch]
+        rest = sum(self.legs[r].filled for r in self.exit_roles() if r != self.watch)
+        stop.amount = max(self.spec.leg(self.watch).amount - rest, 0.0)
+        if stop.amount <= self.spec.leg(self.watch).amount * 1e-9:
+            stop.move(DROPPED)
+            self.watch = None
+            return []
+        return [(SEND_WATCHED, self.watch)]
 
     def stop_touched(self) -> list[tuple]:
         """The watched stop's trigger was touched on a closed bar: free the resting leg's funds,
         then send the stop as a plain order."""
-        if self.watch is None or self.legs[self.watch].status != WAITING:
+        if self.watch is None or self.legs[self.watch].status != WAITING or self.firing:
             return []
+        self.firing = True
         actions = []
         for r in self.exit_roles():
-            if r != self.watch and self.legs[r].status in LIVE:
-                actions.append((CANCEL_LEG, r))
-        actions.append((SEND_WATCHED, self.watch))
-        return actions
+            leg = self.legs[r]
+            if r != self.watch and leg.status in LIVE:
+                if not leg.canceling:
+                    leg.canceling = True
+                    actions.append((CANCEL_LEG, r))
+        return actions or self._fire()
 
     def cancel(self) -> list[tuple]:
         """The strategy cancels any leg: like BackBroker, the whole group goes."""
         self.cancel_requested = True
+        self.firing = False
+        entry = self.legs.get(ENTRY)
+        if self.protect_partial and entry is not None and not entry.done and self.mode == 'managed':
+            # only the entry goes for now: its confirmation decides the exits (part-filled or not)
+            if entry.status == WAITING:
+                entry.move(DROPPED)
+                return self._cancel_rest()
+            if not entry.canceling:
+                entry.canceling = True
+                return [(CANCEL_LEG, ENTRY)]
+            return []
         return self._cancel_rest()
 
     def _cancel_rest(self) -> list[tuple]:
@@ -188,24 +293,33 @@ class Group:
             if leg.done:
                 continue
             if leg.status == WAITING:
-                leg.status = CANCELED
+                leg.move(DROPPED)
+            elif leg.canceling:
+                continue      # already owed to the venue
             elif leg.list_id:
                 if leg.list_id not in lists:
                     lists.add(leg.list_id)
                     actions.append((CANCEL_LIST, leg.list_id))
             else:
+                leg.canceling = True
                 actions.append((CANCEL_LEG, leg.role))
+        for leg in self.legs.values():
+            if leg.list_id in lists:
+                leg.canceling = True
         return actions
 
-    def canceled_on_exchange(self, roles) -> None:
+    def canceled_on_exchange(self, roles) -> list[tuple]:
+        """The venue confirmed these legs canceled (our cancel, or someone else's)."""
+        actions = []
         for r in roles:
-            if not self.legs[r].done:
-                self.legs[r].status = CANCELED
+            actions += self.leg_status(r, CANCELED)
+        return actions
 
     # persistence ---------------------------------------------------------------------------
     def to_dict(self) -> dict:
         return {'key': self.key, 'mode': self.mode, 'watch': self.watch, 'then_placed': self.then_placed,
-                'cancel_requested': self.cancel_requested,
+                'cancel_requested': self.cancel_requested, 'firing': self.firing,
+                'protect_partial': self.protect_partial,
                 'spec': {'kind': self.spec.kind, 'symbol': self.spec.symbol, 'legs': [asdict(l) for l in self.spec.legs]},
                 'legs': {r: asdict(l) for r, l in self.legs.items()}}
 
@@ -213,6 +327,7 @@ class Group:
     def from_dict(cls, d: dict) -> 'Group':
         spec = BracketSpec(d['spec']['kind'], d['spec']['symbol'], tuple(LegSpec(**l) for l in d['spec']['legs']))
         g = cls(d['key'], spec, d['mode'], watch=d['watch'], then_placed=d['then_placed'],
-                cancel_requested=d['cancel_requested'])
+                cancel_requested=d['cancel_requested'], firing=d.get('firing', False),
+                protect_partial=d.get('protect_partial', False))
         g.legs = {r: Leg(**l) for r, l in d['legs'].items()}
         return g

@@ -62,7 +62,7 @@ def run_paper(strategy_cls, exchange_id: str, data_path, symbol: str = 'ETH/BTC'
         strat = cerebro.run()[0]
         result = result_from(strat, {'mode': 'paper', 'exchange': exchange_id, 'symbol': symbol,
                                      'data': str(data_path), 'cash_start': cash, 'strategy': strategy_cls.__name__,
-                                     'bars': len(bars), 'requests': store.requests + data.requests,
+                                     'bars': len(bars), 'requests': store.requests,
                                      'journal': journal})
         result.store = store  # for tests and the CLI: journal, groups, request counts
         return result

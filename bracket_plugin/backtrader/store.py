@@ -1,14 +1,24 @@
 """BracketStore: owns one exchange instance, the journal and the group states.
 
-Thin I/O shell around the pure parts (planner, orderstate): it sends what the plan says, writes
-every intent to the journal before sending it and every outcome after, reads fills (one
-`fetch_my_trades` per symbol with live orders per cycle), and emits events that the broker turns
-into backtrader notifications. No singleton: every store has its own exchange and journal.
+A thin I/O shell around the pure parts (planner, orderstate, policy):
+
+- Every event (a fill, an answer, a cancel confirmed, a stop touched, the strategy's cancel) is
+  applied to its group as ONE journal transaction: the fill row, the group row and the intents of
+  the actions the event triggers commit together, and only then are those actions sent
+  (`_apply`). A crash anywhere leaves a journal from which `reconcile()` resumes.
+- Every venue call goes through one `Policy` (done / refused / unknown). An unknown create is
+  settled by looking it up by its client order id and is sent again only under that same id once
+  the venue says it does not have it; an unknown cancel, or a cancel answered `OrderNotFound`, is
+  settled by reading the order. Unknown outcomes are looked at again on later cycles, with backoff.
+- Fills are read page by page until caught up (`_read_fills`) and applied once each (trade id).
+- Every `reconcile_every` cycles the live orders and lists are read (`_reconcile_open`), so a
+  cancel made outside this store reaches the strategy, and an unprotected position is reported.
+
+No singleton: every store has its own exchange and journal (a journal is held by one store).
 """
 from __future__ import annotations
 
 import logging
-import time
 from collections import deque
 from dataclasses import replace
 
@@ -16,37 +26,44 @@ import ccxt
 
 from . import journal as J
 from .journal import Journal
-from .orderstate import (CANCEL_LEG, CANCEL_LIST, CANCELED, FILLED, LIVE, OPEN, PLACE_THEN, REJECTED,
+from .orderstate import (CANCEL_LEG, CANCEL_LIST, CANCELED, ENTRY, FILLED, LIVE, OPEN, PLACE_THEN, REJECTED,
                          SEND_WATCHED, WAITING, Group)
-from .planner import (ENTRY, LIMIT, OCO, SINGLE, STOP, STOP_LIMIT, BracketSpec, LegSpec,
-                      Request, plan, single_request)
+from .planner import LIMIT, OCO, SINGLE, STOP, BracketSpec, LegSpec, Request, plan, single_request
+from .policy import DONE, Backoff, Outcome, Policy
 
 log = logging.getLogger('bracket_plugin.backtrader')
 
 # events for the broker: (kind, group key, ...)
 EV_ACCEPTED = 'accepted'      # (roles)
 EV_REJECTED = 'rejected'      # (roles, reason 'margin'|'rejected', message)
-EV_FILL = 'fill'              # (role, amount, price, fee, ts)
+EV_FILL = 'fill'              # (role, amount, price, fee, ts, trade id)
 EV_CANCELED = 'canceled'      # (roles)
 EV_UNPROTECTED = 'unprotected'  # (message)
 
 LIST_CANCEL = {'oco': 'cancel_oco_order', 'oto': 'cancel_oto_order', 'otoco': 'cancel_otoco_order'}
 _LEG_STATUS = {'open': OPEN, 'closed': FILLED, 'canceled': CANCELED, 'expired': CANCELED, 'rejected': REJECTED}
+MAX_FILL_PAGES = 200           # pages of fills read in one cycle before the rest waits for the next
+REWIND_MS = 60_000             # fills re-read from this long before a create whose answer was late
 
 
-# answers that say the order was not, and will not be, placed; anything else is an unknown outcome
-DEFINITE_REFUSALS = (ccxt.InvalidOrder, ccxt.BadRequest, ccxt.BadSymbol, ccxt.NotSupported,
-                     ccxt.AuthenticationError, ccxt.PermissionDenied, ccxt.AccountSuspended)
+def _is_create(method: str) -> bool:
+    return method.startswith('create_')
 
 
-class UnknownOutcome(Exception):
-    """A create could not be confirmed either way; it stays in the journal as `unknown`."""
+def _request(it: dict) -> Request:
+    a = it['args']
+    return Request(it['method'], tuple(a['args']), a['params'], tuple(a['roles']))
 
 
 class BracketStore:
     def __init__(self, exchange, config: dict | None = None, journal='bracket_journal.sqlite',
-                 poll_interval: float = 5.0, stop_slippage: float = 0.01, max_attempts: int = 5,
-                 retry_delay: float = 0.5, reconcile: bool = True):
+                 poll_interval: float = 5.0, stop_slippage: float = 0.01, max_attempts: int = 3,
+                 retry_delay: float = 0.05, reconcile: bool = True, reconcile_every: int = 12,
+                 protect_partial: bool = False):
+        """reconcile_every: cycles between two reads of the live orders and lists (one cycle per
+        bar, and live one every poll_interval seconds without a bar). protect_partial: an entry
+        that ends part-filled (canceled by the strategy or the venue) keeps exits sized to its
+        fill, instead of being reported unprotected."""
         if isinstance(exchange, str):
             import bracket_plugin
             exchange = bracket_plugin.exchange(exchange, dict(config or {}))
@@ -54,20 +71,27 @@ class BracketStore:
         self.journal = journal if isinstance(journal, Journal) else Journal(journal)
         self.poll_interval = poll_interval
         self.stop_slippage = stop_slippage
-        self.max_attempts = max_attempts
-        self.retry_delay = retry_delay
+        self.policy = Policy(exchange, attempts=max_attempts, backoff=Backoff(base=retry_delay))
+        self.reconcile_every = max(1, int(reconcile_every))
+        self.protect_partial = protect_partial
         self.groups: dict[str, Group] = {}
         self.events: deque = deque()
         self.notifs: deque = deque()          # store messages (e.g. an unprotected position)
-        self.requests = 0                     # exchange calls made through the store
         self.last: dict[str, float] = {}      # symbol -> close of the last closed bar seen
         self.cycle = 0                        # poll cycles (one per bar)
         self._reported: set[str] = set()      # groups already reported unprotected
         self._armed: dict[str, int] = {}      # group key -> cycle in which its stop began to be watched
+        self._retry: dict[str, tuple[int, int]] = {}   # client id -> (failures, cycle of the next look)
+        self._running = False
         self._broker = None
         self._datas = []
         if reconcile:
             self.reconcile()
+
+    @property
+    def requests(self) -> int:
+        """Exchange calls made through the store (its feeds' included)."""
+        return self.policy.requests
 
     # backtrader factory methods ---------------------------------------------------------------
     def getbroker(self, **kwargs):
@@ -94,195 +118,73 @@ class BracketStore:
         self.notifs.clear()
         return out
 
-    # sending ------------------------------------------------------------------------------------
-    def submit(self, spec: BracketSpec, key: str | None = None) -> Group:
-        """Plan and send a group. Raises PlanError before anything is sent."""
-        p = plan(spec, self.exchange.has, self.exchange.id, self.stop_slippage)
-        key = key or self.journal.new_group_key()
-        group = Group.new(key, spec, p)
-        self.groups[key] = group
-        if p.watch is not None:
-            self._armed[key] = self.cycle
-        self._save(group)
-        self._send(group, 'first', p.first)
-        return group
-
+    # transitions --------------------------------------------------------------------------------
     def _save(self, group: Group):
         state = 'done' if group.done else 'live'
         self.journal.save_group(group.key, group.spec.symbol, state, group.to_dict())
 
-    def _send(self, group: Group, step: str, req: Request):
-        cid = self.journal.record_intent(group.key, step, group.spec.symbol, req.method,
-                                         {'args': list(req.args), 'params': req.params, 'roles': list(req.roles)})
-        try:
-            result = self._create(req, cid)
-        except UnknownOutcome as exc:
-            log.warning('create %s (%s) outcome unknown after %d attempts: %s; will look it up again',
-                        req.method, cid, self.max_attempts, exc)
-            return
-        except ccxt.InsufficientFunds as exc:
-            self._refused(group, req, cid, 'margin', exc)
-            return
-        except DEFINITE_REFUSALS as exc:
-            self._refused(group, req, cid, 'rejected', exc)
-            return
-        self._attach(group, req, cid, result)
-
-    def _call(self, name, *args):
-        self.requests += 1
-        return getattr(self.exchange, name)(*args)
-
-    def _create(self, req: Request, cid: str):
-        """One create; after an uncertain outcome the order is looked up by client id before any resend."""
-        params = dict(req.params, clientOrderId=cid)
-        for attempt in range(self.max_attempts):
-            self.journal.mark(cid, J.SENT)
-            try:
-                return self._call(req.method, *req.args, params)
-            except ccxt.DuplicateOrderId:
-                found = self._lookup(req, cid)
-                if found is not None:
-                    return found
-                raise
-            except (ccxt.InsufficientFunds, *DEFINITE_REFUSALS):
-                raise
-            except ccxt.BaseError as exc:
-                # timeout, reset, 5xx, 429, lost answer, or an error ccxt could not classify
-                # (e.g. a 5xx page ccxt reads as a bare ExchangeError): the order may exist
-                self.journal.mark(cid, J.UNKNOWN, error=type(exc).__name__)
-                found = self._lookup_patiently(req, cid)
-                if found is not None:
-                    return found
-                time.sleep(self.retry_delay * (2 ** attempt))
-        raise UnknownOutcome(f'{req.method} {cid}: no answer after {self.max_attempts} attempts')
-
-    def _lookup_patiently(self, req, cid):
-        last = None
-        for attempt in range(self.max_attempts):
-            try:
-                return self._lookup(req, cid)
-            except ccxt.BaseError as exc:
-                last = exc
-                time.sleep(self.retry_delay * (2 ** attempt))
-        raise UnknownOutcome(f'lookup of {cid} failed: {type(last).__name__}')
-
-    def _lookup(self, req: Request, cid: str):
-        """The order or list created under `cid`, or None if the exchange does not know it."""
-        symbol = req.args[0]
-        if req.method != 'create_order':
-            try:
-                return self._call('fetch_oco_order', None, symbol, {'clientOrderId': cid})
-            except ccxt.OrderNotFound:
-                return None
-        trig = 'triggerPrice' in req.params
-        try:
-            params = {'clientOrderId': cid}
-            if trig and self.exchange.id == 'kucoin':
-                params['trigger'] = True
-            return self._call('fetch_order', None, symbol, params)
-        except (ccxt.OrderNotFound, ccxt.ArgumentsRequired, ccxt.BadRequest, ccxt.NotSupported):
-            pass
-        # second opinion (and the only way where a by-client-id query is missing): open and past orders
-        for name, flag in (('fetch_open_orders', 'fetchOpenOrders'), ('fetch_closed_orders', 'fetchClosedOrders'),
-                           ('fetch_orders', 'fetchOrders')):
-            if not self.exchange.has.get(flag):
-                continue
-            try:
-                orders = self._call(name, symbol)
-            except (ccxt.NotSupported, ccxt.ArgumentsRequired):
-                continue
-            for o in orders:
-                if o.get('clientOrderId') == cid:
-                    return o
-        return None
-
-    def _refused(self, group, req, cid, reason, exc):
-        self.journal.mark(cid, J.FAILED, error=f'{type(exc).__name__}: {exc}'[:500])
-        log.warning('%s refused (%s): %s', req.method, reason, exc)
+    def _apply(self, group: Group, event, *args, fill: tuple | None = None, before_events=(),
+               intent: tuple | None = None, also=None) -> bool:
+        """Apply one event to `group` as one transaction: the fill row (if any; a fill applied
+        before is skipped), the outcome of an intent (if any: (client id, state, exchange id,
+        error)), `also()` (more rows of the same change), the group row and the intents of the
+        actions it triggers. Then emit events and send the new intents. False if the fill was
+        already applied."""
         before = self._statuses(group)
-        actions = group.rejected(req.roles)
-        self.events.append((EV_REJECTED, group.key, tuple(req.roles), reason, str(exc)))
+        with self.journal.transaction():
+            if fill is not None and not self.journal.add_fill(*fill):
+                return False
+            if intent is not None:
+                self.journal.mark(intent[0], intent[1], exchange_id=intent[2], error=intent[3])
+            if also is not None:
+                also()
+            actions = event(*args) if event is not None else []
+            self._record(group, actions)
+            self._save(group)
+        self.events.extend(before_events)
         self._emit_canceled(group, before)
-        self._act(group, actions)
-        self._save(group)
+        self._run()
+        return True
 
-    def _attach(self, group: Group, req: Request, cid: str, result: dict):
-        """Record the exchange ids of a placed request (a list: learn leg ids from its details)."""
-        if req.method == 'create_order':
-            ids = {req.roles[0]: result['id']}
-            list_id = None
-        else:
-            list_id = result['id']
-            legs = result.get('orders') or []
-            if len(legs) < len(req.roles) or not all(l.get('id') for l in legs):
-                result = self._call('fetch_oco_order', list_id, req.args[0])
-                legs = result.get('orders') or []
-            ids = {l['role']: l['id'] for l in legs if l.get('role') in req.roles}
-        self.journal.mark(cid, J.DONE, exchange_id=list_id or ids[req.roles[0]])
-        group.placed(req.roles, ids, list_id)
-        self.events.append((EV_ACCEPTED, group.key, tuple(req.roles)))
-        self._save(group)
-
-    # actions from the state machine ----------------------------------------------------------
-    def _act(self, group: Group, actions):
+    def _record(self, group: Group, actions):
+        """Turn the state machine's actions into journalled intents (inside the caller's transaction)."""
         for action in actions:
             kind = action[0]
             if kind == PLACE_THEN:
-                self._place_then(group)
-            elif kind == CANCEL_LIST:
-                self._cancel_list(group, action[1])
-            elif kind == CANCEL_LEG:
-                self._cancel_leg(group, action[1])
+                req = self._plan_then(group)
+                self._intent(group, 'then', req)
             elif kind == SEND_WATCHED:
-                self._send_watched(group, action[1])
+                self._intent(group, 'watched', self._watched_request(group, action[1]))
+            elif kind == CANCEL_LEG:
+                leg = group.legs[action[1]]
+                self._intent(group, 'cancel', Request('cancel_order', (leg.order_id, group.spec.symbol,
+                                                                        self._leg_params(group, action[1])),
+                                                      {}, (action[1],)))
+            elif kind == CANCEL_LIST:
+                list_id = action[1]
+                roles = tuple(r for r, l in group.legs.items() if l.list_id == list_id)
+                self._intent(group, 'cancel', Request(self._list_cancel(group), (list_id, group.spec.symbol),
+                                                      {}, roles))
 
-    def _place_then(self, group: Group):
-        # exits protect what the entry bought or sold (all of it, unless it was cancelled part-filled)
+    def _intent(self, group: Group, step: str, req: Request):
+        self.journal.record_intent(group.key, step, group.spec.symbol, req.method,
+                                   {'args': list(req.args), 'params': req.params, 'roles': list(req.roles)})
+
+    def _plan_then(self, group: Group) -> Request:
+        # exits protect what the entry bought or sold (all of it, unless it ended part-filled)
         held = group.legs[ENTRY].filled
         exits = tuple(replace(group.spec.leg(r), amount=min(group.spec.leg(r).amount, held))
-                      for r in group.exit_roles())
+                      for r in group.exit_roles() if group.legs[r].status == WAITING)
         for leg in exits:
             group.legs[leg.role].amount = leg.amount
         then = BracketSpec(OCO if len(exits) == 2 else SINGLE, group.spec.symbol, exits)
         p = plan(then, self.exchange.has, self.exchange.id, self.stop_slippage, self.last.get(group.spec.symbol))
-        before = self._statuses(group)
         group.apply_exit_plan(p)
         if p.watch is not None:
             self._armed[group.key] = self.cycle
-        self._emit_canceled(group, before)
-        self._save(group)
-        self._send(group, 'then', p.first)
+        return p.first
 
-    def _cancel_list(self, group: Group, list_id: str):
-        # a native OTO(CO) is one list; every other list we place is an OCO (managed exits)
-        kind = group.spec.kind if group.mode == 'native' else 'oco'
-        try:
-            self._call(LIST_CANCEL[kind], list_id, group.spec.symbol)
-        except ccxt.OrderNotFound:
-            pass  # already done on the exchange: its fills or final status come with the next poll
-        roles = [r for r, l in group.legs.items() if l.list_id == list_id and not l.done]
-        self._confirm_canceled(group, roles)
-
-    def _cancel_leg(self, group: Group, role: str):
-        leg = group.legs[role]
-        spec_leg = group.spec.leg(role)
-        params = {'trigger': True} if spec_leg.kind in (STOP, STOP_LIMIT) and self.exchange.id == 'kucoin' \
-            and leg.list_id is None and not (group.watch == role) else {}
-        try:
-            self._call('cancel_order', leg.order_id, group.spec.symbol, params)
-        except ccxt.OrderNotFound:
-            return False
-        self._confirm_canceled(group, [role])
-        return True
-
-    def _confirm_canceled(self, group, roles):
-        roles = [r for r in roles if not group.legs[r].done]
-        group.canceled_on_exchange(roles)
-        if roles:
-            self.events.append((EV_CANCELED, group.key, tuple(roles)))
-        self._save(group)
-
-    def _send_watched(self, group: Group, role: str):
+    def _watched_request(self, group: Group, role: str) -> Request:
         leg = group.legs[role]
         spec_leg = group.spec.leg(role)
         amount = leg.remaining
@@ -291,17 +193,247 @@ class BracketStore:
         else:
             req = single_request(group.spec.symbol, LegSpec(role, spec_leg.side, amount, LIMIT, price=spec_leg.price))
         group.watch = None
-        leg.status = WAITING  # placed() turns it open
-        self._save(group)
-        self._send(group, 'watched', req)
+        return req
 
+    def _list_cancel(self, group: Group) -> str:
+        # a native OTO(CO) is one list; every other list we place is an OCO (managed exits)
+        return LIST_CANCEL[group.spec.kind if group.mode == 'native' else 'oco']
+
+    def _leg_params(self, group: Group, role: str) -> dict:
+        """KuCoin keeps untriggered stop orders apart: reads and cancels of one say so. A leg is
+        such an order when the create that placed it carried a trigger price."""
+        if self.exchange.id != 'kucoin' or group.legs[role].list_id is not None:
+            return {}
+        sent = [it for it in self.journal.intents([J.DONE, J.UNKNOWN, J.INTENT], group.key)
+                if it['method'] == 'create_order' and role in it['args']['roles']]
+        return {'trigger': True} if sent and 'triggerPrice' in sent[-1]['args']['params'] else {}
+
+    # sending ------------------------------------------------------------------------------------
+    def submit(self, spec: BracketSpec, key: str | None = None) -> Group:
+        """Plan and send a group. Raises PlanError before anything is sent."""
+        p = plan(spec, self.exchange.has, self.exchange.id, self.stop_slippage)
+        key = key or self.journal.new_group_key()
+        group = Group.new(key, spec, p)
+        group.protect_partial = self.protect_partial
+        self.groups[key] = group
+        if p.watch is not None:
+            self._armed[key] = self.cycle
+        with self.journal.transaction():
+            self._save(group)
+            self._intent(group, 'first', p.first)
+        self._run()
+        return group
+
+    def _run(self):
+        """Send every intent not sent yet, in the order recorded (each changes its state, so this ends)."""
+        if self._running:
+            return            # the outer loop picks up intents recorded while it runs
+        self._running = True
+        try:
+            while True:
+                fresh = self.journal.intents([J.INTENT, J.SENT])
+                if not fresh:
+                    return
+                for it in fresh:
+                    self._execute(it)
+        finally:
+            self._running = False
+
+    def _execute(self, it: dict, settle_only: bool = False):
+        group = self.groups.get(it['group_key'])
+        if group is None:
+            self.journal.mark(it['client_oid'], J.FAILED, error='group not in this journal')
+            return
+        req = _request(it)
+        if not _is_create(req.method) and all(group.legs[r].status in (FILLED, REJECTED) for r in req.roles):
+            self.journal.mark(it['client_oid'], J.DONE, error='legs ended before the cancel was sent')
+            return
+        if _is_create(req.method):
+            if settle_only:
+                self._settle_create(group, req, it)
+            else:
+                self._send_create(group, req, it)
+        else:
+            self._send_cancel(group, req, it)
+
+    # creates --------------------------------------------------------------------------------------
+    def _send_create(self, group: Group, req: Request, it: dict, resends: int = 1):
+        cid = it['client_oid']
+        if all(group.legs[r].done for r in req.roles):
+            # the group ended (canceled) before this was sent
+            self.journal.mark(cid, J.FAILED, error='group ended before sending')
+            return
+        out = self.policy.write(req.method, *req.args, dict(req.params, clientOrderId=cid))
+        if out.done:
+            self._attach(group, req, it, out.result)
+        elif out.refused and not out.refused_as(ccxt.DuplicateOrderId):
+            self._refused(group, req, cid, out.error)
+        else:
+            # unknown, or the venue already has this client id (an earlier send went through)
+            log.warning('create %s (%s): %s; looking it up by client id', req.method, cid, type(out.error).__name__)
+            self.journal.mark(cid, J.UNKNOWN, error=type(out.error).__name__)
+            self._settle_create(group, req, it, resends)
+
+    def _settle_create(self, group: Group, req: Request, it: dict, resends: int = 1):
+        """Look an unknown create up by client id: attach it if found; if the venue says it has no
+        such order, send it again under the same id (at most `resends` times now)."""
+        cid = it['client_oid']
+        found = self._lookup(req, cid)
+        if found.unknown:
+            self._later(cid)
+            return
+        if found.result is not None:
+            self._attach(group, req, it, found.result, rewind=True)
+            return
+        if all(group.legs[r].done for r in req.roles):
+            self.journal.mark(cid, J.FAILED, error='not on the venue; group ended meanwhile')
+            return
+        if resends <= 0:
+            self._later(cid)
+            return
+        log.warning('create %s (%s) is not on the venue: sending it again under the same client id', req.method, cid)
+        self._send_create(group, req, it, resends - 1)
+
+    def _later(self, cid: str):
+        failures = self._retry.get(cid, (0, 0))[0] + 1
+        self._retry[cid] = (failures, self.cycle + self.policy.backoff.cycles(failures))
+
+    def _lookup(self, req: Request, cid: str) -> Outcome:
+        """DONE with the order or list created under `cid`, DONE with None if the venue does not
+        know it, or UNKNOWN."""
+        symbol = req.args[0]
+        if not req.method == 'create_order':
+            out = self.policy.read('fetch_oco_order', None, symbol, {'clientOrderId': cid})
+            return Outcome(DONE, None) if out.refused_as(ccxt.OrderNotFound) else out
+        params = {'clientOrderId': cid}
+        if 'triggerPrice' in req.params and self.exchange.id == 'kucoin':
+            params['trigger'] = True
+        out = self.policy.read('fetch_order', None, symbol, params)
+        if out.done or out.unknown:
+            return out
+        # refused (not found, or no by-client-id query): a second opinion from the order lists
+        for name, flag in (('fetch_open_orders', 'fetchOpenOrders'), ('fetch_closed_orders', 'fetchClosedOrders'),
+                           ('fetch_orders', 'fetchOrders')):
+            if not self.exchange.has.get(flag):
+                continue
+            listed = self.policy.read(name, symbol)
+            if listed.unknown:
+                return listed
+            if listed.done:
+                for o in listed.result:
+                    if o.get('clientOrderId') == cid:
+                        return Outcome(DONE, o)
+        return Outcome(DONE, None)
+
+    def _refused(self, group: Group, req: Request, cid: str, exc: BaseException):
+        reason = 'margin' if isinstance(exc, ccxt.InsufficientFunds) else 'rejected'
+        log.warning('%s refused (%s): %s', req.method, reason, exc)
+        self._apply(group, group.rejected, req.roles,
+                    intent=(cid, J.FAILED, None, f'{type(exc).__name__}: {exc}'[:500]),
+                    before_events=[(EV_REJECTED, group.key, tuple(req.roles), reason, str(exc))])
+
+    def _attach(self, group: Group, req: Request, it: dict, result: dict, rewind: bool = False):
+        """Record the venue ids of a placed request with the group's change, in one transaction."""
+        cid = it['client_oid']
+        if req.method == 'create_order':
+            ids, list_id = {req.roles[0]: result['id']}, None
+        else:
+            list_id = result['id']
+            legs = result.get('orders') or []
+            if len(legs) < len(req.roles) or not all(leg.get('id') for leg in legs):
+                read = self.policy.read('fetch_oco_order', list_id, req.args[0])
+                if read.done:
+                    legs = read.result.get('orders') or []
+                # else: leg ids stay unknown; `_learn_leg_ids` reads them before fills are read
+            ids = {leg['role']: leg['id'] for leg in legs if leg.get('role') in req.roles and leg.get('id')}
+        ended = all(group.legs[r].done for r in req.roles)
+
+        def placed():
+            group.placed(req.roles, ids, list_id)
+            if not ended:
+                return []
+            # the group ended while this create was unknown: what the venue holds must go too
+            return [(CANCEL_LIST, list_id)] if list_id else [(CANCEL_LEG, req.roles[0])]
+
+        self._retry.pop(cid, None)
+        self._apply(group, placed, intent=(cid, J.DONE, list_id or ids.get(req.roles[0]), None),
+                    also=(lambda: self._rewind(req.args[0], it['created_ms'])) if rewind else None,
+                    before_events=[] if ended else [(EV_ACCEPTED, group.key, tuple(req.roles))])
+
+    def _rewind(self, symbol: str, since_ms: int):
+        """Read fills again from before `since_ms`: an order found late may have filled meanwhile."""
+        cursor = self.journal.cursor(symbol)
+        back = since_ms - REWIND_MS - abs(int(self.exchange.options.get('timeDifference', 0) or 0))
+        if cursor is not None and cursor > back:
+            self.journal.set_cursor(symbol, back)
+
+    # cancels --------------------------------------------------------------------------------------
+    def _send_cancel(self, group: Group, req: Request, it: dict):
+        """A cancel, settled by reading the order when its answer is unknown or `OrderNotFound`."""
+        cid = it['client_oid']
+        out = self.policy.write(req.method, *req.args)
+        if out.done:
+            self._canceled(group, req, cid)
+            return
+        if out.refused and not out.refused_as(ccxt.OrderNotFound):
+            log.error('cancel of %s %s refused: %s', group.key, req.roles, out.error)
+
+            def not_canceling():
+                for r in req.roles:
+                    group.legs[r].canceling = False
+                return []
+            self._apply(group, not_canceling,
+                        intent=(cid, J.FAILED, None, f'{type(out.error).__name__}: {out.error}'[:500]))
+            self.notifs.append(f'CANCEL REFUSED: group {group.key} {list(req.roles)} on {group.spec.symbol}: '
+                               f'{out.error}')
+            return
+        self._settle_cancel(group, req, cid)
+
+    def _settle_cancel(self, group: Group, req: Request, cid: str):
+        statuses = self._read_statuses(group, req)
+        if statuses is None:
+            self.journal.mark(cid, J.UNKNOWN, error='cancel outcome unknown')
+            self._later(cid)
+            return
+        if any(s == OPEN for r, s in statuses.items() if not group.legs[r].done):
+            # the cancel did not take (or not yet): it is sent again later (a repeated cancel is harmless)
+            self.journal.mark(cid, J.UNKNOWN, error='still open after cancel')
+            self._later(cid)
+            return
+        self._canceled(group, req, cid, statuses)
+
+    def _read_statuses(self, group: Group, req: Request) -> dict | None:
+        """{role: status} of the legs a cancel was about, as the venue has them; None if unknown."""
+        symbol = group.spec.symbol
+        if req.method == 'cancel_order':
+            role = req.roles[0]
+            out = self.policy.read('fetch_order', req.args[0], symbol, self._leg_params(group, role))
+            if out.refused_as(ccxt.OrderNotFound):
+                return {role: CANCELED}     # gone without a trace of a fill: fills would say otherwise
+            return {role: _LEG_STATUS.get(out.result.get('status'), OPEN)} if out.done else None
+        out = self.policy.read('fetch_oco_order', req.args[0], symbol)
+        if out.refused_as(ccxt.OrderNotFound):
+            return {r: CANCELED for r in req.roles}
+        if not out.done:
+            return None
+        seen = {leg.get('role'): _LEG_STATUS.get(leg.get('status'), OPEN) for leg in out.result.get('orders') or []}
+        if out.result.get('status') in ('canceled', 'closed', 'expired', 'rejected'):
+            seen = {r: (s if s != OPEN else CANCELED) for r, s in seen.items()}
+        return {r: seen.get(r, CANCELED) for r in req.roles}
+
+    def _canceled(self, group: Group, req: Request, cid: str, statuses: dict | None = None):
+        """The venue confirmed the cancel: read the fills first (a canceled leg may have part-filled,
+        and the stop that fires next is sized by them), then apply the cancel."""
+        self._read_fills(group.spec.symbol)
+        gone = [r for r in req.roles if (statuses or {}).get(r, CANCELED) != FILLED and not group.legs[r].done]
+        self._apply(group, group.canceled_on_exchange, gone, intent=(cid, J.DONE, None, None))
+        self._retry.pop(cid, None)
+
+    # the strategy's cancel --------------------------------------------------------------------------
     def cancel(self, key: str):
         group = self.groups[key]
-        before = self._statuses(group)
         mark = len(self.events)
-        actions = group.cancel()
-        self._emit_canceled(group, before)
-        self._act(group, actions)
+        self._apply(group, group.cancel)
         # one Canceled event for the whole group, so the broker can notify in BackBroker's order
         mine = [e for e in list(self.events)[mark:] if e[0] == EV_CANCELED and e[1] == key]
         if len(mine) > 1:
@@ -310,14 +442,13 @@ class BracketStore:
                 self.events.pop()
             self.events.append((EV_CANCELED, key, tuple(r for e in mine for r in e[2])))
             self.events.extend(rest)
-        self._save(group)
 
     @staticmethod
     def _statuses(group):
         return {r: l.status for r, l in group.legs.items()}
 
     def _emit_canceled(self, group, before):
-        roles = tuple(r for r, l in group.legs.items() if l.status == CANCELED and before[r] != CANCELED)
+        roles = tuple(r for r, l in group.legs.items() if l.status == CANCELED and before.get(r) != CANCELED)
         if roles:
             self.events.append((EV_CANCELED, group.key, roles))
 
@@ -326,18 +457,15 @@ class BracketStore:
         return sorted({g.spec.symbol for g in self.groups.values() if not g.done})
 
     def poll(self, bars: dict | None = None):
-        """One cycle: resolve unknown creates, read fills per symbol, check watched stops on the
-        bars just closed ({symbol: (high, low, close)})."""
+        """One cycle: settle unknown outcomes, read fills per symbol, check watched stops on the
+        bars just closed ({symbol: (high, low, close)}), and on schedule read the live orders."""
         self.cycle += 1
         for symbol, bar in (bars or {}).items():
             self.last[symbol] = bar[2]
-        self._resolve_unknown()
+        self._settle_unknown()
+        self._run()
         for symbol in self.live_symbols():
-            try:
-                self._poll_fills(symbol)
-            except ccxt.BaseError as exc:
-                # the cursor did not move: the same fills are read again next cycle
-                log.warning('fills of %s not read this cycle: %s', symbol, type(exc).__name__)
+            self._read_fills(symbol)
         if bars:
             for group in list(self.groups.values()):
                 if group.done or group.watch is None or group.spec.symbol not in bars:
@@ -346,133 +474,179 @@ class BracketStore:
                     continue  # armed during this cycle: its bar was over before the stop existed
                 leg = group.spec.leg(group.watch)
                 high, low = bars[group.spec.symbol][:2]
-                touched = low <= leg.trigger if leg.side == 'sell' else high >= leg.trigger
-                if touched:
-                    self._fire_watch(group)
-        for group in self.groups.values():
-            if not group.done:
-                self._save(group)
+                if low <= leg.trigger if leg.side == 'sell' else high >= leg.trigger:
+                    self._apply(group, group.stop_touched)
+        if self.cycle % self.reconcile_every == 0:
+            self._reconcile_open()
         self.check_unprotected()
 
-    def _fire_watch(self, group: Group):
-        actions = group.stop_touched()
-        for a in actions:
-            if a[0] == CANCEL_LEG and not self._cancel_leg(group, a[1]):
-                # the resting leg is gone (filled): no stop to send; the fill arrives by polling
-                return
-        self._act(group, [a for a in actions if a[0] != CANCEL_LEG])
+    def _settle_unknown(self, force: bool = False):
+        for it in self.journal.intents([J.UNKNOWN]):
+            if not force and self._retry.get(it['client_oid'], (0, 0))[1] > self.cycle:
+                continue
+            self._execute(it, settle_only=True)
 
-    def _poll_fills(self, symbol: str):
+    def _read_fills(self, symbol: str) -> bool:
+        """Every fill since the cursor, page by page (venues answer the newest first within
+        [since, until]), applied in time order, each once. False if they could not all be read."""
+        if not self._learn_leg_ids(symbol):
+            return False    # a fill of a leg whose id we do not know yet would be passed over
         since = self.journal.cursor(symbol)
-        for attempt in range(self.max_attempts):
-            try:
-                trades = self._call('fetch_my_trades', symbol, since)
+        page_size = getattr(self.exchange, 'my_trades_page_size', None)
+        trades, until, complete = {}, None, True
+        for _ in range(MAX_FILL_PAGES):
+            out = self.policy.read('fetch_my_trades', symbol, since, page_size, {} if until is None else {'until': until})
+            if not out.done:
+                log.warning('fills of %s not read this cycle: %s', symbol, type(out.error).__name__)
+                return False    # the cursor did not move: the same fills are read again next cycle
+            page = out.result
+            fresh = [t for t in page if str(t['id']) not in trades]
+            trades.update((str(t['id']), t) for t in page)
+            if page_size is None or len(page) < page_size:
                 break
-            except (ccxt.NetworkError, ccxt.ExchangeNotAvailable):
-                # transient (timeout, reset, 429, 5xx): retry within the cycle, then give the cycle up
-                if attempt == self.max_attempts - 1:
-                    raise
-                time.sleep(self.retry_delay * (2 ** attempt))
+            oldest = min(int(t.get('timestamp') or 0) for t in page)
+            until = oldest if fresh else oldest - 1
+            if since is not None and until < since:
+                break
+        else:
+            log.warning('fills of %s: more than %d pages since the cursor; the rest next cycle', symbol, MAX_FILL_PAGES)
+            complete = False   # keep the cursor: what was read is applied once, the rest is read again
         refresh = set()
-        for t in sorted(trades, key=lambda t: (t.get('timestamp') or 0)):
-            oid = str(t.get('order'))
-            group = next((g for g in self.groups.values() if g.leg_by_order(oid) is not None), None)
-            if group is None:
-                continue
-            fee = float((t.get('fee') or {}).get('cost') or 0.0)
-            if not self.journal.add_fill(str(t['id']), oid, symbol, t['side'], float(t['amount']),
-                                         float(t['price']), fee, int(t.get('timestamp') or 0)):
-                continue
-            before = {r: l.status for r, l in group.legs.items()}
-            role, actions = group.fill(oid, float(t['amount']), float(t['price']), fee)
-            self.events.append((EV_FILL, group.key, role, float(t['amount']), float(t['price']), fee,
-                                int(t.get('timestamp') or 0)))
-            # an exit's fill ends its sibling (the exchange cancels it; a watched stop is dropped)
-            siblings = [r for r, l in group.legs.items() if l.status == CANCELED and before[r] != CANCELED]
-            if siblings:
-                self.events.append((EV_CANCELED, group.key, tuple(siblings)))
-            self._act(group, actions)
-            if group.legs[role].list_id:
-                refresh.add((group.key, group.legs[role].list_id))
-            self._save(group)
-        if trades:
-            self.journal.set_cursor(symbol, max(int(t.get('timestamp') or 0) for t in trades))
+        for t in sorted(trades.values(), key=lambda t: (int(t.get('timestamp') or 0), str(t['id']))):
+            refresh |= self._apply_trade(symbol, t)
+        if trades and complete:
+            self.journal.set_cursor(symbol, max(int(t.get('timestamp') or 0) for t in trades.values()))
         for key, list_id in refresh:
             self._refresh_list(self.groups[key], list_id)
+        return True
 
-    def _refresh_list(self, group: Group, list_id: str):
-        """After a fill of a list leg: the list's own view of its legs (siblings canceled by it)."""
-        try:
-            lst = self._call('fetch_oco_order', list_id, group.spec.symbol)
-        except ccxt.BaseError as exc:
-            log.warning('list %s refresh failed: %s', list_id, exc)
-            return
-        for leg in lst.get('orders') or []:
-            role = leg.get('role')
+    def _apply_trade(self, symbol: str, t: dict) -> set:
+        oid = str(t.get('order'))
+        group = next((g for g in self.groups.values() if g.leg_by_order(oid) is not None), None)
+        if group is None:
+            return set()
+        amount, price = float(t['amount']), float(t['price'])
+        fee = float((t.get('fee') or {}).get('cost') or 0.0)
+        ts = int(t.get('timestamp') or 0)
+        leg = group.leg_by_order(oid)
+        applied = self._apply(group, lambda: group.fill(oid, amount, price, fee)[1],
+                              fill=(str(t['id']), oid, symbol, t['side'], amount, price, fee, ts),
+                              before_events=[(EV_FILL, group.key, leg.role, amount, price, fee, ts, str(t['id']))])
+        return {(group.key, leg.list_id)} if applied and leg.list_id else set()
+
+    def _learn_leg_ids(self, symbol: str) -> bool:
+        """Lists whose leg ids are not known yet (their read failed after the create): read them."""
+        for group in self.groups.values():
+            if group.done or group.spec.symbol != symbol:
+                continue
+            missing = {l.list_id for l in group.legs.values() if l.list_id and not l.order_id and not l.done}
+            for list_id in missing:
+                if not self._refresh_list(group, list_id):
+                    return False
+        return True
+
+    def _refresh_list(self, group: Group, list_id: str) -> bool:
+        """The list's own view of its legs: ids, and siblings canceled by the venue."""
+        out = self.policy.read('fetch_oco_order', list_id, group.spec.symbol)
+        if not out.done:
+            log.warning('list %s not read: %s', list_id, type(out.error).__name__)
+            return False
+        self._apply_leg_views(group, out.result.get('orders') or [])
+        return True
+
+    def _apply_leg_views(self, group: Group, views: list[dict]):
+        learned, ended = False, []
+        for view in views:
+            role = view.get('role')
             if role not in group.legs:
                 continue
-            if leg.get('id') and not group.legs[role].order_id:
-                group.legs[role].order_id = leg['id']
-            status = _LEG_STATUS.get(leg.get('status'))
-            if status in (CANCELED, REJECTED) and not group.legs[role].done:
-                actions = group.leg_status(role, status)
-                self.events.append((EV_CANCELED, group.key, (role,)))
-                self._act(group, actions)
-        self._save(group)
+            leg = group.legs[role]
+            if view.get('id') and not leg.order_id:
+                leg.order_id = str(view['id'])
+                learned = True
+            if _LEG_STATUS.get(view.get('status')) in (CANCELED, REJECTED) and not leg.done:
+                ended.append((role, _LEG_STATUS[view['status']]))
+        if learned:
+            with self.journal.transaction():
+                self._rewind(group.spec.symbol, self._created_ms(group))
+                self._save(group)
+        for role, status in ended:
+            self._apply(group, group.leg_status, role, status)
 
-    def _resolve_unknown(self):
-        for it in self.journal.intents([J.UNKNOWN]):
-            group = self.groups.get(it['group_key'])
-            if group is None:
+    def _created_ms(self, group: Group) -> int:
+        its = self.journal.intents(group_key=group.key)
+        return min((it['created_ms'] for it in its), default=0)
+
+    def _reconcile_open(self):
+        """Read what should be live on the venue: every live list, and every live single leg
+        (one open-orders read per symbol, one order read for each leg missing from it)."""
+        for group in list(self.groups.values()):
+            if group.done:
                 continue
-            req = Request(it['method'], tuple(it['args']['args']), it['args']['params'], tuple(it['args']['roles']))
-            try:
-                found = self._lookup(req, it['client_oid'])
-            except ccxt.BaseError:
+            for list_id in {l.list_id for l in group.legs.values() if l.list_id and l.status in LIVE}:
+                self._refresh_list(group, list_id)
+        singles: dict[str, list[tuple[Group, str]]] = {}
+        for group in self.groups.values():
+            for role, leg in group.legs.items():
+                if not group.done and leg.status in LIVE and leg.list_id is None and leg.order_id:
+                    singles.setdefault(group.spec.symbol, []).append((group, role))
+        for symbol, legs in singles.items():
+            listed = self.policy.read('fetch_open_orders', symbol)
+            if not listed.done:
                 continue
-            if found is not None:
-                self._attach(group, req, it['client_oid'], found)
-            else:
-                # not on the exchange: send it again under the same client id
-                self.journal.mark(it['client_oid'], J.FAILED, error='not found after unknown outcome')
-                self._send(group, it['step'], req)
+            open_ids = {str(o.get('id')) for o in listed.result}
+            for group, role in legs:
+                leg = group.legs[role]
+                if leg.order_id in open_ids or leg.done:
+                    continue
+                out = self.policy.read('fetch_order', leg.order_id, symbol, self._leg_params(group, role))
+                status = _LEG_STATUS.get(out.result.get('status')) if out.done else None
+                if status == FILLED:
+                    self._read_fills(symbol)
+                elif status in (CANCELED, REJECTED) and not leg.done:
+                    log.warning('%s leg of group %s is %s on the venue (not by this store)', role, group.key, status)
+                    self._apply(group, group.leg_status, role, status)
 
     # restart ------------------------------------------------------------------------------------
     def reconcile(self):
-        """Rebuild groups from the journal, settle creates that were in flight, apply fills that
-        came while we were away, finish managed steps, and report unprotected positions."""
+        """Rebuild groups from the journal, settle what was in flight, apply fills that came while
+        we were away, read the live orders, and report unprotected positions."""
         for row in self.journal.groups():
             self.groups[row['key']] = Group.from_dict(row['data'])
         if not self.groups:
             return
         for it in self.journal.intents([J.INTENT, J.SENT]):
-            # sent (or about to be) when the process stopped: its outcome is unknown
-            self.journal.mark(it['client_oid'], J.UNKNOWN, error='process stopped')
-        self._resolve_unknown()
+            if _is_create(it['method']):
+                # recorded (and perhaps sent) when the process stopped: its outcome is unknown
+                self.journal.mark(it['client_oid'], J.UNKNOWN, error='process stopped')
+        self._settle_unknown(force=True)
+        self._run()
         for symbol in self.live_symbols():
-            self._poll_fills(symbol)
+            self._read_fills(symbol)
         for group in list(self.groups.values()):
-            if group.done:
-                continue
             entry = group.legs.get(ENTRY)
-            if (group.mode == 'managed' and entry is not None and entry.status == FILLED
-                    and not group.then_placed):
-                self._place_then(group)
-            for list_id in {l.list_id for l in group.legs.values() if l.list_id and l.status in LIVE}:
-                self._refresh_list(group, list_id)
-            self._save(group)
+            if (not group.done and group.mode == 'managed' and entry is not None and entry.status == FILLED
+                    and not group.then_placed and not self.journal.intents([J.INTENT, J.UNKNOWN], group.key)):
+                self._apply(group, group._entry_filled)   # a journal written before intents were atomic
+        self._reconcile_open()
         self.check_unprotected()
 
     def _report_unprotected(self, group: Group):
         entry = group.legs[ENTRY]
+        why = (f'its entry ended part-filled ({entry.filled} of {entry.amount}) and its exits were canceled'
+               if entry.status != FILLED else 'none of its exits is live')
         msg = (f'UNPROTECTED POSITION: group {group.key} on {group.spec.symbol} holds {entry.filled} '
-               f'from its entry but none of its exits is live')
+               f'from its entry but {why}')
         log.error(msg)
         self.notifs.append(msg)
         self.events.append((EV_UNPROTECTED, group.key, msg))
 
     def check_unprotected(self):
         for group in self.groups.values():
-            if group.key not in self._reported and group.unprotected():
+            if group.key not in self._reported and group.unprotected() and not self._owed(group):
                 self._reported.add(group.key)
                 self._report_unprotected(group)
+
+    def _owed(self, group: Group) -> bool:
+        """Creates still owed to the venue for this group (exits being placed)."""
+        return any(_is_create(it['method']) for it in self.journal.intents(J.OPEN_STATES, group.key))

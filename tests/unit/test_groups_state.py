@@ -1,4 +1,6 @@
 """The group state machine (orderstate.Group) and the crossed-levels planning, event by event."""
+import pytest
+
 from bracket_plugin.backtrader.orderstate import (CANCEL_LEG, CANCEL_LIST, PLACE_THEN, SEND_WATCHED, Group)
 from bracket_plugin.backtrader.planner import (ENTRY, LIMIT, OCO, OTOCO, STOP, STOP_LOSS, TAKE_PROFIT,
                                                BracketSpec, LegSpec, plan)
@@ -64,11 +66,49 @@ def test_watched_stop_frees_the_resting_leg_then_fires():
     g = Group.new('g4', OCO_SPEC, plan(OCO_SPEC, {}, 'x'))
     g.placed((TAKE_PROFIT,), {TAKE_PROFIT: 't'})
     assert g.watch == STOP_LOSS
-    assert g.stop_touched() == [(CANCEL_LEG, TAKE_PROFIT), (SEND_WATCHED, STOP_LOSS)]
+    # first the resting leg goes; the stop is sent only once the venue confirms it canceled
+    assert g.stop_touched() == [(CANCEL_LEG, TAKE_PROFIT)]
+    assert g.stop_touched() == []                         # touched again while firing: nothing new
+    assert g.leg_status(TAKE_PROFIT, 'canceled') == [(SEND_WATCHED, STOP_LOSS)]
+    assert g.legs[STOP_LOSS].amount == 2.0
     g2 = Group.new('g5', OCO_SPEC, plan(OCO_SPEC, {}, 'x'))
     g2.placed((TAKE_PROFIT,), {TAKE_PROFIT: 't'})
     g2.fill('t', 2.0, 0.11, 0.0)                          # the limit filled first: nothing to fire
     assert g2.stop_touched() == [] and g2.done
+
+
+def test_watched_stop_is_sized_to_what_the_resting_leg_did_not_fill():
+    g = Group.new('g6', OCO_SPEC, plan(OCO_SPEC, {}, 'x'))
+    g.placed((TAKE_PROFIT,), {TAKE_PROFIT: 't'})
+    g.stop_touched()
+    g.fill('t', 0.5, 0.11, 0.0)          # a part fill crossed the cancel; the stop is no longer needed
+    assert g.legs[STOP_LOSS].status == 'canceled' and not g.firing
+    g3 = Group.new('g7', OCO_SPEC, plan(OCO_SPEC, {}, 'x'))
+    g3.placed((TAKE_PROFIT,), {TAKE_PROFIT: 't'})
+    g3.stop_touched()
+    g3.legs[TAKE_PROFIT].filled = 0.5    # fills read before the cancel confirmation was applied
+    assert g3.leg_status(TAKE_PROFIT, 'canceled') == [(SEND_WATCHED, STOP_LOSS)]
+    assert g3.legs[STOP_LOSS].amount == 1.5
+
+
+def test_cancel_answer_lost_does_not_end_the_watched_stop():
+    # the cancel's OrderNotFound is a question: until the venue says canceled, the stop stays watched
+    g = Group.new('g8', OCO_SPEC, plan(OCO_SPEC, {}, 'x'))
+    g.placed((TAKE_PROFIT,), {TAKE_PROFIT: 't'})
+    g.stop_touched()
+    assert g.legs[STOP_LOSS].status == 'waiting' and g.firing and g.legs[TAKE_PROFIT].canceling
+    h = Group.from_dict(g.to_dict())      # survives a restart
+    assert h.firing and h.leg_status(TAKE_PROFIT, 'canceled') == [(SEND_WATCHED, STOP_LOSS)]
+
+
+def test_illegal_leg_moves_raise():
+    from bracket_plugin.backtrader.orderstate import IllegalMove, Leg
+    leg = Leg('entry', 1.0, status='filled')
+    with pytest.raises(IllegalMove):
+        leg.move('placed_live')
+    leg = Leg('entry', 1.0, status='canceled')
+    leg.move('fully_filled')              # a fill that crossed a cancel is still applied
+    assert leg.status == 'filled'
 
 
 def test_unprotected_when_exits_vanish_after_the_entry_filled():
