@@ -15,7 +15,7 @@ is always safe. Writes are sent once per call: the caller decides what to do aft
 A refused timestamp (ccxt's InvalidNonce: the local clock is off the venue's) is corrected once
 per call with ccxt's own mechanism (`load_time_difference`, whose `timeDifference` the exchange
 classes subtract from their nonce) and the call repeated; a refusal that survives the correction
-is REFUSED with a message that says what to fix. The venue checks the timestamp before it looks
+is REFUSED with a message that says what to fix (so is one whose venue time cannot be read). The venue checks the timestamp before it looks
 at the request, so repeating a create after InvalidNonce cannot place it twice.
 """
 from __future__ import annotations
@@ -124,8 +124,10 @@ class Policy:
             self.calls['load_time_difference'] += 1
             diff = self.exchange.load_time_difference()
         except Exception as sync_exc:  # noqa: BLE001
-            log.warning('%s refused our timestamp and the venue time could not be read: %s', name, sync_exc)
-            return Outcome(UNKNOWN, error=exc)
+            msg = (f'clock: {self.exchange.id} refuses the request timestamps and its time could not be read '
+                   f'to correct them ({type(sync_exc).__name__}); set the system clock right (NTP): {exc}')
+            log.error(msg)
+            return Outcome(REFUSED, error=ClockError(msg))
         log.warning('%s: the venue refused our timestamp; local clock is %+d ms off the venue, corrected',
                     name, diff)
         try:

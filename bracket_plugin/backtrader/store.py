@@ -57,7 +57,7 @@ def _request(it: dict) -> Request:
 
 class BracketStore:
     def __init__(self, exchange, config: dict | None = None, journal='bracket_journal.sqlite',
-                 poll_interval: float = 5.0, stop_slippage: float = 0.01, max_attempts: int = 3,
+                 poll_interval: float = 5.0, stop_slippage: float = 0.01, max_attempts: int = 5,
                  retry_delay: float = 0.05, reconcile: bool = True, reconcile_every: int = 12,
                  protect_partial: bool = False):
         """reconcile_every: cycles between two reads of the live orders and lists (one cycle per

@@ -10,8 +10,9 @@ chars, and the list is found again through a leg (get-order-detail by client_oid
 from __future__ import annotations
 
 import json
+from email.utils import parsedate_to_datetime
 
-from ccxt.base.errors import ArgumentsRequired, OrderNotFound
+from ccxt.base.errors import ArgumentsRequired, ExchangeError, OrderNotFound
 from ccxt.base.types import Entry
 
 from .. import validation as v
@@ -39,6 +40,7 @@ def _entry(path):
 
 class CryptocomOrderLists(OrderListBase):
     _list_client_id_max = 34       # + 2-char leg suffix = Crypto.com's 36
+    my_trades_page_size = 100      # private/get-trades: at most 100 trades an answer (`limit`)
 
     v1_private_post_private_advanced_create_oco = v1PrivatePostPrivateAdvancedCreateOco = _entry('private/advanced/create-oco')
     v1_private_post_private_advanced_create_oto = v1PrivatePostPrivateAdvancedCreateOto = _entry('private/advanced/create-oto')
@@ -53,11 +55,48 @@ class CryptocomOrderLists(OrderListBase):
     v1_private_post_private_advanced_get_order_history = v1PrivatePostPrivateAdvancedGetOrderHistory = _entry('private/advanced/get-order-history')
     v1_private_post_private_advanced_get_order_list_detail = v1PrivatePostPrivateAdvancedGetOrderListDetail = _entry('private/advanced/get-order-list-detail')
 
+    def nonce(self):
+        # ccxt's Crypto.com nonce is the local clock alone; honour the measured difference
+        # (load_time_difference) as ccxt's KuCoin class does, so a skewed clock can be corrected
+        return self.milliseconds() - self.safe_integer(self.options, 'timeDifference', 0)
+
+    def fetch_time(self, params={}):
+        return self._drive(self._flow_fetch_time(params))
+
+    def _flow_fetch_time(self, params):
+        """Crypto.com has no time endpoint: the venue's clock is read from the HTTP Date header of a
+        public answer (whole seconds, so the middle of that second; its nonce window is 60 s)."""
+        yield ('v1PublicGetPublicGetInstruments', (params,))
+        date = (self.last_response_headers or {}).get('Date')
+        if not date:
+            raise ExchangeError(self.id + ' fetch_time(): the answer carried no Date header')
+        return int(parsedate_to_datetime(date).timestamp() * 1000) + 500
+
     def describe(self):
         return self.deep_extend(super().describe(), {
-            'has': dict(ORDER_LIST_HAS),
+            'has': dict(ORDER_LIST_HAS, fetchTime=True),
             'exceptions': {'exact': dict(CRYPTOCOM_EXACT)},
         })
+
+    # ---- markets: ccxt 4.5.90 leaves limits.amount.min / limits.cost.min of every market unset ----
+    def set_markets(self, markets, currencies=None):
+        # load_markets (sync and async) ends here with the parsed instruments
+        return super().set_markets([self._with_instrument_minimums(m) for m in self.to_array(markets)], currencies)
+
+    def _with_instrument_minimums(self, market: dict) -> dict:
+        """The market with its minimum amount and cost taken from its instrument (`info`) where unset.
+
+        Crypto.com's public/get-instruments documents `qty_tick_size` as "Minimum trading quantity /
+        tick size" and carries no notional minimum. [?] An instrument that carries `min_quantity` /
+        `min_notional` (the simulator's; older API versions had `min_quantity`) gives those instead."""
+        info = market.get('info') or {}
+        found = {'amount': self.safe_number_2(info, 'min_quantity', 'qty_tick_size'),
+                 'cost': self.safe_number(info, 'min_notional')}
+        limits = dict(market.get('limits') or {})
+        for key, value in found.items():
+            if value is not None and (limits.get(key) or {}).get('min') is None:
+                limits[key] = dict(limits.get(key) or {}, min=value)
+        return dict(market, limits=limits)
 
     # ---- single orders: ccxt 4.5.90 drops the unified clientOrderId from create-order requests ----
     def _single_client_id(self, params: dict) -> dict:
@@ -104,10 +143,11 @@ class CryptocomOrderLists(OrderListBase):
     def _common_checks(self, symbol, side, amount, params):
         market, bad = self._market_or_violation(symbol)
         self._raise(bad)
+        lot, tick = self._steps(market)
         cid = self._client_order_id(params)
-        bad = v.check_side(side) + v.check_positive('amount', amount) \
-            + v.check_client_order_id(cid, self._list_client_id_max)
-        return market, cid, bad
+        bad = v.check_side(side) + v.check_positive('amount', amount, step=lot) \
+            + v.check_client_order_id(cid, self._list_client_id_max) + v.check_price_params(params, tick)
+        return market, tick, cid, bad
 
     def _leg_request(self, market, cid, role, side, type, quantity, price=None, ref_price=None, mark_only=False):
         leg = {'instrument_name': market['id'], 'side': side.upper(), 'type': type, 'quantity': quantity}
@@ -127,9 +167,9 @@ class CryptocomOrderLists(OrderListBase):
         return self._leg_request(market, cid, role, side, type, qty, price=limit, ref_price=trigger, mark_only=mark_only)
 
     def _oco_request(self, symbol, side, amount, price, stop_price, stop_limit_price, params):
-        market, cid, bad = self._common_checks(symbol, side, amount, params)
-        bad += v.check_positive('price', price) + v.check_positive('stop_price', stop_price) \
-            + v.check_positive('stop_limit_price', stop_limit_price, required=False)
+        market, tick, cid, bad = self._common_checks(symbol, side, amount, params)
+        bad += v.check_positive('price', price, step=tick) + v.check_positive('stop_price', stop_price, step=tick) \
+            + v.check_positive('stop_limit_price', stop_limit_price, required=False, step=tick)
         self._raise(bad)
         qty, p = self._precise(symbol, amount, {'price': price, 'stop_price': stop_price,
                                                 'stop_limit_price': stop_limit_price})
@@ -143,19 +183,15 @@ class CryptocomOrderLists(OrderListBase):
 
     def _entry_request(self, kind, symbol, side, amount, price, stop_loss_price, take_profit_price, params):
         """Shared by OTO and OTOCO: entry leg first, then the stop leg, then the take-profit leg."""
-        market, cid, bad = self._common_checks(symbol, side, amount, params)
+        market, tick, cid, bad = self._common_checks(symbol, side, amount, params)
         entry_type = self._entry_type(params)
         bad += v.check_entry_type(entry_type, price)
         if kind == OTO:
             bad += v.check_one_exit(stop_loss_price, take_profit_price)
-        else:
-            bad += v.check_positive('take_profit_price', take_profit_price) \
-                + v.check_positive('stop_loss_price', stop_loss_price)
-        for field, value in (('price', price if entry_type != ENTRY_MARKET else None),
-                             ('stop_loss_price', stop_loss_price), ('take_profit_price', take_profit_price),
-                             ('params.stopLossLimitPrice', params.get('stopLossLimitPrice')),
-                             ('params.takeProfitLimitPrice', params.get('takeProfitLimitPrice'))):
-            bad += v.check_positive(field, value, required=False)
+        required = kind == OTOCO
+        bad += v.check_positive('price', price if entry_type != ENTRY_MARKET else None, required=False, step=tick) \
+            + v.check_positive('stop_loss_price', stop_loss_price, required=required, step=tick) \
+            + v.check_positive('take_profit_price', take_profit_price, required=required, step=tick)
         self._raise(bad)
         if entry_type == ENTRY_MARKET:
             price = None
@@ -180,8 +216,18 @@ class CryptocomOrderLists(OrderListBase):
         return cid, self._with_extra({'order_list': legs}, params)
 
     def _with_extra(self, request, params):
+        """request plus the extra params, each value as a string: Crypto.com takes every param value as
+        one, and ccxt's signer writes other values unlike the exchange (True as 'True', not 'true')."""
         extra = self._extra_params(params)
-        return self.extend(request, extra) if extra else request
+        if not extra:
+            return request
+        self._raise(v.check_not_replacing(extra, request))
+        return self.extend(request, {k: self._param_text(x) for k, x in extra.items()})
+
+    def _param_text(self, value) -> str:
+        if isinstance(value, bool):
+            return 'true' if value else 'false'
+        return value if isinstance(value, str) else self.number_to_string(value)
 
     # ---- pure: parsing ----
     def _leg_role(self, raw, kind) -> str:
@@ -255,6 +301,7 @@ class CryptocomOrderLists(OrderListBase):
     # ---- flows (see base.py) ----
     def _flow_create_oco(self, symbol, side, amount, price, stop_price, stop_limit_price, params):
         self._require('createOcoOrder')
+        params = self._checked_params(params)
         yield from self._ensure_markets()
         cid, request = self._oco_request(symbol, side, amount, price, stop_price, stop_limit_price, params)
         response = yield ('v1PrivatePostPrivateAdvancedCreateOco', (request,))
@@ -262,6 +309,7 @@ class CryptocomOrderLists(OrderListBase):
 
     def _flow_create_oto(self, symbol, side, amount, price, stop_loss_price, take_profit_price, params):
         self._require('createOtoOrder')
+        params = self._checked_params(params)
         yield from self._ensure_markets()
         cid, request = self._entry_request(OTO, symbol, side, amount, price, stop_loss_price, take_profit_price, params)
         response = yield ('v1PrivatePostPrivateAdvancedCreateOto', (request,))
@@ -269,6 +317,7 @@ class CryptocomOrderLists(OrderListBase):
 
     def _flow_create_otoco(self, symbol, side, amount, price, take_profit_price, stop_loss_price, params):
         self._require('createOtocoOrder')
+        params = self._checked_params(params)
         yield from self._ensure_markets()
         cid, request = self._entry_request(OTOCO, symbol, side, amount, price, stop_loss_price, take_profit_price, params)
         response = yield ('v1PrivatePostPrivateAdvancedCreateOtoco', (request,))
@@ -293,6 +342,7 @@ class CryptocomOrderLists(OrderListBase):
 
     def _flow_cancel_list(self, kind, id, symbol, params):
         self._require({OCO: 'cancelOcoOrder', OTO: 'cancelOtoOrder', OTOCO: 'cancelOtocoOrder'}[kind])
+        params = self._checked_params(params)
         list_id = yield from self._flow_list_id(id, params, ('t',) if kind == OCO else ('e',))
         response = yield (CANCEL_METHOD[kind], (self.extend({'list_id': list_id}, self._extra_params(params)),))
         # the cancel is acknowledged (code 0) and processed asynchronously; fetch_oco_order confirms
@@ -301,6 +351,7 @@ class CryptocomOrderLists(OrderListBase):
 
     def _flow_fetch_list(self, id, symbol, params):
         self._require('fetchOcoOrder')
+        params = self._checked_params(params)
         yield from self._ensure_markets()
         list_id = yield from self._flow_list_id(id, params, ('e', 't'))
         response = yield ('v1PrivatePostPrivateAdvancedGetOrderListDetail',
@@ -313,6 +364,7 @@ class CryptocomOrderLists(OrderListBase):
 
     def _flow_fetch_lists(self, open_only, symbol, since, limit, params):
         self._require('fetchOpenOcoOrders' if open_only else 'fetchOcoOrders')
+        params = self._checked_params(params)
         yield from self._ensure_markets()
         query = self._symbol_filter(symbol, 'instrument_name')
         rest = self._extra_params(params)
@@ -333,6 +385,7 @@ class CryptocomOrderLists(OrderListBase):
 
     def _flow_cancel_all(self, symbol, params):
         self._require('cancelAllOcoOrders')
+        params = self._checked_params(params)
         yield from self._ensure_markets()
         request = self._symbol_filter(symbol, 'instrument_name')
         request['type'] = 'ALL'

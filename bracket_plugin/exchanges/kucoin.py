@@ -5,6 +5,7 @@ Endpoint facts: POST/DELETE/GET /api/v3/oco/* (KuCoin spot OCO, marked deprecate
 own SDK spec but still the only spot OCO route)."""
 from __future__ import annotations
 
+import hashlib
 import json
 
 from ccxt.base.errors import ArgumentsRequired, NotSupported, OrderNotFound
@@ -22,12 +23,20 @@ PAGE_SIZE = 100
 
 class KucoinOrderLists(OrderListBase):
     _list_client_id_max = 40
+    my_trades_page_size = 50     # /api/v1/fills answers 50 fills a page unless asked otherwise
+    _single_order_nested_params = True   # ccxt's create_order takes stopLoss / takeProfit dicts (contracts)
 
     def describe(self):
         return self.deep_extend(super().describe(), {
             'has': dict(ORDER_LIST_HAS, createOtoOrder=False, createOtocoOrder=False,
                         cancelOtoOrder=False, cancelOtocoOrder=False),
         })
+
+    def _derived_credentials(self) -> list[str]:
+        # KC-API-PASSPHRASE as ccxt signs it (key version 2, also valid for 3): base64 HMAC-SHA256(secret, passphrase)
+        if not (isinstance(self.password, str) and isinstance(self.secret, str) and self.password and self.secret):
+            return []
+        return [self.hmac(self.encode(self.password), self.encode(self.secret), hashlib.sha256, 'base64')]
 
     def handle_errors(self, code, reason, url, method, headers, body, response, requestHeaders, requestBody):
         if isinstance(response, dict) and response.get('code') != '200000':
@@ -40,14 +49,16 @@ class KucoinOrderLists(OrderListBase):
     def _oco_request(self, symbol, side, amount, price, stop_price, stop_limit_price, params) -> dict:
         market, bad = self._market_or_violation(symbol)
         self._raise(bad)
-        bad = v.check_side(side) + v.check_positive('amount', amount) + v.check_positive('price', price) \
-            + v.check_positive('stop_price', stop_price)
+        lot, tick = self._steps(market)
+        bad = v.check_side(side) + v.check_positive('amount', amount, step=lot) \
+            + v.check_positive('price', price, step=tick) + v.check_positive('stop_price', stop_price, step=tick)
         if stop_limit_price is None:
             # KuCoin's stop leg is always a stop-limit; no silent default for its limit price
             bad.append(v.Violation('stop_limit_price', 'is required on KuCoin (the stop leg is a stop-limit order)',
                                    'ArgumentsRequired'))
         else:
-            bad += v.check_positive('stop_limit_price', stop_limit_price)
+            bad += v.check_positive('stop_limit_price', stop_limit_price, step=tick)
+        bad += v.check_price_params(params, tick)
         cid = self._client_order_id(params)
         bad += v.check_client_order_id(cid, self._list_client_id_max) + v.check_remark(params.get('remark'))
         self._raise(bad)
@@ -68,7 +79,10 @@ class KucoinOrderLists(OrderListBase):
         if params.get('remark') is not None:
             request['remark'] = params['remark']
         extra = self._extra_params(params)
-        return self.extend(request, extra) if extra else request
+        if not extra:
+            return request
+        self._raise(v.check_not_replacing(extra, request))
+        return self.extend(request, extra)
 
     # ---- pure: parsing ----
     def _legs_from_request(self, request, symbol) -> list[dict]:
@@ -106,7 +120,7 @@ class KucoinOrderLists(OrderListBase):
 
     def _parse_cancel(self, response, id, cid, symbol) -> dict:
         data = self.safe_dict(response, 'data', {})
-        market = self.market(symbol) if symbol is not None and symbol in self.markets else None
+        market = self.market(symbol) if symbol is not None and self.markets and symbol in self.markets else None
         legs = [self._leg(None, market, id=leg_id, status=CANCELED, role=role)
                 for leg_id, role in zip(self.safe_list(data, 'cancelledOrderIds', []), [TAKE_PROFIT, STOP_LOSS])]
         return self._order_list(id=id, client_order_id=cid, symbol=symbol, kind=OCO, status=CANCELED,
@@ -115,6 +129,7 @@ class KucoinOrderLists(OrderListBase):
     # ---- flows (see base.py): yield (ccxt method, args), receive the answer ----
     def _flow_create_oco(self, symbol, side, amount, price, stop_price, stop_limit_price, params):
         self._require('createOcoOrder')
+        params = self._checked_params(params)
         yield from self._ensure_markets()
         request = self._oco_request(symbol, side, amount, price, stop_price, stop_limit_price, params)
         response = yield ('privatePostOcoOrder', (request,))
@@ -135,6 +150,7 @@ class KucoinOrderLists(OrderListBase):
 
     def _flow_cancel_list(self, kind, id, symbol, params):
         self._require({'oco': 'cancelOcoOrder', 'oto': 'cancelOtoOrder', 'otoco': 'cancelOtocoOrder'}[kind])
+        params = self._checked_params(params)
         cid = params.get('clientOrderId')
         rest = self._extra_params(params)
         if id is not None:
@@ -147,6 +163,7 @@ class KucoinOrderLists(OrderListBase):
 
     def _flow_fetch_list(self, id, symbol, params):
         self._require('fetchOcoOrder')
+        params = self._checked_params(params)
         yield from self._ensure_markets()
         cid = params.get('clientOrderId')
         rest = self._extra_params(params)
@@ -165,6 +182,7 @@ class KucoinOrderLists(OrderListBase):
 
     def _flow_fetch_lists(self, open_only, symbol, since, limit, params):
         self._require('fetchOpenOcoOrders' if open_only else 'fetchOcoOrders')
+        params = self._checked_params(params)
         yield from self._ensure_markets()
         query = self._symbol_filter(symbol, 'symbol')
         if since is not None:
@@ -186,6 +204,7 @@ class KucoinOrderLists(OrderListBase):
 
     def _flow_cancel_all(self, symbol, params):
         self._require('cancelAllOcoOrders')
+        params = self._checked_params(params)
         yield from self._ensure_markets()
         query = self._symbol_filter(symbol, 'symbol')
         response = yield ('privateDeleteOcoOrders', (self.extend(query, self._extra_params(params)),))
