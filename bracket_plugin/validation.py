@@ -4,7 +4,9 @@
 so callers fail before a request is built."""
 from __future__ import annotations
 
+import math
 import re
+from decimal import Decimal
 
 import ccxt
 
@@ -13,27 +15,100 @@ from .model import OCO, OTO, OTOCO, ENTRY_LIMIT, ENTRY_MARKET, Violation
 CLIENT_ID_PATTERN = re.compile(r'[A-Za-z0-9_-]+')
 REMARK_MAX = 20
 
+# plain decimal text; the exponent is bounded so that Decimal never leaves its range
+NUMBER_TEXT = re.compile(r'[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d{1,3})?')
+# the largest amount or price is this many steps of the market's precision (its lot or tick): far
+# beyond any real order, and well inside the 28 digits ccxt's Decimal-based precision helpers work in
+MAX_STEPS = 10 ** 18
+# params that carry a price (or, for `cost`, a quote amount): checked as numbers like the arguments
+PRICE_PARAMS = frozenset(('stopLossLimitPrice', 'takeProfitLimitPrice', 'triggerPrice', 'stopPrice',
+                          'stopLossPrice', 'takeProfitPrice', 'cost'))
+SCALARS = (str, int, float, bool, type(None))
+
 
 def check_symbol(markets: dict | None, symbol) -> list[Violation]:
     if not isinstance(symbol, str) or not markets or symbol not in markets:
-        return [Violation('symbol', f'{symbol!r} is not a market of this exchange', 'BadSymbol')]
+        return [Violation('symbol', f'{_shown(symbol)} is not a market of this exchange', 'BadSymbol')]
     return []
 
 
 def check_side(side) -> list[Violation]:
     if side not in ('buy', 'sell'):
-        return [Violation('side', f"must be 'buy' or 'sell', got {side!r}")]
+        return [Violation('side', f"must be 'buy' or 'sell', got {_shown(side)}")]
     return []
 
 
-def check_positive(field: str, value, required: bool = True) -> list[Violation]:
+def _exact(value) -> float | Decimal | None:
+    """The exact value of a number: a float as it is (the common case, compared as fast floats), an
+    int, Decimal or plain decimal text as a Decimal (no overflow); None for anything else, bools too."""
+    if isinstance(value, float):
+        return value
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, Decimal)) or (isinstance(value, str) and NUMBER_TEXT.fullmatch(value)):
+        return Decimal(value)
+    return None
+
+
+def _shown(value) -> str:
+    """repr() for a message, kept short (a 2**1024 amount would fill the screen)."""
+    if isinstance(value, int) and value.bit_length() > 64:
+        return f'an integer of {value.bit_length()} bits'
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + '...'
+
+
+def check_positive(field: str, value, required: bool = True, step=None) -> list[Violation]:
+    """A real number (int, float, Decimal or decimal text; not a bool), finite, > 0 and at most MAX_STEPS
+    steps of `step`, the market's lot (amounts) or tick (prices)."""
     if value is None:
         return [Violation(field, 'is required', 'ArgumentsRequired')] if required else []
-    try:
-        ok = float(value) > 0
-    except (TypeError, ValueError):
-        return [Violation(field, f'must be a number, got {value!r}')]
-    return [] if ok else [Violation(field, f'must be greater than 0, got {value!r}')]
+    exact = _exact(value)
+    if exact is None:
+        what = f'not a bool ({value})' if isinstance(value, bool) else f'got {_shown(value)}'
+        return [Violation(field, f'must be a finite number, {what}')]
+    if not (math.isfinite(exact) if isinstance(exact, float) else exact.is_finite()):
+        return [Violation(field, f'must be finite, got {_shown(value)}')]
+    if exact <= 0:
+        return [Violation(field, f'must be greater than 0, got {_shown(value)}')]
+    most = MAX_STEPS * (step or 1)   # Decimal compares exactly with a float
+    if exact > most:
+        return [Violation(field, f'must be at most {most:g} ({MAX_STEPS:.0e} steps of the market precision '
+                                 f'{step}), got {_shown(value)}')]
+    return []
+
+
+def check_price_params(params: dict, tick) -> list[Violation]:
+    """The PRICE_PARAMS present in `params` (None means absent), as numbers at the market's tick."""
+    return [bad for key, value in params.items() if key in PRICE_PARAMS and value is not None
+            for bad in check_positive(f'params.{key}', value, step=tick)]
+
+
+def check_params(params, nested: bool = False) -> list[Violation]:
+    """`params` is a dict with string keys whose values are scalars (str, int, float, bool or None;
+    floats finite, ints of 64 bits). `nested` also lets lists and dicts through (a JSON body ccxt
+    encodes whole)."""
+    if not isinstance(params, dict):
+        return [Violation('params', f'must be a dict, got {type(params).__name__}', 'BadRequest')]
+    out = []
+    for key, value in params.items():
+        if not isinstance(key, str):
+            out.append(Violation('params', f'keys must be strings, got {_shown(key)}', 'BadRequest'))
+        elif isinstance(value, float) and not math.isfinite(value):   # in a price param, an order value
+            out.append(Violation(f'params.{key}', f'must be finite, got {value!r}',
+                                 'InvalidOrder' if key in PRICE_PARAMS else 'BadRequest'))
+        elif not (isinstance(value, SCALARS) or (nested and isinstance(value, (list, dict)))):
+            out.append(Violation(f'params.{key}', 'must be a str, int, float, bool or None, '
+                                 f'got {type(value).__name__}', 'BadRequest'))
+        elif isinstance(value, int) and not -2 ** 63 <= value < 2 ** 63:   # ccxt's JSON encoder stops there
+            out.append(Violation(f'params.{key}', f'must fit in 64 bits, got {_shown(value)}', 'BadRequest'))
+    return out
+
+
+def check_not_replacing(extra: dict, request: dict) -> list[Violation]:
+    """Extra params may add request fields, never replace the ones built (and checked) from the arguments."""
+    return [Violation(f'params.{key}', 'would replace the request field built from the arguments', 'BadRequest')
+            for key in extra if key in request]
 
 
 def check_client_order_id(cid, max_len: int, field: str = 'params.clientOrderId',
@@ -138,6 +213,7 @@ def raise_for(exchange_id: str, violations: list[Violation]) -> None:
     raise cls(f'{exchange_id} ' + '; '.join(str(v) for v in violations))
 
 
-__all__ = ['check_symbol', 'check_side', 'check_positive', 'check_client_order_id', 'check_remark',
+__all__ = ['check_symbol', 'check_side', 'check_positive', 'check_price_params', 'check_params',
+           'check_not_replacing', 'check_client_order_id', 'check_remark',
            'check_entry_type', 'check_ordering', 'check_one_exit', 'check_minimums', 'raise_for',
            'OCO', 'OTO', 'OTOCO']

@@ -19,6 +19,7 @@ No singleton: every store has its own exchange and journal (a journal is held by
 from __future__ import annotations
 
 import logging
+import time
 from collections import deque
 from dataclasses import replace
 
@@ -44,6 +45,7 @@ LIST_CANCEL = {'oco': 'cancel_oco_order', 'oto': 'cancel_oto_order', 'otoco': 'c
 _LEG_STATUS = {'open': OPEN, 'closed': FILLED, 'canceled': CANCELED, 'expired': CANCELED, 'rejected': REJECTED}
 MAX_FILL_PAGES = 200           # pages of fills read in one cycle before the rest waits for the next
 REWIND_MS = 60_000             # fills re-read from this long before a create whose answer was late
+LATE_GRACE_MS = 120_000        # an unwanted create not found on the venue is looked for this long
 
 
 def _is_create(method: str) -> bool:
@@ -286,7 +288,12 @@ class BracketStore:
             self._attach(group, req, it, found.result, rewind=True)
             return
         if all(group.legs[r].done for r in req.roles):
-            self.journal.mark(cid, J.FAILED, error='not on the venue; group ended meanwhile')
+            # no longer wanted; but a venue may still process it late: keep looking for a while,
+            # so that an order appearing after all is canceled rather than left untracked
+            if time.time() * 1000 - it['created_ms'] < LATE_GRACE_MS:
+                self._later(cid)
+            else:
+                self.journal.mark(cid, J.FAILED, error='not on the venue; group ended meanwhile')
             return
         if resends <= 0:
             self._later(cid)

@@ -16,7 +16,7 @@ from ccxt.base.errors import NotSupported
 from .. import validation
 from ..errors import http_error_class
 from ..model import ENTRY_LIMIT, OPEN, Violation, order_list
-from .redacting_logger import RedactingLogger
+from .redacting_logger import RedactingLogger, mask, secrets_of
 
 # the has-flags this layer adds; per-exchange classes set False where there is no native endpoint
 ORDER_LIST_HAS = {
@@ -52,11 +52,22 @@ class OrderListBase:
 
     # longest client order id the venue accepts for a list (set by subclasses)
     _list_client_id_max = 40
+    # whether create_order's params may hold lists and dicts (set by subclasses, see _single_order_params)
+    _single_order_nested_params = False
 
     def __init__(self, config={}):
         super().__init__(config)
         # ccxt logs requests (API key included) at DEBUG: log through a wrapper that masks credentials
         self.logger = RedactingLogger(self.logger, self)
+
+    def log(self, *args):
+        # verbose=True prints every request and answer through here (ccxt's fetch): mask the credentials
+        secrets = secrets_of(self)
+        super().log(*(mask(str(a), secrets) for a in args))
+
+    def _derived_credentials(self) -> list[str]:
+        """Values computed from the credentials and sent as they are (masked like them); see kucoin."""
+        return []
 
     def handle_errors(self, code, reason, url, method, headers, body, response, requestHeaders, requestBody):
         # an answer without the exchange's JSON code is classed by its HTTP status (see http_error_class)
@@ -112,10 +123,39 @@ class OrderListBase:
     def _entry_type(self, params: dict) -> str:
         return params.get('entryType', ENTRY_LIMIT)
 
+    def _checked_params(self, params, nested: bool = False) -> dict:
+        """params as a dict ({} for None), refused before any request unless its keys are strings and
+        its values scalars (see validation.check_params)."""
+        if params is None:
+            return {}
+        self._raise(validation.check_params(params, nested))
+        return params
+
+    @staticmethod
+    def _steps(market: dict) -> tuple:
+        """(lot, tick) of a market: ccxt's kucoin and cryptocom markets use TICK_SIZE precision."""
+        precision = market.get('precision') or {}
+        return precision.get('amount'), precision.get('price')
+
+    def _single_order_params(self, symbol, amount, price, params) -> dict:
+        """create_order's arguments checked before ccxt's own create_order runs, which would send a
+        request (KuCoin's account-mode lookup) and then fail outside ccxt's exceptions on inf, nan,
+        bools, huge numbers or params=None; Crypto.com's signer also fails on list values. KuCoin keeps
+        lists and dicts (its contract orders take stopLoss / takeProfit dicts, sent as JSON).
+        Markets must be loaded."""
+        params = self._checked_params(params, self._single_order_nested_params)
+        self._raise([] if isinstance(symbol, str) else validation.check_symbol(None, symbol))
+        lot, tick = self._steps(self.market(symbol))   # ccxt's BadSymbol for an unknown symbol
+        self._raise(validation.check_positive('amount', amount, required=params.get('cost') is None, step=lot)
+                    + validation.check_positive('price', price, required=False, step=tick)
+                    + validation.check_price_params(params, tick))
+        return params
+
     def _extra_params(self, params: dict) -> dict:
+        """params passed on to the exchange: all but ours, and none whose value is None (not given)."""
         if not params or params.keys() <= OWN_PARAMS:
             return {}
-        return {k: v for k, v in params.items() if k not in OWN_PARAMS}
+        return {k: v for k, v in params.items() if k not in OWN_PARAMS and v is not None}
 
     def _raise(self, violations: list[Violation]) -> None:
         validation.raise_for(self.id, violations)
@@ -196,6 +236,12 @@ class SyncShell:
         except StopIteration as stop:
             return stop.value
 
+    def create_order(self, symbol, type, side, amount, price=None, params={}):
+        if self.markets is None:
+            self.load_markets()
+        params = self._single_order_params(symbol, amount, price, params)
+        return super().create_order(symbol, type, side, amount, price, params)
+
     def fetch_order(self, id, symbol=None, params={}):
         flow = self._flow_fetch_order(id, symbol, params)
         return super().fetch_order(id, symbol, params) if flow is None else self._drive(flow)
@@ -252,6 +298,12 @@ class AsyncShell:
                     name, args = send(result)
         except StopIteration as stop:
             return stop.value
+
+    async def create_order(self, symbol, type, side, amount, price=None, params={}):
+        if self.markets is None:
+            await self.load_markets()
+        params = self._single_order_params(symbol, amount, price, params)
+        return await super().create_order(symbol, type, side, amount, price, params)
 
     async def fetch_order(self, id, symbol=None, params={}):
         flow = self._flow_fetch_order(id, symbol, params)

@@ -1,8 +1,9 @@
-"""A logger for ccxt that never writes the exchange's credentials.
+"""Credential masking for everything ccxt writes about a request.
 
-ccxt logs every request at DEBUG with its headers and body, which carry the API key (KuCoin's
-KC-API-KEY header, Crypto.com's `api_key` field). An exchange instance of ours logs through this
-wrapper instead, which masks its current credentials in the formatted message."""
+ccxt logs every request at DEBUG with its headers and body, and with `verbose=True` prints them
+(`Exchange.log`), which carry the API key (KuCoin's KC-API-KEY header, Crypto.com's `api_key`
+field) and KuCoin's signed passphrase. An exchange instance of ours logs through `RedactingLogger`
+and prints through `mask`, both masking its current credentials with `secrets_of`."""
 from __future__ import annotations
 
 import logging
@@ -12,23 +13,34 @@ CREDENTIAL_FIELDS = ('apiKey', 'secret', 'password', 'uid', 'privateKey', 'walle
 _MIN_LEN = 4  # shorter values would mask ordinary text
 
 
+def secrets_of(exchange) -> list[str]:
+    """The exchange's current credentials, read at call time (they may be set after construction),
+    plus what it derives from them and sends (`_derived_credentials()`: KuCoin's signed passphrase)."""
+    values = [getattr(exchange, f, None) for f in CREDENTIAL_FIELDS]
+    derived = getattr(exchange, '_derived_credentials', None)
+    if derived is not None:
+        values += derived()
+    return [v for v in values if isinstance(v, str) and len(v) >= _MIN_LEN]
+
+
+def mask(text: str, secrets: list[str]) -> str:
+    """`text` with every secret replaced by MASK (longest first, so no part of one survives another)."""
+    for secret in sorted(secrets, key=len, reverse=True):
+        text = text.replace(secret, MASK)
+    return text
+
+
 class RedactingLogger:
     def __init__(self, logger: logging.Logger, exchange):
         self._logger = logger
-        self._exchange = exchange   # read at log time: credentials may be set after construction
-
-    def _secrets(self) -> list[str]:
-        values = (getattr(self._exchange, f, None) for f in CREDENTIAL_FIELDS)
-        return [v for v in values if isinstance(v, str) and len(v) >= _MIN_LEN]
+        self._exchange = exchange
 
     def log(self, level: int, msg, *args, **kwargs) -> None:
         if not self._logger.isEnabledFor(level):
             return
         text = str(msg) % args if args else str(msg)
-        for secret in self._secrets():
-            text = text.replace(secret, MASK)
         kwargs.setdefault('stacklevel', 2)
-        self._logger.log(level, text, **kwargs)
+        self._logger.log(level, mask(text, secrets_of(self._exchange)), **kwargs)
 
     def debug(self, msg, *args, **kwargs):
         self.log(logging.DEBUG, msg, *args, **kwargs)
