@@ -52,3 +52,16 @@ def test_cli_run_files_and_output_hold_no_secret(slice_path, tmp_path):
     files = [p for p in out.rglob('*') if p.is_file()]
     assert files
     assert_clean(done.stdout + done.stderr + b''.join(p.read_bytes() for p in files), 'kucoin')
+
+
+@pytest.mark.parametrize('exchange_id', ['kucoin', 'cryptocom'])
+def test_verbose_output_through_the_store_holds_no_secret(exchange_id, bundled_slice, capsys):
+    data = bundled_slice(120)
+    with Venue(data=str(data), symbol='ETH/BTC', exchanges=(exchange_id,)) as venue:
+        result = run_paper(BreakoutBracket, exchange_id, data, cash=1.0, venue=venue,
+                           capabilities={'verbose': True})
+    printed = capsys.readouterr().out
+    assert result.store.exchange.verbose is True
+    # signed requests were printed, their credential fields masked
+    assert ('KC-API-KEY' if exchange_id == 'kucoin' else '"api_key"') in printed
+    assert_clean(printed.encode(), exchange_id)
