@@ -9,11 +9,18 @@ family: the plain private/* order methods neither list nor cancel them, as on th
 Choices where Crypto.com is unclear (see the README): triggers fire on the bar prices (there is
 no separate mark or index price); advanced/cancel-order on one leg cancels its whole list;
 open legs report ACTIVE, exits waiting for their entry PENDING.
+
+Errors where the reference is silent (reference/exchange-api.md §2.5 lists the codes):
+- a request it cannot read (body not JSON, NaN/Infinity, nested over 32 levels, not UTF-8; a header
+  not UTF-8; an envelope whose `id` is no number or string, or `method` no string): HTTP 400,
+  40001 BAD_REQUEST; a body over 1 MiB: HTTP 413, 40001 BAD_REQUEST;
+- a parameter of the wrong type (an `instrument_name` that is no string, a number out of
+  1e-30 .. 1e15): HTTP 400, 40004 MISSING_OR_INVALID_ARGUMENT (a string naming no instrument: 209);
+- an unexpected failure of the simulator: HTTP 500, 50001 INTERNAL_ERROR.
 """
 from __future__ import annotations
 
 import datetime as dt
-import json
 from decimal import Decimal
 
 from aiohttp import web
@@ -22,7 +29,7 @@ from bracket_plugin.sim import engine as E
 from bracket_plugin.sim.auth import cryptocom_verify
 from bracket_plugin.sim.candles import aggregate, market_window, num
 from bracket_plugin.sim.rules import DOWN, SELL, UP
-from bracket_plugin.sim.server import ApiError, Call, DialectBase, route
+from bracket_plugin.sim.server import ApiError, Call, DialectBase, Malformed, parse_json, route
 
 V1 = "/exchange/v1/"
 TIMEFRAMES = {
@@ -96,13 +103,18 @@ class CryptocomDialect(DialectBase):
     def parse_body(self, request: web.Request, text: str) -> dict | None:
         if request.method != "POST":
             return None
-        try:
-            body = json.loads(text) if text else {}
-        except ValueError:
-            raise _bad("BAD_REQUEST", 40001) from None
+        body = parse_json(text) if text else {}
         if not isinstance(body, dict) or not isinstance(body.get("params", {}), dict):
-            raise _bad("BAD_REQUEST", 40001)
+            raise Malformed("the body must be a JSON object with an object as params")
+        if isinstance(body.get("id"), (bool, float, list, dict)) or not isinstance(body.get("method") or "", str):
+            raise Malformed("id must be a number or a string, method a string")
         return body
+
+    def bad_request(self, exc: Malformed) -> ApiError:
+        return ApiError(40001, "BAD_REQUEST", exc.status)
+
+    def system_error(self) -> ApiError:
+        return ApiError(50001, "INTERNAL_ERROR", 500)
 
     def authenticate(self, request: web.Request, call: Call, text: str) -> None:
         method = call.endpoint[len(V1):]
@@ -149,7 +161,9 @@ class CryptocomDialect(DialectBase):
             if required:
                 raise _bad("instrument_name is required")
             return None
-        symbol = str(name).replace("_", "/")
+        if not isinstance(name, str):
+            raise _bad("instrument_name must be a string")
+        symbol = name.replace("_", "/")
         if symbol not in self.engine.markets():
             raise ApiError(209, "INVALID_INSTRUMENT_NAME", 400)
         return symbol
@@ -282,7 +296,9 @@ class CryptocomDialect(DialectBase):
                 "base_ccy": r.base, "quote_ccy": r.quote,
                 "quote_decimals": max(0, -r.tick_size.normalize().as_tuple().exponent),
                 "quantity_decimals": max(0, -r.lot_size.normalize().as_tuple().exponent),
-                "price_tick_size": num(r.tick_size), "qty_tick_size": num(r.lot_size), "max_leverage": "1",
+                "price_tick_size": num(r.tick_size), "qty_tick_size": num(r.lot_size),
+                # the minimums (venue-rules.md: instrument definitions carry them; ccxt 4.5.90 reads neither)
+                "min_quantity": num(r.min_size), "min_notional": num(r.min_notional), "max_leverage": "1",
                 "tradable": True, "expiry_timestamp_ms": 0, "beta_product": False,
                 "margin_buy_enabled": False, "margin_sell_enabled": False,
             })
@@ -412,7 +428,7 @@ class CryptocomDialect(DialectBase):
             raise _bad(f"order_list must hold {n} orders", 40004)
         if any(not isinstance(leg, dict) for leg in legs):
             raise _bad()
-        names = {leg.get("instrument_name") for leg in legs}
+        names = {self.symbol_of(leg.get("instrument_name")) for leg in legs}
         if len(names) != 1:
             raise _bad("all legs must share one instrument_name", 50010)
         return legs

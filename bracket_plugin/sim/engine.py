@@ -197,18 +197,33 @@ def default_ids(kind: str, n: int) -> str:
     return str(1_000_000_000 + n)
 
 
-def _dec(name: str, value, required: bool = False) -> Decimal | None:
+# the range of numbers an order may carry: far beyond any market's sizes and ticks, and narrow
+# enough that the lot and tick checks stay exact at the decimal module's default precision
+MIN_NUMBER = Decimal("1e-30")
+MAX_NUMBER = Decimal("1e15")
+
+
+def number(name: str, value, required: bool = False) -> Decimal | None:
+    """A positive number (Decimal, int, or their text) within MIN_NUMBER .. MAX_NUMBER, or None;
+    anything else is Reject(BAD_REQUEST).  The one parser of order numbers, the dialects' too."""
     if value is None:
         if required:
             raise Reject(BAD_REQUEST, f"{name} is required")
         return None
     try:
         d = value if isinstance(value, Decimal) else Decimal(str(value))
-    except (InvalidOperation, ValueError):
-        raise Reject(BAD_REQUEST, f"{name} must be a number, got {value!r}") from None
+    except (InvalidOperation, ValueError):  # ValueError: an int of more digits than str() writes
+        raise Reject(BAD_REQUEST, f"{name} must be a number, got {_short(value)}") from None
     if not d.is_finite() or d <= 0:
-        raise Reject(BAD_REQUEST, f"{name} must be a positive number, got {value!r}")
+        raise Reject(BAD_REQUEST, f"{name} must be a positive number, got {_short(value)}")
+    if not MIN_NUMBER <= d <= MAX_NUMBER:
+        raise Reject(BAD_REQUEST, f"{name} must be between {MIN_NUMBER:g} and {MAX_NUMBER:g}, got {_short(value)}")
     return d
+
+
+def _short(value) -> str:
+    text = repr(value) if not isinstance(value, int) or value.bit_length() < 1000 else "a huge integer"
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 @dataclass
@@ -575,14 +590,14 @@ class Engine:
             raise Reject(BAD_REQUEST, f"expire_ms must be an integer time (ms) not before now ({self.now_ms()}) on a GTC order")
         if req.post_only and (req.type != "limit" or req.time_in_force != "GTC"):
             raise Reject(BAD_REQUEST, "post_only is only for GTC limit orders")
-        funds = _dec("funds", req.funds)
+        funds = number("funds", req.funds)
         if funds is not None and (req.type != "market" or req.side != BUY):
             raise Reject(BAD_REQUEST, "funds is only accepted on a market buy")
         if funds is not None and req.amount is not None:
             raise Reject(BAD_REQUEST, "give either amount or funds, not both")
-        amount = _dec("amount", req.amount, required=funds is None)
-        price = _dec("price", req.price, required=req.type in ("limit", "stop_limit"))
-        trigger = _dec("trigger", req.trigger, required=req.type in TRIGGER_TYPES)
+        amount = number("amount", req.amount, required=funds is None)
+        price = number("price", req.price, required=req.type in ("limit", "stop_limit"))
+        trigger = number("trigger", req.trigger, required=req.type in TRIGGER_TYPES)
         if req.type == "market" and price is not None:
             raise Reject(BAD_REQUEST, "a market order takes no price")
         if req.type in ("limit", "market") and trigger is not None:

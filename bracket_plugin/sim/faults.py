@@ -1,9 +1,15 @@
 """Fault injection: rules matched against incoming requests, each firing a limited number of times.
 
 Kinds:
-- ``delay``: wait ``delay`` seconds, then answer normally.
-- ``lose_response``: process the request (an order is created), wait ``delay`` seconds, then drop
-  the connection without an answer: the client cannot tell whether it went through.
+- ``delay``: wait ``delay`` seconds before the request is read (a slow network on the way in),
+  then process and answer it normally.  A client that gives up before then sends nothing more:
+  the request is never processed.
+- ``late``: read the request in full at once, wait ``delay`` seconds, then process it and answer.
+  The processing goes on even if the client has given up (timed out, disconnected) meanwhile, so
+  an order is placed after its client saw a timeout; the answer then goes nowhere.
+- ``lose_response``: process the request at once (an order is created), withhold the answer
+  ``delay`` seconds (0: none), then drop the connection without an answer: the client cannot
+  tell whether it went through.
 - ``http_5xx``: answer ``status`` (default 503) without processing.
 - ``http_429``: answer 429 with a ``Retry-After: retry_after`` header and the exchange's
   rate-limit body, without processing.
@@ -15,7 +21,7 @@ import re
 import threading
 from dataclasses import dataclass, field
 
-KINDS = ("delay", "lose_response", "http_5xx", "http_429", "reset")
+KINDS = ("delay", "late", "lose_response", "http_5xx", "http_429", "reset")
 
 
 @dataclass

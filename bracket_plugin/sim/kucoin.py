@@ -8,11 +8,15 @@ Choices where KuCoin is silent or unclear (marked in the README):
 - untriggered single stop orders are only cancelable through /api/v1/stop-order/*, and OCO legs
   only through /api/v3/oco/*; both are readable through /api/v1/orders/{orderId};
 - a stop order without `stop` triggers in the direction the price has to move from where it is;
-- canceling one OCO leg is refused (cancel the OCO instead).
+- canceling one OCO leg is refused (cancel the OCO instead);
+- a request it cannot read (body not JSON, NaN/Infinity, nested over 32 levels, not UTF-8; a header
+  not UTF-8) and a value of the wrong type (a `symbol` that is no string, a number out of range) are
+  parameter errors: HTTP 400, code 400100; a body over 1 MiB: HTTP 413, code 400100;
+- numbers must lie within 1e-30 .. 1e15 (engine.MIN_NUMBER, MAX_NUMBER); others are 400100;
+- an unexpected failure of the simulator answers HTTP 500, code 500000 ("internal").
 """
 from __future__ import annotations
 
-import json
 import math
 import re
 from decimal import Decimal
@@ -24,7 +28,7 @@ from bracket_plugin.sim import engine as E
 from bracket_plugin.sim.auth import kucoin_verify
 from bracket_plugin.sim.candles import aggregate, market_window, num
 from bracket_plugin.sim.rules import DOWN, UP
-from bracket_plugin.sim.server import ApiError, Call, DialectBase, route
+from bracket_plugin.sim.server import ApiError, Call, DialectBase, Malformed, parse_json, route
 
 OK = "200000"
 TIMEFRAMES = {
@@ -88,13 +92,16 @@ class KucoinDialect(DialectBase):
     def parse_body(self, request: web.Request, text: str) -> dict | None:
         if not text:
             return None
-        try:
-            body = json.loads(text)
-        except ValueError:
-            raise _bad("request body is not valid JSON") from None
+        body = parse_json(text)
         if not isinstance(body, dict):
-            raise _bad("request body must be a JSON object")
+            raise Malformed("request body must be a JSON object")
         return body
+
+    def bad_request(self, exc: Malformed) -> ApiError:
+        return ApiError("400100", exc.message, exc.status)
+
+    def system_error(self) -> ApiError:
+        return ApiError("500000", "Internal Server Error", 500)
 
     def authenticate(self, request: web.Request, call: Call, text: str) -> None:
         raw = request.raw_path[len(self.prefix):]  # path + '?' + query exactly as sent
@@ -134,6 +141,8 @@ class KucoinDialect(DialectBase):
             if required:
                 raise _bad("symbol is required")
             return None
+        if not isinstance(market_id, str):
+            raise _bad("symbol must be a string")
         symbol = market_id.replace("-", "/")
         if symbol not in self.engine.markets():
             raise ApiError("900001", "symbol not exists!", 400)
@@ -594,10 +603,7 @@ class KucoinDialect(DialectBase):
         if side not in ("buy", "sell"):
             raise _bad("side must be buy or sell")
         symbol = self.symbol_of(b["symbol"])
-        try:
-            price, stop = Decimal(str(b["price"])), Decimal(str(b["stopPrice"]))
-        except ArithmeticError:
-            raise _bad("price and stopPrice must be numbers") from None
+        price, stop = E.number("price", b["price"]), E.number("stopPrice", b["stopPrice"])
         # KuCoin's OCO: sell = take-profit limit above, stop below; buy = limit below, breakout stop above
         if (side == "sell" and not price > stop) or (side == "buy" and not price < stop):
             raise _bad("price not in the given range!")

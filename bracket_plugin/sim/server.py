@@ -2,10 +2,19 @@
 
 One dialect per path prefix (``/kucoin``, ``/cryptocom``); each dialect owns its routes and JSON
 envelopes. A middleware applies the venue's fault rules before the dialect sees a request.
+
+Every answer of a dialect is in its envelope: a request it cannot read (see `Malformed`) gets its
+bad-request error, an unexpected exception its system error (the traceback is logged). Paths
+outside the dialects (unknown paths, the /sim control routes) answer errors as `{"error": "..."}`.
+What aiohttp's HTTP parser itself refuses (a request line or header over 8190 bytes, bytes a URL
+may not hold) gets its plain-text 400 before any route is chosen, as an exchange's front proxy would.
 """
 from __future__ import annotations
 
 import asyncio
+import json
+import logging
+import math
 import re
 import socket
 import struct
@@ -18,6 +27,24 @@ from aiohttp import web
 
 from bracket_plugin.sim.engine import Reject
 from bracket_plugin.sim.faults import Faults
+
+log = logging.getLogger("bracket_plugin.sim")
+
+MAX_BODY_BYTES = 1024 * 1024
+MAX_JSON_DEPTH = 32  # nesting levels of arrays and objects in a body; real requests use 3
+# what a request carries between the fault middleware and the dialect (typed keys from aiohttp 3.13 on)
+_key = getattr(web, "RequestKey", lambda name, t: name)
+TEXT = _key("sim.text", object)  # the body as text, or the Malformed that reading it gave
+ARRIVED_MS = _key("sim.arrived_ms", int)  # wall clock when a `late` request arrived
+
+
+class Malformed(Exception):
+    """A request the dialect cannot read: a body too large, cut off, not UTF-8 or not (strict) JSON,
+    a header not UTF-8.  The dialect answers it with its bad-request error (`DialectBase.bad_request`)."""
+
+    def __init__(self, message: str, status: int = 400):
+        super().__init__(message)
+        self.message, self.status = message, status
 
 
 class ApiError(Exception):
@@ -51,7 +78,8 @@ class Route:
 
 def route(method: str, path: str, private: bool = False, mutates: bool = False):
     """Decorator for dialect handler methods: '/api/v1/orders/{orderId}' style paths."""
-    regex = re.compile("^" + re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(path)) + "$")
+    # \Z, not $: '$' also matches before a final newline
+    regex = re.compile("^" + re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(path)) + r"\Z")
 
     def mark(fn):
         fn._route = (method, regex, private, mutates)
@@ -69,6 +97,69 @@ def collect_routes(obj) -> list[Route]:
             method, regex, private, mutates = spec
             out.append(Route(method, regex, getattr(obj, name), private, mutates))
     return out
+
+
+def parse_json(text: str):
+    """Strict JSON: no NaN or Infinity, no number beyond a float's range, at most MAX_JSON_DEPTH levels."""
+    try:
+        value = json.loads(text, parse_constant=_no_constant, parse_float=_finite_float)
+    except RecursionError:
+        raise Malformed(f"request body is nested more than {MAX_JSON_DEPTH} levels deep") from None
+    except ValueError as exc:  # JSONDecodeError, or an integer of more digits than Python converts
+        raise Malformed(f"request body is not valid JSON: {exc}") from None
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, (dict, list)):
+            if depth > MAX_JSON_DEPTH:
+                raise Malformed(f"request body is nested more than {MAX_JSON_DEPTH} levels deep")
+            stack.extend((v, depth + 1) for v in (item.values() if isinstance(item, dict) else item))
+    return value
+
+
+def _no_constant(name: str):
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"number {text} is out of range")
+    return value
+
+
+async def read_request(request: web.Request) -> str:
+    """Check the headers and read the body as text, once (the `late` fault reads it before the
+    dialect does); raises Malformed for a header or body not UTF-8, a body over MAX_BODY_BYTES or
+    one cut off by the client leaving."""
+    if TEXT not in request:
+        request[TEXT] = await _read(request)
+    if isinstance(request[TEXT], Malformed):
+        raise request[TEXT]
+    return request[TEXT]
+
+
+async def _read(request: web.Request) -> str | Malformed:
+    for name, value in request.headers.items():
+        try:
+            value.encode("utf-8")  # aiohttp keeps bytes that are not UTF-8 as surrogates, which fail here
+        except UnicodeEncodeError:
+            return Malformed(f"header {name} is not UTF-8")
+    try:
+        body = await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        return Malformed(f"request body is larger than {MAX_BODY_BYTES} bytes", 413)
+    except ConnectionError:  # the client left before its body arrived in full (the answer goes nowhere)
+        return Malformed("the connection was lost before the request body arrived")
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError:
+        return Malformed("request body is not UTF-8")
+
+
+def json_error(status: int, message: str) -> web.Response:
+    """An error outside the dialects (unknown path, control routes)."""
+    return web.json_response({"error": message}, status=status)
 
 
 class Dialect(Protocol):
@@ -96,6 +187,28 @@ def _drop(request: web.Request, reset: bool) -> None:
         transport.close()
 
 
+_background: set[asyncio.Task] = set()  # late requests being processed (kept referenced until done)
+
+
+async def _late(request: web.Request, handler, delay: float) -> web.StreamResponse:
+    """Read the request in full, wait `delay` s, then process it in a task of its own: the client
+    may give up meanwhile, the processing goes on (shielded from the request's cancellation)."""
+    try:
+        await read_request(request)
+    except Malformed:
+        pass  # the dialect answers it (after the delay, as any late request)
+    request[ARRIVED_MS] = int(time.time() * 1000)  # authentication checks the arrival time
+
+    async def later():
+        await asyncio.sleep(delay)
+        return await handler(request)
+
+    task = asyncio.ensure_future(later())
+    _background.add(task)
+    task.add_done_callback(_background.discard)
+    return await asyncio.shield(task)
+
+
 def fault_middleware(faults: Faults, dialects: dict[str, Dialect]):
     @web.middleware
     async def middleware(request: web.Request, handler):
@@ -105,6 +218,8 @@ def fault_middleware(faults: Faults, dialects: dict[str, Dialect]):
         if rule.kind == "delay":
             await asyncio.sleep(rule.delay)
             return await handler(request)
+        if rule.kind == "late":
+            return await _late(request, handler, rule.delay)
         if rule.kind == "reset":
             _drop(request, reset=True)
             return web.Response(status=500)  # never reaches the client
@@ -115,7 +230,7 @@ def fault_middleware(faults: Faults, dialects: dict[str, Dialect]):
             response = dialect.rate_limited(request) if dialect else web.Response(status=429, text="429 Too Many Requests")
             response.headers["Retry-After"] = str(rule.retry_after)
             return response
-        # lose_response: the request is processed in full, then the answer is lost
+        # lose_response: processed at once, the answer withheld `delay` s, then the connection dropped
         response = await handler(request)
         if rule.delay:
             await asyncio.sleep(rule.delay)
@@ -125,14 +240,28 @@ def fault_middleware(faults: Faults, dialects: dict[str, Dialect]):
     return middleware
 
 
+@web.middleware
+async def json_errors(request: web.Request, handler):
+    """Outside the dialects' envelopes (an unknown path or method, the control routes): JSON errors."""
+    try:
+        return await handler(request)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        return json_error(exc.status, f"{exc.reason}: {request.method} {request.path}")
+    except Exception:
+        log.exception("simulator: unexpected error on %s %s", request.method, request.path)
+        return json_error(500, "internal error")
+
+
 def build_app(dialects: list[Dialect], faults: Faults,
               control: dict[tuple[str, str], Callable[[web.Request], Awaitable[web.StreamResponse]]] | None = None) -> web.Application:
     by_prefix = {d.prefix: d for d in dialects}
-    app = web.Application(middlewares=[fault_middleware(faults, by_prefix)], client_max_size=1024 * 1024)
+    app = web.Application(middlewares=[json_errors, fault_middleware(faults, by_prefix)], client_max_size=MAX_BODY_BYTES)
     for (method, path), handler in (control or {}).items():
         app.router.add_route(method, path, handler)
     for dialect in dialects:
-        app.router.add_route("*", dialect.prefix + "/{tail:.*}", dialect.handle)
+        app.router.add_route("*", dialect.prefix + r"/{tail:[\s\S]*}", dialect.handle)  # newlines too
     return app
 
 
@@ -203,7 +332,8 @@ class DialectBase:
     """Routing, authentication hook, engine lock and envelopes shared by the dialects.
 
     Subclasses set `prefix` and `exchange_id`, declare handlers with @route, and implement
-    `parse_body`, `authenticate`, `ok`, `fail`, `map_reject` and `rate_limited`.
+    `parse_body`, `authenticate`, `ok`, `fail`, `map_reject`, `rate_limited`, `bad_request`
+    (the error for a Malformed request) and `system_error` (for an unexpected exception).
     """
 
     prefix = ""
@@ -227,11 +357,11 @@ class DialectBase:
         return None, {}
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
-        now_ms = int(time.time() * 1000)
+        now_ms = request.get(ARRIVED_MS) or int(time.time() * 1000)
         endpoint = request.path[len(self.prefix):]
-        text = (await request.read()).decode("utf-8", "replace")
         call = Call(request.method, endpoint, {}, dict(request.query), None, now_ms)
         try:
+            text = await read_request(request)
             call.body = self.parse_body(request, text)
             found, params = self.find(request.method, endpoint)
             if found is None:
@@ -246,6 +376,11 @@ class DialectBase:
                     raise self.map_reject(rej, call) from None
                 if found.mutates:  # the change itself is already in the journal
                     self.venue.maybe_compact()
+            return self.ok(data, call)
+        except Malformed as exc:
+            return self.fail(self.bad_request(exc), call)
         except ApiError as err:
             return self.fail(err, call)
-        return self.ok(data, call)
+        except Exception:  # a bug: still the dialect's envelope, never a bare 500
+            log.exception("simulator: unexpected error on %s %s", request.method, request.path)
+            return self.fail(self.system_error(), call)

@@ -318,7 +318,12 @@ class Venue:
     async def _control_step(self, request):
         from aiohttp import web
 
-        steps = int(request.query.get("n", "1"))
+        from bracket_plugin.sim.server import json_error
+
+        try:
+            steps = int(request.query.get("n", "1"))
+        except ValueError:
+            return json_error(400, f"n must be a whole number of bars, got {request.query['n'][:40]!r}")
         done = 0
         for _ in range(max(1, min(steps, 100_000))):
             if not self.step():

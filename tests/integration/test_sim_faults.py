@@ -134,3 +134,89 @@ def test_delay_then_a_normal_answer(venue):
     ticker = ex.fetch_ticker(SYMBOL)
     assert time.monotonic() - t0 >= 0.3  # a lower bound only: the answer waited for the rule
     assert ticker["last"] == float(venue.engine_for("cryptocom").last_price(SYMBOL))
+
+
+def wait_for(predicate, timeout: float = 5.0):
+    """Poll until predicate() is truthy (the server processes late requests on its own thread)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "not within the time"
+        time.sleep(0.02)
+
+
+def test_delay_beyond_the_client_timeout_processes_nothing(venue):
+    import time
+
+    ex = client(venue, "kucoin", timeout=300)  # ms
+    ex.load_markets()
+    venue.faults.add(pattern=r"/kucoin/api/v1/orders$", kind="delay", delay=0.8, method="POST")
+    with pytest.raises(ccxt.RequestTimeout):
+        ex.create_order(SYMBOL, "limit", "buy", 1, 0.05, {"clientOid": "delayed"})
+    time.sleep(1.0)  # past the delay: the request, cut off by the client, was never processed
+    assert venue.engine_for("kucoin").orders() == []
+
+
+def test_late_order_is_placed_after_the_client_timed_out(venue):
+    ex = client(venue, "kucoin", timeout=300)  # ms
+    ex.load_markets()
+    engine = venue.engine_for("kucoin")
+    rule = venue.faults.add(pattern=r"/kucoin/api/v1/orders$", kind="late", delay=1.0, method="POST")
+    with pytest.raises(ccxt.RequestTimeout):
+        ex.create_order(SYMBOL, "limit", "buy", 1, 0.05, {"clientOid": "late-1"})
+    assert rule.fired == 1 and engine.orders() == []  # the client gave up before the venue processed it
+    wait_for(lambda: engine.orders())
+    assert [(o.client_id, o.status) for o in engine.orders()] == [("late-1", "open")]
+    found = ex.fetch_order(None, SYMBOL, {"clientOid": "late-1"})  # what a client looks up after a timeout
+    assert (found["clientOrderId"], found["amount"]) == ("late-1", 1.0)
+
+
+def test_late_list_order_on_cryptocom(venue):
+    engine = venue.engine_for("cryptocom")  # last price about 0.097
+    legs = [{"instrument_name": "ETH_BTC", "side": "SELL", "type": "LIMIT", "quantity": "1", "price": "0.2"},
+            {"instrument_name": "ETH_BTC", "side": "SELL", "type": "STOP_LOSS", "quantity": "1", "ref_price": "0.05"}]
+    venue.faults.add(pattern=r"private/advanced/create-oco$", kind="late", delay=0.8)
+    with pytest.raises(requests.Timeout):
+        cryptocom_raw(venue, "private/advanced/create-oco", {"order_list": legs}, timeout=0.2)
+    assert engine.lists() == []
+    wait_for(lambda: engine.lists())
+    assert [(lst.kind, lst.status) for lst in engine.lists()] == [("oco", "open")]
+
+
+def test_late_answer_reaches_a_patient_client(venue):
+    import time
+
+    venue.faults.add(pattern=r"/kucoin/api/v1/orders$", kind="late", delay=0.3, method="POST")
+    t0 = time.monotonic()
+    r = kucoin_raw(venue, "POST", "/api/v1/orders", {"clientOid": "late-ok", "side": "buy", "symbol": "ETH-BTC",
+                                                    "type": "limit", "price": "0.05", "size": "1"})
+    assert time.monotonic() - t0 >= 0.3
+    assert (r.status_code, r.json()["data"]["orderId"]) == (200, venue.engine_for("kucoin").order_by_client_id("late-ok").id)
+
+
+def test_late_request_is_authenticated_at_arrival(venue):
+    import time
+
+    # signed 4.5 s ago: inside KuCoin's 5 s window when it arrives, outside it once processed
+    venue.faults.add(pattern=r"/kucoin/api/v1/orders$", kind="late", delay=1.0, method="POST")
+    r = kucoin_raw(venue, "POST", "/api/v1/orders", {"clientOid": "late-ts", "side": "buy", "symbol": "ETH-BTC",
+                                                    "type": "limit", "price": "0.05", "size": "1"},
+                   ts=int(time.time() * 1000) - 4_500)
+    assert r.json()["code"] == "200000", r.text
+
+
+def test_lose_response_with_delay_processes_at_once_then_withholds_the_answer(venue):
+    from concurrent.futures import ThreadPoolExecutor
+
+    engine = venue.engine_for("kucoin")
+    venue.faults.add(pattern=r"/kucoin/api/v1/orders$", kind="lose_response", delay=1.0, method="POST")
+    with ThreadPoolExecutor(1) as pool:
+        answer = pool.submit(kucoin_raw, venue, "POST", "/api/v1/orders",
+                             {"clientOid": "held", "side": "buy", "symbol": "ETH-BTC", "type": "limit",
+                              "price": "0.05", "size": "1"})
+        wait_for(lambda: engine.orders(), timeout=0.9)
+        assert not answer.done()  # placed while the answer is still held back
+        with pytest.raises(requests.ConnectionError):
+            answer.result()
+    assert engine.order_by_client_id("held").status == "open"
