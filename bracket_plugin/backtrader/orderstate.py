@@ -236,7 +236,7 @@ class Group:
         if not live:
             for r in self.exit_roles():
                 l = self.legs[r]
-                if l.filled:
+                if l.filled or l.status not in (CANCELED, WAITING):
                     continue
                 l.move(REPLANNED)
                 l.order_id, l.list_id, l.canceling = None, None, False

@@ -28,7 +28,7 @@ import ccxt
 from . import journal as J
 from .journal import Journal
 from .orderstate import (CANCEL_LEG, CANCEL_LIST, CANCELED, ENTRY, FILLED, LIVE, OPEN, PLACE_THEN, REJECTED,
-                         SEND_WATCHED, WAITING, Group)
+                         SEND_WATCHED, WAITING, Group, IllegalMove)
 from .planner import LIMIT, OCO, SINGLE, STOP, BracketSpec, LegSpec, Request, plan, single_request
 from .policy import DONE, Backoff, Outcome, Policy
 
@@ -133,16 +133,27 @@ class BracketStore:
         actions it triggers. Then emit events and send the new intents. False if the fill was
         already applied."""
         before = self._statuses(group)
-        with self.journal.transaction():
-            if fill is not None and not self.journal.add_fill(*fill):
-                return False
-            if intent is not None:
-                self.journal.mark(intent[0], intent[1], exchange_id=intent[2], error=intent[3])
-            if also is not None:
-                also()
-            actions = event(*args) if event is not None else []
-            self._record(group, actions)
-            self._save(group)
+        try:
+            with self.journal.transaction():
+                if fill is not None and not self.journal.add_fill(*fill):
+                    return False
+                if intent is not None:
+                    self.journal.mark(intent[0], intent[1], exchange_id=intent[2], error=intent[3])
+                if also is not None:
+                    also()
+                actions = event(*args) if event is not None else []
+                self._record(group, actions)
+                self._save(group)
+        except IllegalMove as exc:
+            # a bug, not a venue answer: nothing was written; the group goes back to its journalled
+            # state and the run goes on (the watched stops of every other group stay watched)
+            msg = f'group {group.key}: event refused and not applied ({exc}); the group is left as journalled'
+            log.exception(msg)
+            self.notifs.append(msg)
+            row = self.journal.group(group.key)
+            if row is not None:
+                self.groups[group.key] = Group.from_dict(row['data'])
+            return False
         self.events.extend(before_events)
         self._emit_canceled(group, before)
         self._run()
@@ -585,34 +596,53 @@ class BracketStore:
         return min((it['created_ms'] for it in its), default=0)
 
     def _reconcile_open(self):
-        """Read what should be live on the venue: every live list, and every live single leg
-        (one open-orders read per symbol, one order read for each leg missing from it)."""
-        for group in list(self.groups.values()):
-            if group.done:
-                continue
-            for list_id in {l.list_id for l in group.legs.values() if l.list_id and l.status in LIVE}:
-                self._refresh_list(group, list_id)
-        singles: dict[str, list[tuple[Group, str]]] = {}
+        """Read what should be live on the venue, per symbol: the open lists (one read) and the open
+        orders (one read); then each list or order we hold live that neither shows, to learn how it
+        ended. A cancel made outside this store so reaches the strategy as Canceled."""
+        by_symbol: dict[str, list[tuple[Group, str]]] = {}
         for group in self.groups.values():
-            for role, leg in group.legs.items():
-                if not group.done and leg.status in LIVE and leg.list_id is None and leg.order_id:
-                    singles.setdefault(group.spec.symbol, []).append((group, role))
-        for symbol, legs in singles.items():
-            listed = self.policy.read('fetch_open_orders', symbol)
-            if not listed.done:
+            if not group.done:
+                for role, leg in group.legs.items():
+                    if leg.status in LIVE and (leg.list_id or leg.order_id):
+                        by_symbol.setdefault(group.spec.symbol, []).append((group, role))
+        for symbol, legs in by_symbol.items():
+            lists = {(g.key, g.legs[r].list_id) for g, r in legs if g.legs[r].list_id}
+            singles = [(g, r) for g, r in legs if not g.legs[r].list_id]
+            if lists:
+                self._reconcile_lists(symbol, lists)
+            if singles:
+                self._reconcile_singles(symbol, singles)
+
+    def _reconcile_lists(self, symbol: str, lists: set):
+        out = self.policy.read('fetch_open_oco_orders', symbol)
+        if not out.done:
+            return    # next time
+        open_lists = {str(x['id']): x for x in out.result}
+        for key, list_id in sorted(lists):
+            group = self.groups[key]
+            view = open_lists.get(list_id)
+            if view is not None:
+                self._apply_leg_views(group, view.get('orders') or [])
+            else:
+                self._refresh_list(group, list_id)   # no longer open: how did it end?
+
+    def _reconcile_singles(self, symbol: str, legs: list):
+        page = getattr(self.exchange, 'open_orders_page_size', None)
+        listed = self.policy.read('fetch_open_orders', symbol, None, page)
+        if not listed.done:
+            return
+        open_ids = {str(o.get('id')) for o in listed.result}
+        for group, role in legs:
+            leg = group.legs[role]
+            if leg.order_id in open_ids or leg.done:
                 continue
-            open_ids = {str(o.get('id')) for o in listed.result}
-            for group, role in legs:
-                leg = group.legs[role]
-                if leg.order_id in open_ids or leg.done:
-                    continue
-                out = self.policy.read('fetch_order', leg.order_id, symbol, self._leg_params(group, role))
-                status = _LEG_STATUS.get(out.result.get('status')) if out.done else None
-                if status == FILLED:
-                    self._read_fills(symbol)
-                elif status in (CANCELED, REJECTED) and not leg.done:
-                    log.warning('%s leg of group %s is %s on the venue (not by this store)', role, group.key, status)
-                    self._apply(group, group.leg_status, role, status)
+            out = self.policy.read('fetch_order', leg.order_id, symbol, self._leg_params(group, role))
+            status = _LEG_STATUS.get(out.result.get('status')) if out.done else None
+            if status == FILLED:
+                self._read_fills(symbol)
+            elif status in (CANCELED, REJECTED) and not leg.done:
+                log.warning('%s leg of group %s is %s on the venue (not by this store)', role, group.key, status)
+                self._apply(group, group.leg_status, role, status)
 
     # restart ------------------------------------------------------------------------------------
     def reconcile(self):
