@@ -311,7 +311,8 @@ class Group:
     def canceled_on_exchange(self, roles) -> list[tuple]:
         """The venue confirmed these legs canceled (our cancel, or someone else's)."""
         actions = []
-        for r in roles:
+        # exits before the entry: a part-filled entry's end decides on them once they are known gone
+        for r in sorted(roles, key=lambda r: r == ENTRY):
             actions += self.leg_status(r, CANCELED)
         return actions
 

@@ -256,14 +256,16 @@ def test_cash_and_value_after_a_restart_come_from_the_journal(bundled_slice, tmp
     assert f
 
 
-@pytest.mark.parametrize('ex_id', ['kucoin', 'cryptocom'])
+@pytest.mark.parametrize('ex_id,caps', [('kucoin', None), ('cryptocom', NO_LISTS), ('cryptocom', None)],
+                         ids=['kucoin-managed', 'cryptocom-managed', 'cryptocom-native'])
 @pytest.mark.parametrize('protect', [False, True])
-def test_part_filled_entry_canceled_by_the_strategy(bundled_slice, ex_id, protect):
+def test_part_filled_entry_canceled_by_the_strategy(bundled_slice, ex_id, caps, protect):
     """A part-filled entry that the strategy cancels: reported unprotected, or (opt-in) protected
-    by exits sized to the filled part."""
+    by exits sized to the filled part (a native OTOCO's exits go with its list, then are placed
+    anew for the fill)."""
     with Venue(data=str(bundled_slice(600)), symbol=SYM, start=100, volume_fraction='0.01',
                balances={'ETH': 1000, 'BTC': 100}) as venue:
-        store = store_for(venue, ex_id, NO_LISTS, protect_partial=protect)
+        store = store_for(venue, ex_id, caps, protect_partial=protect)
         px = last(venue, ex_id)
         spec = BracketSpec(OTOCO, SYM, (LegSpec(ENTRY, 'buy', 40.0, LIMIT, price=tick(px * 1.01)),
                                         LegSpec(STOP_LOSS, 'sell', 40.0, STOP, trigger=tick(px * 0.5)),
@@ -285,3 +287,22 @@ def test_part_filled_entry_canceled_by_the_strategy(bundled_slice, ex_id, protec
             assert all(o.status not in ('open', 'triggered') for o in live)
             (msg,) = [m for m in store.notifs if 'UNPROTECTED POSITION' in m]
             assert 'part-filled' in msg and group.key in msg
+
+
+@pytest.mark.parametrize('ex_id', ['kucoin', 'cryptocom'])
+def test_strategy_cancel_of_an_entry_someone_else_canceled_is_answered_at_once(venue, ex_id):
+    """The venue answers the cancel with OrderNotFound: a question, settled by reading the order
+    (canceled), so the strategy gets Canceled now, not never."""
+    store = store_for(venue, ex_id, NO_LISTS)
+    px = last(venue, ex_id)
+    spec = BracketSpec(OTOCO, SYM, (LegSpec(ENTRY, 'buy', 1.0, LIMIT, price=tick(px * 0.5)),
+                                    LegSpec(STOP_LOSS, 'sell', 1.0, STOP, trigger=tick(px * 0.4)),
+                                    LegSpec(TAKE_PROFIT, 'sell', 1.0, LIMIT, price=tick(px * 0.7))))
+    group = store.submit(spec)
+    getattr(ccxt, ex_id)(dict(venue.ccxt_config(ex_id), enableRateLimit=False)).cancel_order(
+        group.legs[ENTRY].order_id, SYM)
+    store.events.clear()
+    store.cancel(group.key)
+    assert group.done and group.legs[ENTRY].status == 'canceled'
+    (ev,) = [e for e in store.events if e[0] == 'canceled']
+    assert sorted(ev[2]) == [ENTRY, STOP_LOSS, TAKE_PROFIT]
