@@ -66,6 +66,8 @@ CREATE TABLE IF NOT EXISTS fills (
     ts INTEGER
 );
 CREATE TABLE IF NOT EXISTS cursors (symbol TEXT PRIMARY KEY, since INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS intents_by_state ON intents (state);
+CREATE INDEX IF NOT EXISTS intents_by_group ON intents (group_key);
 """
 
 INTENT, SENT, UNKNOWN, DONE, FAILED = 'intent', 'sent', 'unknown', 'done', 'failed'
@@ -86,6 +88,7 @@ class Journal:
         self.path = str(path)
         path = self.path
         self._lock = None
+        self._intent_cols = None
         self._depth = 0
         self.commits = 0
         kill = os.environ.get(KILL_AT_COMMIT)
@@ -175,8 +178,9 @@ class Journal:
         return [self._intent_row(r) for r in self.db.execute(q + ' ORDER BY id', a).fetchall()]
 
     def _intent_row(self, row) -> dict:
-        cols = [d[0] for d in self.db.execute('SELECT * FROM intents LIMIT 0').description]
-        d = dict(zip(cols, row))
+        if self._intent_cols is None:
+            self._intent_cols = [d[0] for d in self.db.execute('SELECT * FROM intents LIMIT 0').description]
+        d = dict(zip(self._intent_cols, row))
         d['args'] = json.loads(d['args'])
         return d
 

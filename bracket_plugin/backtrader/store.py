@@ -46,6 +46,7 @@ _LEG_STATUS = {'open': OPEN, 'closed': FILLED, 'canceled': CANCELED, 'expired': 
 MAX_FILL_PAGES = 200           # pages of fills read in one cycle before the rest waits for the next
 REWIND_MS = 60_000             # fills re-read from this long before a create whose answer was late
 LATE_GRACE_MS = 120_000        # an unwanted create not found on the venue is looked for this long
+UNSETTLED_AFTER = 8            # failed tries to settle a request before the trader is told
 
 
 def _is_create(method: str) -> bool:
@@ -315,6 +316,12 @@ class BracketStore:
     def _later(self, cid: str):
         failures = self._retry.get(cid, (0, 0))[0] + 1
         self._retry[cid] = (failures, self.cycle + self.policy.backoff.cycles(failures))
+        if failures == UNSETTLED_AFTER:
+            it = self.journal.intent(cid)
+            msg = (f'UNSETTLED REQUEST: {it["method"]} {cid} of group {it["group_key"]} on {it["symbol"]}: the venue '
+                   f'has not answered whether it took it after {failures} tries ({it["error"]}); still trying')
+            log.error(msg)
+            self.notifs.append(msg)
 
     def _lookup(self, req: Request, cid: str) -> Outcome:
         """DONE with the order or list created under `cid`, DONE with None if the venue does not
