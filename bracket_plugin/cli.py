@@ -10,10 +10,12 @@ from __future__ import annotations
 import argparse
 import ast
 import datetime as dt
+import hashlib
 import inspect
 import json
 import os
 import re
+import shlex
 import sys
 from pathlib import Path
 
@@ -101,6 +103,50 @@ def real_config(exchange_id: str, environ=os.environ) -> dict:
 
 def default_out(name: str) -> Path:
     return Path("runs") / f"{name}-{dt.datetime.now():%Y%m%d-%H%M%S}"
+
+
+def account_tag(api_key: str) -> str:
+    """A short, non-secret name for an account: the first 8 hex digits of the key's SHA-256."""
+    return hashlib.sha256(api_key.encode()).hexdigest()[:8]
+
+
+def live_journal(args, api_key: str, strategy: str) -> Path:
+    """The live run's journal: --journal, or one stable file per exchange, account, strategy and
+    market (./runs/live/<exchange>[-sandbox]-<account>-<strategy>-<BASE-QUOTE>/journal.sqlite),
+    so that a plain restart re-attaches the orders the last run left open."""
+    if args.journal:
+        return Path(args.journal).resolve()
+    venue = args.exchange + ("-sandbox" if args.sandbox else "")
+    name = f"{venue}-{account_tag(api_key)}-{strategy}-{args.symbol.replace('/', '-')}"
+    return (Path("runs") / "live" / name / "journal.sqlite").resolve()
+
+
+def journal_status(path: Path) -> str:
+    """'new', or what a restart on this journal resumes; reads the file, creates nothing."""
+    if not path.exists():
+        return "new"
+    from .backtrader.journal import Journal
+
+    journal = Journal(str(path))
+    try:
+        n = len(journal.groups())  # groups not done: their orders are re-attached
+    finally:
+        journal.close()
+    return f"resumed: {n} open group{'s' if n != 1 else ''}" if n else "resumed: no open groups"
+
+
+def resume_command(argv: list[str], journal: Path) -> str:
+    """The command line that resumes a live run: its own arguments with an explicit --journal.
+    Keys are never among them: the CLI reads them from the environment only."""
+    kept, skip = [], False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg == "--journal":
+            skip = True
+        elif not arg.startswith("--journal="):
+            kept.append(arg)
+    return shlex.join(["bracket-plugin", *kept, "--journal", str(journal)])
 
 
 # -- shared run helpers -----------------------------------------------------------------------
@@ -283,9 +329,12 @@ def cmd_live(args) -> int:
 def _live_sim(args) -> int:
     from .report import summary_table
 
+    if args.journal:
+        raise UsageError("--journal needs --venue real: the simulator replays --data from its first bar on every run, so there is nothing to resume")
     cls, params = _strategy(args)
     data = _data(args)
     out = _out(args, f"paper-{cls.__name__}-{args.exchange}")
+    print("journal: in memory (the simulator starts afresh on every run: nothing to resume)", file=sys.stderr)
     result = _paper(cls, args.exchange, data, args, params)
     console = _console()
     console.print(summary_table(result, f"{cls.__name__} · paper on {args.exchange} (simulator) · {args.symbol}"))
@@ -299,6 +348,8 @@ def _live_real(args) -> int:
     cls, params = _strategy(args)
     config = real_config(args.exchange)
     where = f"{args.exchange} {'SANDBOX' if args.sandbox else 'LIVE (real funds)'}"
+    journal = live_journal(args, config["apiKey"], cls.__name__)
+    print(f"journal: {journal} ({journal_status(journal)})", file=sys.stderr)
     if not args.yes:
         if not sys.stdin.isatty():
             raise UsageError(f"refusing to trade on {where} without confirmation: run in a terminal, or pass --yes")
@@ -322,7 +373,7 @@ def _live_real(args) -> int:
     if args.symbol not in exchange.markets:
         raise UsageError(f"--symbol {args.symbol}: {args.exchange} has no such market (e.g. ETH/BTC, BTC/USDT)")
     out = _out(args, f"live-{cls.__name__}-{args.exchange}")
-    store = BracketStore(exchange, journal=str(out / "journal.sqlite"))
+    store = BracketStore(exchange, journal=str(journal))
     minutes = _timeframe_minutes(args.timeframe)
     cerebro = bt.Cerebro(stdstats=False)
     cerebro.setbroker(store.getbroker())
@@ -336,12 +387,12 @@ def _live_real(args) -> int:
             running["strategy"] = self.strategy
 
     cerebro.addanalyzer(Recorder, _name=RECORDER)
-    print(f"trading {cls.__name__} on {where}; journal {out / 'journal.sqlite'}; Ctrl-C stops", file=sys.stderr)
+    print(f"trading {cls.__name__} on {where}; Ctrl-C stops", file=sys.stderr)
     code = EXIT_OK
     try:
         cerebro.run()
     except KeyboardInterrupt:
-        print("stopped; open orders stay on the exchange and are re-attached from the journal next time", file=sys.stderr)
+        print(stopped_message(args, journal), file=sys.stderr)
         code = EXIT_INTERRUPTED
     if "strategy" in running:
         result = result_from(running["strategy"], {"mode": f"live-{args.exchange}", "symbol": args.symbol})
@@ -350,6 +401,12 @@ def _live_real(args) -> int:
         console.print(summary_table(result, f"{cls.__name__} · {where}"))
         console.print(f"trades: {out / f'live-{args.exchange}.json'}")
     return code
+
+
+def stopped_message(args, journal: Path) -> str:
+    keys = ", ".join(KEY_VARS[args.exchange].values())
+    return (f"stopped; open orders stay on the exchange. To re-attach them, run in {Path.cwd()} (keys from {keys} in the environment):\n"
+            f"  {resume_command(args.argv, journal)}")
 
 
 def _timeframe_minutes(text: str) -> int:
@@ -397,6 +454,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timeframe", default="5m", help="with --venue real: bar size of the live feed, e.g. 5m, 1h (default: 5m)")
     p.add_argument("--backfill", type=int, default=300, metavar="N", help="with --venue real: closed bars of history fed first, to warm up indicators (default: 300)")
     p.add_argument("--yes", "-y", action="store_true", help="with --venue real: do not ask for confirmation")
+    p.add_argument("--journal", metavar="PATH", help="with --venue real: the SQLite journal (default: one per exchange, account, strategy and "
+                                                     "market, ./runs/live/<exchange>-<account>-<strategy>-<market>/journal.sqlite, so a restart resumes)")
     p.set_defaults(func=cmd_live)
 
     p = sub.add_parser("compare", help="backtest and paper-trade on the same bars; exit 0 only if the trade lists are identical",
@@ -448,13 +507,16 @@ def main(argv: list[str] | None = None) -> int:
     from ccxt.base.errors import AuthenticationError, BaseError
 
     from .bars import BarsFileError
+    from .backtrader.journal import JournalInUse
     from .runs import StrategyFileError
 
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else map(str, argv))
     args = parser.parse_args(argv)
+    args.argv = argv  # for the command that resumes a live run
     try:
         return args.func(args)
-    except (UsageError, BarsFileError, StrategyFileError) as exc:
+    except (UsageError, BarsFileError, StrategyFileError, JournalInUse) as exc:
         return _fail(str(exc), EXIT_INPUT)
     except AuthenticationError as exc:
         return _fail(f"the exchange refused the API keys ({type(exc).__name__}): check the BRACKET_* environment variables", EXIT_INPUT)

@@ -1,14 +1,16 @@
 """The bracket-plugin command, run as a process: error messages, exit codes, backtest, compare, demo."""
+import hashlib
 import json
 import os
 import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from bracket_plugin.cli import UsageError, parse_params, real_config
+from bracket_plugin.cli import UsageError, build_parser, parse_params, real_config, stopped_message
 
 ROOT = Path(__file__).resolve().parents[2]
 BREAKOUT = ROOT / "strategies" / "breakout_bracket.py"
@@ -72,7 +74,9 @@ def test_sandbox_needs_the_real_venue(tmp_path):
 def test_real_venue_needs_confirmation(tmp_path):
     keys = {"BRACKET_KUCOIN_API_KEY": "key-abc", "BRACKET_KUCOIN_SECRET": "sec-def", "BRACKET_KUCOIN_PASSWORD": "pw-ghi"}
     done = cli("live", BREAKOUT, "-x", "kucoin", "--venue", "real", cwd=tmp_path, env=keys)
-    line = one_line_error(done, 2, "without confirmation", "--yes")
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    journal, line = done.stderr.strip().splitlines()  # which journal it would use, then the one-line error
+    assert journal.startswith("journal: ") and "without confirmation" in line and "--yes" in line
     assert not any(secret in done.stderr + done.stdout for secret in keys.values())
     assert not (tmp_path / "runs").exists()  # nothing was started
 
@@ -201,3 +205,84 @@ def test_compare_side_by_side_on_a_slice(tmp_path):
     rows = [line for line in done.stdout.splitlines() if re.match(r"\s+\d+\s+2018-", line)]
     assert len(rows) >= 2 and all(line.rstrip().endswith("=") for line in rows)
     assert len(re.findall(r"^chart: ", done.stdout, re.M)) == 2
+
+
+KUCOIN_KEYS = {"BRACKET_KUCOIN_API_KEY": "key-abc", "BRACKET_KUCOIN_SECRET": "sec-def", "BRACKET_KUCOIN_PASSWORD": "pw-ghi"}
+
+
+def journal_line(done):
+    """(path, status) from the `journal: PATH (STATUS)` line a live run prints first."""
+    m = re.search(r"^journal: (.+) \((.+)\)$", done.stderr, re.M)
+    assert m, done.stderr
+    return Path(m.group(1)), m.group(2)
+
+
+def leave_an_open_bracket(journal: Path, data):
+    """What a live run stopped with Ctrl-C leaves: a journal with an OTOCO open on the venue."""
+    from bracket_plugin.backtrader import BracketStore
+    from bracket_plugin.backtrader.paper import paper_exchange
+    from bracket_plugin.backtrader.planner import ENTRY, LIMIT, OTOCO, STOP, STOP_LOSS, TAKE_PROFIT, BracketSpec, LegSpec
+    from bracket_plugin.sim import Venue
+
+    with Venue(data=str(data), symbol="ETH/BTC", start=100) as venue:
+        store = BracketStore(paper_exchange(venue, "kucoin"), journal=str(journal))
+        price = round(float(venue.engine_for("kucoin").last_price("ETH/BTC")) * 0.99, 6)
+        store.submit(BracketSpec(OTOCO, "ETH/BTC", (LegSpec(ENTRY, "buy", 1.0, LIMIT, price=price),
+                                                     LegSpec(STOP_LOSS, "sell", 1.0, STOP, trigger=round(price * 0.99, 6)),
+                                                     LegSpec(TAKE_PROFIT, "sell", 1.0, LIMIT, price=round(price * 1.02, 6)))))
+        store.journal.close()
+
+
+def test_live_journal_is_the_same_on_every_run_and_a_restart_resumes_it(tmp_path, bundled_slice):
+    # without --yes and without a terminal the run stops after naming its journal: no network
+    live = ("live", BREAKOUT, "-x", "kucoin", "--venue", "real")
+    first = cli(*live, cwd=tmp_path, env=KUCOIN_KEYS)
+    path, status = journal_line(first)
+    tag = hashlib.sha256(b"key-abc").hexdigest()[:8]
+    assert path == tmp_path / "runs" / "live" / f"kucoin-{tag}-BreakoutBracket-ETH-BTC" / "journal.sqlite"
+    assert status == "new" and not path.exists()
+    assert not any(secret in first.stderr for secret in KUCOIN_KEYS.values())
+
+    leave_an_open_bracket(path, bundled_slice(300))
+    second = cli(*live, cwd=tmp_path, env=KUCOIN_KEYS)
+    assert journal_line(second) == (path, "resumed: 1 open group")
+
+    other_account = cli(*live, cwd=tmp_path, env=KUCOIN_KEYS | {"BRACKET_KUCOIN_API_KEY": "key-xyz"})
+    assert journal_line(other_account)[0] != path and journal_line(other_account)[1] == "new"
+    other_market = cli(*live, "--symbol", "BTC/USDT", cwd=tmp_path, env=KUCOIN_KEYS)
+    assert journal_line(other_market)[0] == path.parent.with_name(f"kucoin-{tag}-BreakoutBracket-BTC-USDT") / "journal.sqlite"
+    chosen = cli(*live, "--journal", "mine.sqlite", cwd=tmp_path, env=KUCOIN_KEYS)
+    assert journal_line(chosen) == (tmp_path / "mine.sqlite", "new")
+
+
+def test_live_run_on_a_journal_another_run_holds_is_refused(tmp_path):
+    from bracket_plugin.backtrader.journal import Journal
+
+    held = Journal(str(tmp_path / "held.sqlite"))   # another run trades on it
+    try:
+        done = cli("live", BREAKOUT, "-x", "kucoin", "--venue", "real", "--journal", "held.sqlite", cwd=tmp_path,
+                   env=KUCOIN_KEYS)
+    finally:
+        held.close()
+    one_line_error(done, 2, "held.sqlite", "one store at a time")
+
+
+def test_live_journal_option_needs_the_real_venue(tmp_path):
+    one_line_error(cli("live", BREAKOUT, "-x", "kucoin", "--journal", tmp_path / "j.sqlite", cwd=tmp_path), 2, "--journal", "--venue real")
+
+
+@pytest.mark.parametrize("journal_arg", [[], ["--journal", "old.sqlite"]], ids=["default-journal", "journal-given"])
+def test_ctrl_c_message_is_the_command_that_resumes(tmp_path, monkeypatch, journal_arg):
+    for var, value in KUCOIN_KEYS.items():
+        monkeypatch.setenv(var, value)
+    same = ["--debug", "live", str(BREAKOUT), "-x", "kucoin", "--venue", "real", "--yes", "--param", "lookback=48", "--out", "my runs"]
+    argv = same + journal_arg
+    args = build_parser().parse_args(argv)
+    args.argv = argv
+    journal = tmp_path / "a dir" / "journal.sqlite"
+    message = stopped_message(args, journal)
+    assert "BRACKET_KUCOIN_API_KEY" in message and not any(secret in message for secret in KUCOIN_KEYS.values())
+    command = shlex.split(message.splitlines()[-1])
+    assert command == ["bracket-plugin", *same, "--journal", str(journal)]
+    resumed = build_parser().parse_args(command[1:])
+    assert vars(resumed) == {k: v for k, v in vars(args).items() if k != "argv"} | {"journal": str(journal)}
