@@ -226,7 +226,7 @@ class BracketBroker(bt.BrokerBase):
         for d in self.store._datas:
             if len(d) and self._seen_bar.get(d.p.symbol) != d.datetime[0]:
                 self._seen_bar[d.p.symbol] = d.datetime[0]
-                bars[d.p.symbol] = (d.high[0], d.low[0], d.close[0])
+                bars[d.p.symbol] = (d.high[0], d.low[0], d.close[0], d.datetime[0])
         self.store.poll(bars)
         self._drain()
         self._update_value()

@@ -99,6 +99,7 @@ class Group:
     cancel_requested: bool = False
     firing: bool = False                     # the watched stop's trigger was touched (see module doc)
     protect_partial: bool = False            # a canceled, part-filled entry keeps exits for its fill
+    armed_after: float | None = None         # time of the last bar before the watched stop existed
 
     @classmethod
     def new(cls, key: str, spec: BracketSpec, plan: Plan) -> 'Group':
@@ -320,7 +321,7 @@ class Group:
     def to_dict(self) -> dict:
         return {'key': self.key, 'mode': self.mode, 'watch': self.watch, 'then_placed': self.then_placed,
                 'cancel_requested': self.cancel_requested, 'firing': self.firing,
-                'protect_partial': self.protect_partial,
+                'protect_partial': self.protect_partial, 'armed_after': self.armed_after,
                 'spec': {'kind': self.spec.kind, 'symbol': self.spec.symbol, 'legs': [asdict(l) for l in self.spec.legs]},
                 'legs': {r: asdict(l) for r, l in self.legs.items()}}
 
@@ -329,6 +330,6 @@ class Group:
         spec = BracketSpec(d['spec']['kind'], d['spec']['symbol'], tuple(LegSpec(**l) for l in d['spec']['legs']))
         g = cls(d['key'], spec, d['mode'], watch=d['watch'], then_placed=d['then_placed'],
                 cancel_requested=d['cancel_requested'], firing=d.get('firing', False),
-                protect_partial=d.get('protect_partial', False))
+                protect_partial=d.get('protect_partial', False), armed_after=d.get('armed_after'))
         g.legs = {r: Leg(**l) for r, l in d['legs'].items()}
         return g

@@ -81,6 +81,7 @@ class BracketStore:
         self.events: deque = deque()
         self.notifs: deque = deque()          # store messages (e.g. an unprotected position)
         self.last: dict[str, float] = {}      # symbol -> close of the last closed bar seen
+        self.last_ts: dict[str, float] = {}   # symbol -> time of that bar (as the caller gives it)
         self.cycle = 0                        # poll cycles (one per bar)
         self._reported: set[str] = set()      # groups already reported unprotected
         self._armed: dict[str, int] = {}      # group key -> cycle in which its stop began to be watched
@@ -195,8 +196,14 @@ class BracketStore:
         p = plan(then, self.exchange.has, self.exchange.id, self.stop_slippage, self.last.get(group.spec.symbol))
         group.apply_exit_plan(p)
         if p.watch is not None:
-            self._armed[group.key] = self.cycle
+            self._arm(group)
         return p.first
+
+    def _arm(self, group: Group):
+        """A stop begins to be watched: only bars after the last one seen may fire it (kept in the
+        group, so a restart that delivers older bars again does not fire it on them)."""
+        self._armed[group.key] = self.cycle
+        group.armed_after = self.last_ts.get(group.spec.symbol)
 
     def _watched_request(self, group: Group, role: str) -> Request:
         leg = group.legs[role]
@@ -231,7 +238,7 @@ class BracketStore:
         group.protect_partial = self.protect_partial
         self.groups[key] = group
         if p.watch is not None:
-            self._armed[key] = self.cycle
+            self._arm(group)
         with self.journal.transaction():
             self._save(group)
             self._intent(group, 'first', p.first)
@@ -351,11 +358,39 @@ class BracketStore:
         return Outcome(DONE, None)
 
     def _refused(self, group: Group, req: Request, cid: str, exc: BaseException):
+        if self._replanned_crossed(group, req, cid, exc):
+            return
         reason = 'margin' if isinstance(exc, ccxt.InsufficientFunds) else 'rejected'
         log.warning('%s refused (%s): %s', req.method, reason, exc)
         self._apply(group, group.rejected, req.roles,
                     intent=(cid, J.FAILED, None, f'{type(exc).__name__}: {exc}'[:500]),
                     before_events=[(EV_REJECTED, group.key, tuple(req.roles), reason, str(exc))])
+
+    def _replanned_crossed(self, group: Group, req: Request, cid: str, exc: BaseException) -> bool:
+        """Exits refused as a list because the market crossed a level after the last bar we saw
+        (a venue refuses an OCO whose stop is already beyond the price): planned once more against
+        the venue's last price, as the orders they turn into. True if so."""
+        if req.method == 'create_order' or isinstance(exc, ccxt.InsufficientFunds) \
+                or self.journal.intent(cid)['step'] != 'then':
+            return False
+        out = self.policy.read('fetch_ticker', group.spec.symbol)
+        last = out.result.get('last') if out.done else None
+        exits = tuple(group.spec.leg(r) for r in group.exit_roles() if group.legs[r].status == WAITING)
+        if last is None or len(exits) != 2:
+            return False
+        crossed = plan(BracketSpec(OCO, group.spec.symbol, exits), self.exchange.has, self.exchange.id,
+                       self.stop_slippage, float(last))
+        if crossed.first.method == req.method:
+            return False    # the levels are not crossed: a refusal for another reason
+        log.warning('exits of %s refused as a list (%s); the market (%s) crossed a level: sent as the orders '
+                    'they turn into', group.key, exc, last)
+        self.last[group.spec.symbol] = float(last)
+
+        def replan():
+            group.then_placed = False
+            return [(PLACE_THEN,)]
+        self._apply(group, replan, intent=(cid, J.FAILED, None, f'crossed, planned again: {exc}'[:500]))
+        return True
 
     def _attach(self, group: Group, req: Request, it: dict, result: dict, rewind: bool = False):
         """Record the venue ids of a placed request with the group's change, in one transaction."""
@@ -483,10 +518,12 @@ class BracketStore:
 
     def poll(self, bars: dict | None = None):
         """One cycle: settle unknown outcomes, read fills per symbol, check watched stops on the
-        bars just closed ({symbol: (high, low, close)}), and on schedule read the live orders."""
+        bars just closed ({symbol: (high, low, close[, time])}), and on schedule read the live orders."""
         self.cycle += 1
         for symbol, bar in (bars or {}).items():
             self.last[symbol] = bar[2]
+            if len(bar) > 3:
+                self.last_ts[symbol] = bar[3]
         self._settle_unknown()
         self._run()
         for symbol in self.live_symbols():
@@ -495,7 +532,11 @@ class BracketStore:
             for group in list(self.groups.values()):
                 if group.done or group.watch is None or group.spec.symbol not in bars:
                     continue
-                if self._armed.get(group.key, -1) >= self.cycle:
+                bar = bars[group.spec.symbol]
+                if len(bar) > 3 and group.armed_after is not None:
+                    if bar[3] <= group.armed_after:
+                        continue  # a bar from before the stop existed (e.g. history after a restart)
+                elif self._armed.get(group.key, -1) >= self.cycle:
                     continue  # armed during this cycle: its bar was over before the stop existed
                 leg = group.spec.leg(group.watch)
                 high, low = bars[group.spec.symbol][:2]
@@ -666,6 +707,11 @@ class BracketStore:
         self._settle_unknown(force=True)
         self._run()
         for symbol in self.live_symbols():
+            # exits planned from fills that came while we were away need the market's price (an OCO
+            # whose level the market crossed goes out as the orders it turns into)
+            out = self.policy.read('fetch_ticker', symbol)
+            if out.done and out.result.get('last') is not None and symbol not in self.last:
+                self.last[symbol] = float(out.result['last'])
             self._read_fills(symbol)
         for group in list(self.groups.values()):
             entry = group.legs.get(ENTRY)

@@ -111,7 +111,14 @@ class CryptocomOrderLists(OrderListBase):
         return self.extend(self.omit(params, 'clientOrderId'), {'client_oid': cid})
 
     def create_order_request(self, symbol, type, side, amount, price=None, params={}):
-        return super().create_order_request(symbol, type, side, amount, price, self._single_client_id(params))
+        params = self._single_client_id(params)
+        if type == 'market' and params.get('triggerPrice') is not None and params.get('stopLossPrice') is None \
+                and params.get('takeProfitPrice') is None:
+            # ccxt types a market trigger order by comparing its price (None) with the trigger, which
+            # makes every sell a TAKE_PROFIT (refused below the market). A stop-market fires against
+            # the position (a sell below the market, a buy above), as on KuCoin: Crypto.com's STOP_LOSS
+            params = self.extend(self.omit(params, 'triggerPrice'), {'stopLossPrice': params['triggerPrice']})
+        return super().create_order_request(symbol, type, side, amount, price, params)
 
     def create_advanced_order_request(self, symbol, type, side, amount, price=None, params={}):
         return super().create_advanced_order_request(symbol, type, side, amount, price, self._single_client_id(params))
