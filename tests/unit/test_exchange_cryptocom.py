@@ -271,6 +271,19 @@ def test_create_order_trigger_keeps_client_oid():
     assert 'clientOrderId' not in params
 
 
+@pytest.mark.parametrize('side', ['sell', 'buy'])
+def test_create_order_stop_market_is_a_stop_loss_on_both_sides(side):
+    # ccxt compares a market order's price (None) with the trigger and types every sell TAKE_PROFIT
+    wire = Wire().reply(ok('private/create-order', {'client_oid': 'c-sm', 'order_id': '6532'}))
+    make('cryptocom', wire).create_order('ETH/BTC', 'market', side, 0.01, None, {'clientOrderId': 'c-sm',
+                                                                                 'triggerPrice': 0.045})
+    [sent] = wire.sent
+    params = sent.json['params']
+    assert (params['type'], params['ref_price'], params['side']) == ('STOP_LOSS', '0.045', side.upper())
+    assert 'triggerPrice' not in params and 'stopLossPrice' not in params
+    cryptocom_check_signature(sent)
+
+
 @pytest.mark.parametrize('key', ['clientOrderId', 'client_oid'])
 def test_create_order_client_id_over_36_chars_is_refused_before_sending(key):
     wire = Wire()
