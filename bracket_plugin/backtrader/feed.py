@@ -68,6 +68,11 @@ class BracketFeed(DataBase):
                 self._bars.append(bar)
                 self._last_ts = bar[0]
             self._history = len(self._bars)
+        elif self.p.since is None:
+            # no history wanted: the bars closed before the start are not delivered as new ones
+            recent = self._fetch(None, 2)
+            if recent:
+                self._last_ts = recent[-1][0]
         # as backtrader's live feeds: DELAYED while history is delivered, LIVE from the first new bar
         self.put_notification(self.DELAYED if self._history else self.LIVE)
 
