@@ -277,8 +277,9 @@ class Group:
         self.cancel_requested = True
         self.firing = False
         entry = self.legs.get(ENTRY)
-        if self.protect_partial and entry is not None and not entry.done and self.mode == 'managed':
-            # only the entry goes for now: its confirmation decides the exits (part-filled or not)
+        if entry is not None and not entry.done and self.mode == 'managed':
+            # only the entry goes for now: its confirmation decides the exits (dropped if it never
+            # filled; kept if a fill won the race to the venue; part-filled: see protect_partial)
             if entry.status == WAITING:
                 entry.move(DROPPED)
                 return self._cancel_rest()
@@ -287,6 +288,14 @@ class Group:
                 return [(CANCEL_LEG, ENTRY)]
             return []
         return self._cancel_rest()
+
+    def cancel_lost(self) -> list[tuple]:
+        """The entry filled before the strategy's cancel reached the venue: the cancel is void and
+        the exits stay (they protect what the fill bought or sold)."""
+        self.cancel_requested = False
+        for leg in self.legs.values():
+            leg.canceling = False
+        return []
 
     def _cancel_rest(self) -> list[tuple]:
         actions, lists = [], set()

@@ -266,9 +266,6 @@ class BracketStore:
             self.journal.mark(it['client_oid'], J.FAILED, error='group not in this journal')
             return
         req = _request(it)
-        if not _is_create(req.method) and all(group.legs[r].status in (FILLED, REJECTED) for r in req.roles):
-            self.journal.mark(it['client_oid'], J.DONE, error='legs ended before the cancel was sent')
-            return
         if _is_create(req.method):
             if settle_only:
                 self._settle_create(group, req, it)
@@ -429,8 +426,23 @@ class BracketStore:
 
     # cancels --------------------------------------------------------------------------------------
     def _send_cancel(self, group: Group, req: Request, it: dict):
-        """A cancel, settled by reading the order when its answer is unknown or `OrderNotFound`."""
+        """A cancel, settled by reading the order when its answer is unknown or `OrderNotFound`.
+        The strategy's cancel of a bracket whose entry has not filled reads the fills first: an
+        entry fill that won the race voids the cancel, so the exits still protect the position."""
         cid = it['client_oid']
+        entry = group.legs.get(ENTRY)
+        if group.cancel_requested and ENTRY in req.roles and entry is not None:
+            if not entry.done:
+                self._read_fills(group.spec.symbol)
+            if entry.status == FILLED:
+                log.warning('group %s: its entry filled before the cancel reached the venue; the cancel is void '
+                            'and the exits stay', group.key)
+                self._apply(group, group.cancel_lost,
+                            intent=(cid, J.DONE, None, 'entry filled before the cancel reached the venue: exits kept'))
+                return
+        if all(group.legs[r].status in (FILLED, REJECTED) for r in req.roles):
+            self.journal.mark(cid, J.DONE, error='legs ended before the cancel was sent')
+            return
         out = self.policy.write(req.method, *req.args)
         if out.done:
             self._canceled(group, req, cid)

@@ -306,3 +306,30 @@ def test_strategy_cancel_of_an_entry_someone_else_canceled_is_answered_at_once(v
     assert group.done and group.legs[ENTRY].status == 'canceled'
     (ev,) = [e for e in store.events if e[0] == 'canceled']
     assert sorted(ev[2]) == [ENTRY, STOP_LOSS, TAKE_PROFIT]
+
+
+@pytest.mark.parametrize('ex_id,caps,cancel', [
+    ('kucoin', NO_LISTS, r'/api/v1/orders/[^/]+$'),
+    ('cryptocom', NO_LISTS, r'private/cancel-order$'),
+    ('cryptocom', None, r'private/advanced/cancel-otoco$')], ids=['kucoin-managed', 'cryptocom-managed', 'cryptocom-native'])
+def test_entry_fill_that_wins_the_race_with_a_failing_cancel_keeps_the_exits(venue, ex_id, caps, cancel):
+    """The strategy cancels a bracket, the cancel does not get through (5xx) while the entry fills:
+    the cancel is void, the exits protect the position (and are not canceled by a later resend)."""
+    store = store_for(venue, ex_id, caps)
+    px = last(venue, ex_id)
+    spec = BracketSpec(OTOCO, SYM, (LegSpec(ENTRY, 'buy', 1.0, LIMIT, price=tick(px * 1.01)),
+                                    LegSpec(STOP_LOSS, 'sell', 1.0, STOP, trigger=tick(px * 0.5)),
+                                    LegSpec(TAKE_PROFIT, 'sell', 1.0, LIMIT, price=tick(px * 1.5))))
+    group = store.submit(spec)
+    rule = venue.faults.add(pattern=cancel, kind='http_5xx', count=None)
+    store.cancel(group.key)
+    assert rule.fired >= 1 and group.legs[ENTRY].status != 'canceled'
+    venue.step()                                   # the entry fills on the venue
+    venue.faults.clear()
+    for _ in range(6):
+        store.poll(bar_of(venue, ex_id))
+    assert group.legs[ENTRY].status == 'filled'
+    assert group.legs[TAKE_PROFIT].status == 'open' and not group.cancel_requested
+    assert not group.unprotected() and not any('UNPROTECTED' in m for m in store.notifs)
+    live = [o for o in venue.engine_for(ex_id).orders(SYM) if o.side == 'sell' and o.status in ('open', 'pending')]
+    assert live, 'an exit rests on the venue'

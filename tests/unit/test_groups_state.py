@@ -59,7 +59,18 @@ def test_cancel_any_leg_tears_down_the_group():
     g2 = Group.new('g3', OTOCO_SPEC, plan(OTOCO_SPEC, {}, 'x'))
     g2.placed((ENTRY,), {ENTRY: 'e'})
     assert g2.cancel() == [(CANCEL_LEG, ENTRY)]
-    assert g2.legs[STOP_LOSS].status == g2.legs[TAKE_PROFIT].status == 'canceled'   # never placed
+    # the exits (never placed) wait for the entry's cancel to be confirmed: a fill may win the race
+    assert g2.legs[STOP_LOSS].status == g2.legs[TAKE_PROFIT].status == 'waiting'
+    assert g2.leg_status(ENTRY, 'canceled') == []
+    assert g2.legs[STOP_LOSS].status == g2.legs[TAKE_PROFIT].status == 'canceled' and g2.done
+
+
+def test_an_entry_fill_that_wins_the_race_with_the_cancel_keeps_the_exits():
+    g = Group.new('g9', OTOCO_SPEC, plan(OTOCO_SPEC, {}, 'x'))
+    g.placed((ENTRY,), {ENTRY: 'e'})
+    g.cancel()
+    assert g.fill('e', 2.0, 0.1, 0.0) == (ENTRY, [(PLACE_THEN,)])   # filled before the cancel landed
+    assert g.cancel_lost() == [] and not g.cancel_requested and not g.legs[ENTRY].canceling
 
 
 def test_watched_stop_frees_the_resting_leg_then_fires():
