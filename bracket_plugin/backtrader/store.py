@@ -425,7 +425,7 @@ class BracketStore:
             self.journal.set_cursor(symbol, back)
 
     # cancels --------------------------------------------------------------------------------------
-    def _send_cancel(self, group: Group, req: Request, it: dict):
+    def _send_cancel(self, group: Group, req: Request, it: dict, resends: int = 1):
         """A cancel, settled by reading the order when its answer is unknown or `OrderNotFound`.
         The strategy's cancel of a bracket whose entry has not filled reads the fills first: an
         entry fill that won the race voids the cancel, so the exits still protect the position."""
@@ -459,18 +459,23 @@ class BracketStore:
             self.notifs.append(f'CANCEL REFUSED: group {group.key} {list(req.roles)} on {group.spec.symbol}: '
                                f'{out.error}')
             return
-        self._settle_cancel(group, req, cid)
+        self._settle_cancel(group, req, it, resends)
 
-    def _settle_cancel(self, group: Group, req: Request, cid: str):
+    def _settle_cancel(self, group: Group, req: Request, it: dict, resends: int):
+        cid = it['client_oid']
         statuses = self._read_statuses(group, req)
         if statuses is None:
             self.journal.mark(cid, J.UNKNOWN, error='cancel outcome unknown')
             self._later(cid)
             return
         if any(s == OPEN for r, s in statuses.items() if not group.legs[r].done):
-            # the cancel did not take (or not yet): it is sent again later (a repeated cancel is harmless)
+            # the cancel did not take (or not yet): sent again, now once and later with backoff (a
+            # repeated cancel is harmless; a watched stop waits for it)
             self.journal.mark(cid, J.UNKNOWN, error='still open after cancel')
-            self._later(cid)
+            if resends > 0:
+                self._send_cancel(group, req, it, resends - 1)
+            else:
+                self._later(cid)
             return
         self._canceled(group, req, cid, statuses)
 
