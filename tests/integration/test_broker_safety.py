@@ -3,7 +3,6 @@
 Lost cancel answers, creates processed late, fills beyond one page, out-of-band cancels, a skewed
 clock, a second store on a journal, cash after a restart, a part-filled entry canceled.
 """
-import logging
 import time
 
 import ccxt
