@@ -81,7 +81,8 @@ def orders(draw, kind):
     a['params'] = draw(SANE_PARAMS)
     for field in draw(st.lists(st.sampled_from(sorted(a) + ['collide']), max_size=2, unique=True)):   # break a few
         if field == 'collide':   # an extra param named like a field of the request we build
-            a['params'] = dict(a['params'] or {}, **{draw(COLLIDING): draw(st.one_of(PRICE, st.just('x')))})
+            base = a['params'] if isinstance(a['params'], dict) else {}   # 'params' may have been broken first
+            a['params'] = dict(base, **{draw(COLLIDING): draw(st.one_of(PRICE, st.just('x')))})
         else:
             a[field] = draw(anything(field))
     return a
