@@ -370,24 +370,29 @@ class BracketStore:
         if req.method == 'create_order' or isinstance(exc, ccxt.InsufficientFunds) \
                 or self.journal.intent(cid)['step'] != 'then':
             return False
-        out = self.policy.read('fetch_ticker', group.spec.symbol)
-        last = out.result.get('last') if out.done else None
+        last = self._venue_last(group.spec.symbol)
         exits = tuple(group.spec.leg(r) for r in group.exit_roles() if group.legs[r].status == WAITING)
         if last is None or len(exits) != 2:
             return False
         crossed = plan(BracketSpec(OCO, group.spec.symbol, exits), self.exchange.has, self.exchange.id,
-                       self.stop_slippage, float(last))
+                       self.stop_slippage, last)
         if crossed.first.method == req.method:
             return False    # the levels are not crossed: a refusal for another reason
         log.warning('exits of %s refused as a list (%s); the market (%s) crossed a level: sent as the orders '
                     'they turn into', group.key, exc, last)
-        self.last[group.spec.symbol] = float(last)
+        self.last[group.spec.symbol] = last
 
         def replan():
             group.then_placed = False
             return [(PLACE_THEN,)]
         self._apply(group, replan, intent=(cid, J.FAILED, None, f'crossed, planned again: {exc}'[:500]))
         return True
+
+    def _venue_last(self, symbol: str) -> float | None:
+        """The venue's last price now (a ticker read), or None if it cannot be read."""
+        out = self.policy.read('fetch_ticker', symbol)
+        last = out.result.get('last') if out.done else None
+        return None if last is None else float(last)
 
     def _attach(self, group: Group, req: Request, it: dict, result: dict, rewind: bool = False):
         """Record the venue ids of a placed request with the group's change, in one transaction."""
@@ -697,17 +702,19 @@ class BracketStore:
         if not listed.done:
             return
         open_ids = {str(o.get('id')) for o in listed.result}
+        filled = False
         for group, role in legs:
             leg = group.legs[role]
             if leg.order_id in open_ids or leg.done:
                 continue
             out = self.policy.read('fetch_order', leg.order_id, symbol, self._leg_params(group, role))
             status = _LEG_STATUS.get(out.result.get('status')) if out.done else None
-            if status == FILLED:
-                self._read_fills(symbol)
-            elif status in (CANCELED, REJECTED) and not leg.done:
+            filled |= status == FILLED
+            if status in (CANCELED, REJECTED) and not leg.done:
                 log.warning('%s leg of group %s is %s on the venue (not by this store)', role, group.key, status)
                 self._apply(group, group.leg_status, role, status)
+        if filled:
+            self._read_fills(symbol)   # one read for every leg that filled unseen
 
     # restart ------------------------------------------------------------------------------------
     def reconcile(self):
@@ -726,9 +733,10 @@ class BracketStore:
         for symbol in self.live_symbols():
             # exits planned from fills that came while we were away need the market's price (an OCO
             # whose level the market crossed goes out as the orders it turns into)
-            out = self.policy.read('fetch_ticker', symbol)
-            if out.done and out.result.get('last') is not None and symbol not in self.last:
-                self.last[symbol] = float(out.result['last'])
+            if symbol not in self.last:
+                last = self._venue_last(symbol)
+                if last is not None:
+                    self.last[symbol] = last
             self._read_fills(symbol)
         for group in list(self.groups.values()):
             entry = group.legs.get(ENTRY)
