@@ -19,12 +19,11 @@ import shlex
 import sys
 from pathlib import Path
 
-EXCHANGES = ("kucoin", "cryptocom")
-# Environment variables holding real API keys (never taken from arguments).
-KEY_VARS = {
-    "kucoin": {"apiKey": "BRACKET_KUCOIN_API_KEY", "secret": "BRACKET_KUCOIN_SECRET", "password": "BRACKET_KUCOIN_PASSWORD"},
-    "cryptocom": {"apiKey": "BRACKET_CRYPTOCOM_API_KEY", "secret": "BRACKET_CRYPTOCOM_SECRET"},
-}
+from . import venues
+
+EXCHANGES = venues.ids()
+# Environment variables holding real API keys (never taken from arguments), from the venue profiles.
+KEY_VARS = {v.id: dict(v.key_env) for v in venues.profiles()}
 DEFAULT_SYMBOL = "ETH/BTC"
 
 
@@ -434,7 +433,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--cash", type=_positive, default=DEFAULT_CASH, help=f"starting cash in quote currency (default: {DEFAULT_CASH})")
         p.add_argument("--param", "-p", action="append", metavar="NAME=VALUE", help="strategy parameter, repeatable: --param lookback=48 --param size=0.5")
         if exchange:
-            p.add_argument("--exchange", "-x", required=True, choices=EXCHANGES, help="exchange dialect: kucoin or cryptocom")
+            p.add_argument("--exchange", "-x", required=True, choices=EXCHANGES, help="exchange dialect: " + " or ".join(EXCHANGES))
         _outputs(p)
 
     p = sub.add_parser("backtest", help="run a strategy on backtrader's BackBroker over a bar file",

@@ -16,11 +16,11 @@ class cryptocom(AsyncShell, CryptocomOrderLists, ccxt_async.cryptocom):
     """ccxt.async_support.cryptocom with the advanced order-list methods (awaitable)."""
 
 
-CLASSES = {'kucoin': kucoin, 'cryptocom': cryptocom}
-
-
 def exchange(id: str, config: dict | None = None):
-    cls = CLASSES.get(id) or getattr(ccxt_async, id, None)
+    from ..venues import find
+
+    venue = find(id)
+    cls = venue.exchange_class(asynchronous=True) if venue is not None else getattr(ccxt_async, id, None)
     if cls is None or id not in ccxt_async.exchanges:
         raise ccxt_async.NotSupported(f'unknown exchange id {id!r}')
     return cls(config or {})

@@ -21,9 +21,10 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+from ..vocab import LegStatus
 from .planner import ENTRY, OCO, SINGLE, STOP_LOSS, TAKE_PROFIT, BracketSpec, LegSpec, Plan
 
-WAITING, INACTIVE, OPEN, FILLED, CANCELED, REJECTED = 'waiting', 'inactive', 'open', 'filled', 'canceled', 'rejected'
+WAITING, INACTIVE, OPEN, FILLED, CANCELED, REJECTED = LegStatus   # the one vocabulary (vocab.py)
 TERMINAL = (FILLED, CANCELED, REJECTED)
 LIVE = (INACTIVE, OPEN)
 

@@ -15,26 +15,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-# leg kinds (what the exchange is asked for)
-MARKET = 'market'
-LIMIT = 'limit'
-STOP = 'stop'              # stop-market: trigger, then market
-STOP_LIMIT = 'stop_limit'  # trigger, then a limit at `price`
-KINDS = (MARKET, LIMIT, STOP, STOP_LIMIT)
+from ..venues import find
+from ..vocab import GroupKind, LegKind, Role
 
-# group kinds
-SINGLE = 'single'
-OCO = 'oco'
-OTO = 'oto'
-OTOCO = 'otoco'
-
-ENTRY = 'entry'
-TAKE_PROFIT = 'take_profit'
-STOP_LOSS = 'stop_loss'
-
-# Exchanges whose native OCO stop leg is always a stop-limit (KuCoin: `limitPrice` is required).
-STOP_LEG_NEEDS_LIMIT = frozenset({'kucoin'})
-
+# leg kinds (what the exchange is asked for), group kinds and roles: the one vocabulary (vocab.py)
+MARKET, LIMIT, STOP, STOP_LIMIT = LegKind.MARKET, LegKind.LIMIT, LegKind.STOP, LegKind.STOP_LIMIT
+KINDS = tuple(LegKind)
+SINGLE, OCO, OTO, OTOCO = GroupKind.SINGLE, GroupKind.OCO, GroupKind.OTO, GroupKind.OTOCO
+ENTRY, TAKE_PROFIT, STOP_LOSS = Role.ENTRY, Role.TAKE_PROFIT, Role.STOP_LOSS
 
 class PlanError(ValueError):
     """The group cannot be expressed on this exchange; the message names the field and rule."""
@@ -127,10 +115,12 @@ def single_request(symbol: str, leg: LegSpec) -> Request:
 
 def stop_limit_price(leg: LegSpec, exchange_id: str, slippage: float) -> float | None:
     """The stop leg's limit price: its own for a stop-limit; for a plain stop only where the
-    exchange insists on one (KuCoin), `slippage` away from the trigger on the losing side."""
+    exchange insists on one (its profile's stop_leg_needs_limit), `slippage` away from the
+    trigger on the losing side."""
     if leg.kind == STOP_LIMIT:
         return leg.price
-    if exchange_id in STOP_LEG_NEEDS_LIMIT:
+    venue = find(exchange_id)
+    if venue is not None and venue.stop_leg_needs_limit:
         return leg.trigger * (1 - slippage) if leg.side == 'sell' else leg.trigger * (1 + slippage)
     return None
 

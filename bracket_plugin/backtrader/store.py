@@ -25,6 +25,7 @@ from dataclasses import replace
 
 import ccxt
 
+from ..venues import find
 from . import journal as J
 from .journal import Journal
 from .orderstate import (CANCEL_LEG, CANCEL_LIST, CANCELED, ENTRY, FILLED, LIVE, OPEN, PLACE_THEN, REJECTED,
@@ -91,6 +92,12 @@ class BracketStore:
         self._datas = []
         if reconcile:
             self.reconcile()
+
+    @property
+    def _separate_triggers(self) -> bool:
+        """Untriggered stop orders are read and cancelled apart on this venue (its profile says)."""
+        venue = find(self.exchange.id)
+        return venue is not None and venue.separate_trigger_orders
 
     @property
     def requests(self) -> int:
@@ -223,7 +230,7 @@ class BracketStore:
     def _leg_params(self, group: Group, role: str) -> dict:
         """KuCoin keeps untriggered stop orders apart: reads and cancels of one say so. A leg is
         such an order when the create that placed it carried a trigger price."""
-        if self.exchange.id != 'kucoin' or group.legs[role].list_id is not None:
+        if not self._separate_triggers or group.legs[role].list_id is not None:
             return {}
         sent = [it for it in self.journal.intents([J.DONE, J.UNKNOWN, J.INTENT], group.key)
                 if it['method'] == 'create_order' and role in it['args']['roles']]
@@ -335,7 +342,7 @@ class BracketStore:
             out = self.policy.read('fetch_oco_order', None, symbol, {'clientOrderId': cid})
             return Outcome(DONE, None) if out.refused_as(ccxt.OrderNotFound) else out
         params = {'clientOrderId': cid}
-        if 'triggerPrice' in req.params and self.exchange.id == 'kucoin':
+        if 'triggerPrice' in req.params and self._separate_triggers:
             params['trigger'] = True
         out = self.policy.read('fetch_order', None, symbol, params)
         if out.done or out.unknown:

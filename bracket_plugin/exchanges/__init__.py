@@ -16,13 +16,13 @@ class cryptocom(SyncShell, CryptocomOrderLists, ccxt.cryptocom):
     """ccxt.cryptocom with Crypto.com's advanced OCO / OTO / OTOCO order lists."""
 
 
-CLASSES = {'kucoin': kucoin, 'cryptocom': cryptocom}
-
-
 def exchange(id: str, config: dict | None = None):
-    """An exchange instance by ccxt id: ours for kucoin / cryptocom, ccxt's own class otherwise
+    """An exchange instance by ccxt id: ours for a registered venue, ccxt's own class otherwise
     (it then has no order-list methods and no order-list `has` flags)."""
-    cls = CLASSES.get(id) or getattr(ccxt, id, None)
+    from ..venues import find
+
+    venue = find(id)
+    cls = venue.exchange_class() if venue is not None else getattr(ccxt, id, None)
     if cls is None or id not in ccxt.exchanges:
         raise ccxt.NotSupported(f'unknown exchange id {id!r}')
     return cls(config or {})

@@ -12,14 +12,31 @@ from __future__ import annotations
 import json
 from email.utils import parsedate_to_datetime
 
-from ccxt.base.errors import ArgumentsRequired, ExchangeError, OrderNotFound
+from ccxt.base.errors import (ArgumentsRequired, BadSymbol, DuplicateOrderId, ExchangeError, InvalidOrder, NotSupported,
+                              OrderNotFound)
 from ccxt.base.types import Entry
 
 from .. import validation as v
-from ..errors import CRYPTOCOM_EXACT
 from ..model import (CANCELED, CLOSED, ENTRY, ENTRY_MARKET, OCO, OPEN, OTO, OTOCO, REJECTED, STOP_LOSS,
                      TAKE_PROFIT, list_status)
 from .base import ORDER_LIST_HAS, OrderListBase
+
+# Crypto.com Exchange v1 `code` -> class; merged into describe()['exceptions']['exact'].
+CRYPTOCOM_EXACT = {
+    '140001': NotSupported,      # API_DISABLED: e.g. create-order-list with contingency OCO
+    '50002': InvalidOrder,       # invalid price (advanced orders)
+    '50007': InvalidOrder,       # INVALID_TRIGGER_PRICE: trigger on the wrong side of the reference price
+    '50010': InvalidOrder,       # INVALID_ORDER_PARAMETERS: e.g. OTO exit on the same side as the entry
+    '204': DuplicateOrderId,     # DUPLICATE_CLORDID
+    '205': DuplicateOrderId,     # DUPLICATE_ORDERID
+    '208': BadSymbol,            # instrument not tradable
+    '209': BadSymbol,            # INVALID_INSTRUMENT_NAME
+    '212': OrderNotFound,        # INVALID_ORDERID
+    '229': InvalidOrder,         # INVALID_REF_PRICE
+    '230': InvalidOrder,         # INVALID_REF_PRICE_TYPE
+    '308': InvalidOrder,         # INVALID_PRICE
+    '316': OrderNotFound,        # NO_ACTIVE_ORDER
+}
 
 ADV = ['v1', 'private']
 SINGLE_CLIENT_ID_MAX = 36

@@ -8,12 +8,50 @@ from __future__ import annotations
 import hashlib
 import json
 
-from ccxt.base.errors import ArgumentsRequired, NotSupported, OrderNotFound
+from ccxt.base.errors import (ArgumentsRequired, BadRequest, BadSymbol, DuplicateOrderId, InsufficientFunds, InvalidOrder,
+                              NotSupported, OperationRejected, OrderNotFound)
 
 from .. import validation as v
-from ..errors import kucoin_error_class
 from ..model import CANCELED, OCO, OPEN, STOP_LOSS, TAKE_PROFIT
 from .base import ORDER_LIST_HAS, OrderListBase
+
+# KuCoin `code` -> class, checked before ccxt's own tables.
+KUCOIN_CODES = {
+    '126044': DuplicateOrderId,  # clientOid duplicate (ccxt: InvalidOrder)
+    '126033': DuplicateOrderId,  # Duplicate order (ccxt: InvalidOrder)
+    '900001': BadSymbol,         # symbol does not exist
+    '200001': OperationRejected,  # order creation suspended for the pair
+    '200002': OperationRejected,  # order cancellation suspended for the pair
+    '200003': InvalidOrder,      # open order count limit reached
+}
+
+
+def kucoin_error_class(code: str | None, msg: str | None):
+    """The class for a KuCoin error answer, or None to leave it to ccxt.
+
+    KuCoin answers most OCO mistakes with code 400100 and the reason in `msg`, which ccxt turns
+    into a generic BadRequest; the message decides here."""
+    if code in ('200000', '200', None):
+        return None
+    cls = KUCOIN_CODES.get(code)
+    if cls is not None:
+        return cls
+    m = (msg or '').lower()
+    if 'clientoid' in m and ('duplicat' in m or ('exist' in m and 'not exist' not in m)):
+        return DuplicateOrderId
+    if 'order' in m and ('not exist' in m or 'not_exist' in m or 'not found' in m):
+        return OrderNotFound
+    if 'below the minimum' in m or 'price not in the given range' in m:
+        return InvalidOrder
+    if m == 'account.available.amount':
+        return InsufficientFunds
+    if 'symbol' in m and ('not exist' in m or 'not_exist' in m):
+        return BadSymbol
+    if code == '400100' and 'parameter' in m:
+        return BadRequest
+    return None
+
+
 
 LIST_STATUS = {'NEW': 'open', 'TRIGGERED': 'open', 'DONE': 'closed', 'CANCELLED': 'canceled', 'CANCELED': 'canceled'}
 LEG_STATUS = LIST_STATUS

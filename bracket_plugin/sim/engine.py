@@ -30,6 +30,7 @@ from bracket_plugin.bars import Bar, interval_ms
 from bracket_plugin.sim import rules as R
 from bracket_plugin.sim import state as S
 from bracket_plugin.sim.rules import BUY, DOWN, SELL, UP, MarketRules
+from bracket_plugin.vocab import ListKind, OrderType, Role, VenueStatus
 
 # --- rejection reasons (stable strings; the dialects map them to exchange codes) ----------------
 INSUFFICIENT_BALANCE = "insufficient_balance"
@@ -51,16 +52,17 @@ REASONS = frozenset({
     NOT_CANCELABLE, BAD_REQUEST,
 })
 
-ORDER_TYPES = ("limit", "market", "stop_market", "stop_limit")
-TRIGGER_TYPES = ("stop_market", "stop_limit")
-ROLES = ("entry", "stop_loss", "take_profit")
+# order types, roles, list kinds and statuses: the package's one vocabulary (vocab.py). Statuses:
+# 'pending' = list exit waiting for its entry; 'open' = live; 'triggered' = a stop-limit whose
+# trigger fired, resting as a limit; the rest are final.
+ORDER_TYPES = tuple(OrderType)
+TRIGGER_TYPES = (OrderType.STOP_MARKET, OrderType.STOP_LIMIT)
+ROLES = tuple(Role)
 TIME_IN_FORCE = ("GTC", "IOC", "FOK")
-LIST_KINDS = ("oco", "oto", "otoco")
-# order statuses: 'pending' = list exit waiting for its entry; 'open' = live; 'triggered' = a
-# stop-limit whose trigger fired, resting as a limit; the rest are final.
-LIVE = ("open", "triggered")
-CANCELABLE = ("pending", "open", "triggered")
-FINAL = ("filled", "canceled", "rejected")
+LIST_KINDS = tuple(ListKind)
+LIVE = (VenueStatus.OPEN, VenueStatus.TRIGGERED)
+CANCELABLE = (VenueStatus.PENDING, VenueStatus.OPEN, VenueStatus.TRIGGERED)
+FINAL = (VenueStatus.FILLED, VenueStatus.CANCELED, VenueStatus.REJECTED)
 
 
 class Reject(Exception):

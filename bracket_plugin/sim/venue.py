@@ -25,34 +25,16 @@ from bracket_plugin.sim.engine import Engine
 from bracket_plugin.sim.faults import Faults
 from bracket_plugin.sim.rules import MarketRules, default_rules
 
-EXCHANGES = ("kucoin", "cryptocom")
+from bracket_plugin import venues
+
+EXCHANGES = venues.ids()
 MODES = ("step", "realtime")
 
 # Test credentials the simulator accepts (not secret: they only open this loopback venue).
-DEFAULT_CREDENTIALS = {
-    "kucoin": Credentials("sim-kucoin-key", "sim-kucoin-secret", "sim-kucoin-passphrase"),
-    "cryptocom": Credentials("sim-cryptocom-key", "sim-cryptocom-secret"),
-}
-# Per-exchange market defaults: fees (quote currency) and KuCoin's 20 untriggered stops per pair.
-EXCHANGE_RULES = {
-    "kucoin": {"maker_fee": "0.001", "taker_fee": "0.001", "max_open_stops": 20},
-    "cryptocom": {"maker_fee": "0.00075", "taker_fee": "0.00075", "max_open_stops": None},
-}
-KUCOIN_URL_KEYS = ("public", "private", "futuresPrivate", "futuresPublic", "webExchange", "broker", "earn",
-                   "uta", "utaV2", "utaPrivate")
-
-
-def kucoin_ids(kind: str, n: int) -> str:
-    """24 hex digits, shaped like KuCoin's own order ids."""
-    return f"{0x5c35c02703aa673ceec20000 + n:024x}"
-
-
-def cryptocom_ids(kind: str, n: int) -> str:
-    """Numeric strings, shaped like Crypto.com's order ids."""
-    return str(6_540_219_377_766_000_000 + n)
-
-
-ID_FACTORIES = {"kucoin": kucoin_ids, "cryptocom": cryptocom_ids}
+DEFAULT_CREDENTIALS = {v.id: Credentials(*v.sim.credentials) for v in venues.profiles()}
+# Per-exchange market defaults: fee rates and limits on untriggered stops (from the venue profiles).
+EXCHANGE_RULES = {v.id: {k: (str(x) if isinstance(x, Decimal) else x) for k, x in v.fee_rates().items()}
+                  for v in venues.profiles()}
 
 
 def default_balances(markets: dict[str, list[Bar]]) -> dict[str, Decimal]:
@@ -162,9 +144,9 @@ class Venue:
         engines = {}
         for ex in self.exchanges:
             if saved and ex in saved.get("engines", {}):
-                engines[ex] = Engine.from_state(saved["engines"][ex], self.bars, ids=ID_FACTORIES[ex])
+                engines[ex] = Engine.from_state(saved["engines"][ex], self.bars, ids=venues.profile(ex).sim_order_id)
             else:
-                engines[ex] = Engine(self.market_rules(ex), self.bars, self.balances, start=self.start, ids=ID_FACTORIES[ex],
+                engines[ex] = Engine(self.market_rules(ex), self.bars, self.balances, start=self.start, ids=venues.profile(ex).sim_order_id,
                                      max_volume_fraction=self.volume_fraction)
         return engines
 
@@ -280,13 +262,7 @@ class Venue:
     def start_server(self) -> "Venue":
         from bracket_plugin.sim.server import ServerThread, build_app
 
-        dialects = []
-        if "kucoin" in self.exchanges:
-            from bracket_plugin.sim.kucoin import KucoinDialect
-            dialects.append(KucoinDialect(self))
-        if "cryptocom" in self.exchanges:
-            from bracket_plugin.sim.cryptocom import CryptocomDialect
-            dialects.append(CryptocomDialect(self))
+        dialects = [venues.profile(ex).dialect_class()(self) for ex in self.exchanges]
         control = {("POST", "/sim/step"): self._control_step, ("GET", "/sim/status"): self._control_status} if self.enable_control else None
         self._server = ServerThread(build_app(dialects, self.faults, control), self.host, self.port)
         port = self._server.start()
@@ -345,10 +321,10 @@ class Venue:
             raise RuntimeError("the venue is not serving: use `with Venue(...) as venue:` or call start_server()")
         self._current = exchange_id
         creds = self.credentials(exchange_id)
-        if exchange_id == "kucoin":
-            base = self.url + "/kucoin"
-            return {"apiKey": creds.api_key, "secret": creds.secret, "password": creds.passphrase,
-                    "urls": {"api": {k: base for k in KUCOIN_URL_KEYS}}}
-        base = self.url + "/cryptocom"
-        return {"apiKey": creds.api_key, "secret": creds.secret,
-                "urls": {"api": {"base": base, "v1": base + "/exchange/v1", "v2": base + "/v2", "derivatives": base + "/v2"}}}
+        sim = venues.profile(exchange_id).sim
+        base = f"{self.url}/{exchange_id}"
+        config = {"apiKey": creds.api_key, "secret": creds.secret,
+                  "urls": {"api": dict({k: base for k in sim.url_keys}, **{k: base + p for k, p in sim.url_paths.items()})}}
+        if creds.passphrase:
+            config["password"] = creds.passphrase
+        return config

@@ -2,7 +2,8 @@
 import ccxt
 import pytest
 
-from bracket_plugin.errors import CRYPTOCOM_EXACT, kucoin_error_class
+from bracket_plugin.exchanges.cryptocom import CRYPTOCOM_EXACT
+from bracket_plugin.exchanges.kucoin import kucoin_error_class
 from exchange_wire import Wire, make
 
 CDC_CASES = [

@@ -1,0 +1,33 @@
+"""Crypto.com Exchange spot, as the package knows it (sources: reference/exchange-api.md §2,
+venue-rules.md §1)."""
+from decimal import Decimal
+
+from . import MARK, QUOTE, SimDefaults, VenueProfile
+
+PROFILE = VenueProfile(
+    id='cryptocom',
+    name='Crypto.com',
+    sync_class='bracket_plugin.exchanges:cryptocom',
+    async_class='bracket_plugin.async_support:cryptocom',
+    native=frozenset({'oco', 'oto', 'otoco'}),   # private/advanced/create-oco, -oto, -otoco
+    stop_leg_needs_limit=False,
+    separate_trigger_orders=False,
+    single_trigger_role='stop_loss',          # a single trigger order is sent as STOP_LOSS / STOP_LIMIT
+    maker_fee=Decimal('0.00075'),
+    taker_fee=Decimal('0.00075'),
+    fee_currency=QUOTE,
+    trigger_price=MARK,                       # triggers watch the mark price
+    list_client_id_max=34,                    # 36 with the 2-character leg suffix
+    key_env={'apiKey': 'BRACKET_CRYPTOCOM_API_KEY', 'secret': 'BRACKET_CRYPTOCOM_SECRET'},
+    sim=SimDefaults(
+        dialect='bracket_plugin.sim.cryptocom:CryptocomDialect',
+        credentials=('sim-cryptocom-key', 'sim-cryptocom-secret'),
+        id_base=6_540_219_377_766_000_000,    # numeric strings, like Crypto.com's order ids
+        url_keys=('base',),
+        url_paths={'v1': '/exchange/v1', 'v2': '/v2', 'derivatives': '/v2'},
+    ),
+    notes=(
+        'triggers fire on the mark price (the simulator uses the bar prices as the mark)',
+        'a fill of either OCO leg, even partial, cancels the other',
+    ),
+)
