@@ -25,47 +25,74 @@ def paper_exchange(venue, exchange_id: str, capabilities: dict | None = None):
 
 def run_paper(strategy_cls, exchange_id: str, data_path, symbol: str = 'ETH/BTC', cash: float | None = 1.0,
               params: dict | None = None, journal=None, capabilities: dict | None = None, analyzers=(),
-              stop_slippage: float = 0.01, progress=None, venue=None, store_kwargs: dict | None = None):
+              stop_slippage: float = 0.01, progress=None, venue=None, store_kwargs: dict | None = None,
+              balances: dict | None = None):
     """Run `strategy_cls` live against an in-process simulator replaying `data_path`.
 
-    cash: the broker's starting cash in the quote currency (as run_backtest's), the venue account
-    itself holds the simulator's default balances. journal: path of the SQLite journal (default: in memory). capabilities: ccxt config merged into the exchange's (e.g.
-    `{'has': {'createOcoOrder': False}}` to force managed legs). venue: an already started Venue
-    (tests use it for fault injection); otherwise one is started and closed here.
+    cash: the broker's starting cash in the quote currency (as run_backtest's). balances: the venue
+    account's starting totals per currency (default: the simulator's default balances). journal:
+    path of the SQLite journal (default: in memory). capabilities: ccxt config merged into the
+    exchange's (e.g. `{'has': {'createOcoOrder': False}}` to force managed legs). venue: an already
+    started Venue (tests use it for fault injection); otherwise one is started and closed here.
     """
     from bracket_plugin.sim import Venue
 
-    bars = read_bars(data_path)
     own = venue is None
     if own:
-        venue = Venue(data=str(data_path), symbol=symbol, mode='step', exchanges=(exchange_id,)).start_server()
-    if journal is None:
-        journal = ':memory:'   # a paper run that needs no restart keeps its journal in memory
+        venue = Venue(data=str(data_path), symbol=symbol, mode='step', exchanges=(exchange_id,),
+                      balances=balances).start_server()
     try:
         exchange = paper_exchange(venue, exchange_id, capabilities)
-        store = BracketStore(exchange, journal=journal, stop_slippage=stop_slippage, poll_interval=0,
-                             **(store_kwargs or {}))
-        cerebro = bt.Cerebro(stdstats=False)
-        minutes = max(1, interval_ms(bars) // 60_000)
-        data = store.getdata(symbol, timeframe=bt.TimeFrame.Minutes, compression=minutes, advance=venue.step, since=bars[0].ts,
-                             name=symbol)
-        cerebro.adddata(data)
-        cerebro.addstore(store)   # store messages (e.g. an unprotected position) reach notify_store
-        broker = store.getbroker(cash=cash)
-        cerebro.setbroker(broker)
-        cerebro.addstrategy(strategy_cls, **(params or {}))
-        cerebro.addanalyzer(TradeRecorder, _name=RECORDER)
-        for a in analyzers:
-            cerebro.addanalyzer(a)
-        if progress is not None:
-            cerebro.addanalyzer(BarProgress, callback=progress, total=len(bars))
-        strat = cerebro.run()[0]
-        result = result_from(strat, {'mode': 'paper', 'exchange': exchange_id, 'symbol': symbol,
-                                     'data': str(data_path), 'cash_start': cash, 'strategy': strategy_cls.__name__,
-                                     'bars': len(bars), 'requests': store.requests,
-                                     'journal': journal})
-        result.store = store  # for tests and the CLI: journal, groups, request counts
-        return result
+        return run_on_venue(strategy_cls, exchange, venue.step, data_path, symbol, cash, params, journal, analyzers,
+                            stop_slippage, progress, store_kwargs, mode='paper')
     finally:
         if own:
             venue.close()
+
+
+def run_venue_backtest(strategy_cls, exchange_id: str, data_path, symbol: str = 'ETH/BTC', cash: float | None = 1.0,
+                       params: dict | None = None, journal=None, capabilities: dict | None = None, analyzers=(),
+                       stop_slippage: float = 0.01, progress=None, store_kwargs: dict | None = None,
+                       balances: dict | None = None):
+    """Run `strategy_cls` on BracketBroker against the simulator's engine in process (no HTTP, no
+    sockets, no ccxt round trips), under the venue's rules: its ticks, lots, minimums, fees, leg
+    types and refusals. Same arguments and RunResult as run_paper, whose trades it equals."""
+    from bracket_plugin import venues
+    from bracket_plugin.sim import Venue
+    from bracket_plugin.sim.inprocess import EngineExchange
+
+    venue = Venue(data=str(data_path), symbol=symbol, mode='step', exchanges=(exchange_id,), balances=balances)
+    exchange = EngineExchange(venue.engine_for(exchange_id), venues.profile(exchange_id),
+                              has=(capabilities or {}).get('has'))
+    return run_on_venue(strategy_cls, exchange, venue.step, data_path, symbol, cash, params, journal, analyzers,
+                        stop_slippage, progress, store_kwargs, mode='venue_backtest')
+
+
+def run_on_venue(strategy_cls, exchange, advance, data_path, symbol, cash, params, journal, analyzers,
+                 stop_slippage, progress, store_kwargs, mode: str):
+    """A strategy on BracketBroker over `exchange`, the venue moved one bar at a time by `advance`."""
+    bars = read_bars(data_path)
+    if journal is None:
+        journal = ':memory:'   # a run that needs no restart keeps its journal in memory
+    store = BracketStore(exchange, journal=journal, stop_slippage=stop_slippage, poll_interval=0,
+                         **(store_kwargs or {}))
+    cerebro = bt.Cerebro(stdstats=False)
+    minutes = max(1, interval_ms(bars) // 60_000)
+    data = store.getdata(symbol, timeframe=bt.TimeFrame.Minutes, compression=minutes, advance=advance, since=bars[0].ts,
+                         name=symbol)
+    cerebro.adddata(data)
+    cerebro.addstore(store)   # store messages (e.g. an unprotected position) reach notify_store
+    broker = store.getbroker(cash=cash)
+    cerebro.setbroker(broker)
+    cerebro.addstrategy(strategy_cls, **(params or {}))
+    cerebro.addanalyzer(TradeRecorder, _name=RECORDER)
+    for a in analyzers:
+        cerebro.addanalyzer(a)
+    if progress is not None:
+        cerebro.addanalyzer(BarProgress, callback=progress, total=len(bars))
+    strat = cerebro.run()[0]
+    result = result_from(strat, {'mode': mode, 'exchange': exchange.id, 'symbol': symbol,
+                                 'data': str(data_path), 'cash_start': cash, 'strategy': strategy_cls.__name__,
+                                 'bars': len(bars), 'requests': store.requests, 'journal': journal})
+    result.store = store  # for tests and the CLI: journal, groups, request counts
+    return result
