@@ -89,3 +89,30 @@ def interval_ms(bars: list[Bar]) -> int:
     if len(bars) < 2:
         return 60_000
     return min(b.ts - a.ts for a, b in zip(bars, bars[1:]))
+
+
+def rescaled(bars: list[Bar], level: Decimal | str, decimals: int) -> list[Bar]:
+    """The same market moves at another price level: every price times level / first open, written
+    with `decimals` digits (volume in base scaled the other way, so the quote volume stays)."""
+    factor = Decimal(str(level)) / bars[0].open
+    q = Decimal(1).scaleb(-decimals)
+
+    def px(p: Decimal) -> Decimal:
+        return max((p * factor).quantize(q), q)
+
+    out = []
+    for b in bars:
+        o, h, l, c = px(b.open), px(b.high), px(b.low), px(b.close)
+        out.append(Bar(b.ts, o, max(h, o, c), min(l, o, c), c, (b.volume / factor).quantize(Decimal("0.0001"))))
+    return out
+
+
+def write_bars(path: str | Path, bars: list[Bar]) -> Path:
+    """Write bars in the format read_bars reads."""
+    path = Path(path)
+    with path.open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(COLUMNS)
+        for b in bars:
+            w.writerow([b.ts, b.open, b.high, b.low, b.close, b.volume])
+    return path

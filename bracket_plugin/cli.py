@@ -34,7 +34,7 @@ def _commission(exchange_id: str) -> float:
     return float(EXCHANGE_RULES[exchange_id]["taker_fee"])
 
 
-DEFAULT_CASH = 1.0
+DEFAULT_CASH = None   # the simulator's default quote balance for the market (it fits the quote currency)
 EXIT_OK, EXIT_DIFFERENT, EXIT_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
@@ -180,12 +180,40 @@ def _out(args, name: str) -> Path:
     return out
 
 
+def _balances(args, data) -> dict:
+    """The venue account of a run: the simulator's default balances, with the quote at --cash, so
+    that BackBroker and the venue start with the same money (the base stays, for spot shorts)."""
+    from .sim.venue import default_balances
+
+    balances = default_balances({args.symbol: _bars(data)})
+    if args.cash is not None:
+        balances[args.symbol.split("/")[1]] = args.cash
+    return balances
+
+
+def _cash(args, data) -> float:
+    return float(_balances(args, data)[args.symbol.split("/")[1]])
+
+
 def _backtest(cls, data, args, params, commission):
     from .report import progress_bar
     from .runs import run_backtest
 
     with progress_bar(f"backtest {cls.__name__}", quiet=args.quiet) as progress:
-        return run_backtest(cls, data, symbol=args.symbol, cash=args.cash, params=params, commission=commission, progress=progress)
+        return run_backtest(cls, data, symbol=args.symbol, cash=_cash(args, data), params=params, commission=commission,
+                            progress=progress)
+
+
+def _venue_backtest(cls, exchange_id, data, args, params):
+    """BracketBroker against the simulator's engine in process (backtrader.paper.run_venue_backtest)."""
+    from .backtrader.paper import run_venue_backtest
+    from .report import progress_bar
+
+    with progress_bar(f"venue backtest {exchange_id} {cls.__name__}", quiet=args.quiet) as progress:
+        result = run_venue_backtest(cls, exchange_id, data, args.symbol, cash=_cash(args, data), params=params,
+                                    balances=_balances(args, data), progress=progress)
+    result.meta.setdefault("symbol", args.symbol)
+    return result
 
 
 def _paper(cls, exchange_id, data, args, params):
@@ -195,7 +223,7 @@ def _paper(cls, exchange_id, data, args, params):
     from .runs import BarProgress
 
     accepted = inspect.signature(run_paper).parameters
-    kwargs = {"cash": args.cash, "params": params}
+    kwargs = {"cash": _cash(args, data), "params": params, "balances": _balances(args, data)}
     with progress_bar(f"paper {exchange_id} {cls.__name__}", quiet=args.quiet) as progress:
         if "progress" in accepted:
             kwargs["progress"] = progress
@@ -235,41 +263,60 @@ def cmd_backtest(args) -> int:
 
     cls, params = _strategy(args)
     data = _data(args)
-    out = _out(args, f"backtest-{cls.__name__}")
-    result = _backtest(cls, data, args, params, args.commission)
+    venue = args.venue
+    out = _out(args, f"backtest-{cls.__name__}" + (f"-{venue}" if venue else ""))
+    if venue:
+        result = _venue_backtest(cls, venue, data, args, params)
+        kind, stem = f"venue backtest on {venue} (BracketBroker → simulator engine)", f"venue-backtest-{venue}"
+    else:
+        result = _backtest(cls, data, args, params, args.commission)
+        kind, stem = "backtest (BackBroker)", "backtest"
     console = _console()
     if args.trades:
         console.print(trades_table(result.trades, f"{cls.__name__} trades"))
-    console.print(summary_table(result, f"{cls.__name__} · backtest · {args.symbol} · {Path(data).name}"))
-    _save(result, out / "backtest.json")
-    chart = _chart(result, data, out, "backtest", f"{cls.__name__} · backtest (BackBroker) · {args.symbol}")
-    console.print(f"trades: {out / 'backtest.json'}")
+    console.print(summary_table(result, f"{cls.__name__} · {kind.split(' (')[0]} · {args.symbol} · {Path(data).name}"))
+    _save(result, out / f"{stem}.json")
+    chart = _chart(result, data, out, stem, f"{cls.__name__} · {kind} · {args.symbol}")
+    console.print(f"trades: {out / f'{stem}.json'}")
     console.print(f"chart: {chart}")
     return EXIT_OK
 
 
 def _compare_one(cls, params, data, exchange_id, args, out: Path, console, show: bool):
-    from .report import comparison_table, first_difference, summary_table
+    """BackBroker, the venue backtest and the paper run on the same bars. Identical when the venue
+    backtest and the paper run are; each BackBroker difference is labelled with its venue rule."""
+    from . import differences, venues
+    from .markets import MarketInfo
+    from .report import comparison_table, differences_table, first_difference, summary_table
 
     backtest = _backtest(cls, data, args, params, _commission(exchange_id))
+    venue_bt = _venue_backtest(cls, exchange_id, data, args, params)
     live = _paper(cls, exchange_id, data, args, params)
-    identical = backtest.trades == live.trades
-    _save(backtest, out / f"backtest-{exchange_id}.json")
-    _save(live, out / f"paper-{exchange_id}.json")
+    identical = venue_bt.trades == live.trades
+    info = MarketInfo.from_ccxt(venue_bt.store.exchange.market(args.symbol))
+    labelled = differences.label(backtest.trades, venue_bt.trades, info, venues.profile(exchange_id))
+    for name, result in (("backtest", backtest), ("venue-backtest", venue_bt), ("paper", live)):
+        _save(result, out / f"{name}-{exchange_id}.json")
     charts = [
         _chart(backtest, data, out, f"backtest-{exchange_id}", f"{cls.__name__} · backtest (BackBroker) · {args.symbol}"),
         _chart(live, data, out, f"paper-{exchange_id}", f"{cls.__name__} · paper on {exchange_id} (BracketBroker → ccxt → simulator) · {args.symbol}"),
     ]
     if show:
-        console.print(comparison_table(backtest.trades, live.trades, f"paper {exchange_id}"))
-        console.print(summary_table({f"backtest (fees as {exchange_id})": backtest, f"paper {exchange_id}": live}, "summary"))
-        n = len(backtest.trades)
+        console.print(comparison_table(venue_bt.trades, live.trades, f"paper {exchange_id}", "venue backtest"))
+        console.print(summary_table({f"backtest (fees as {exchange_id})": backtest, f"venue backtest {exchange_id}": venue_bt,
+                                     f"paper {exchange_id}": live}, "summary"))
+        if labelled:
+            console.print(differences_table(labelled, f"BackBroker vs {exchange_id}: each difference and the venue rule behind it"))
+        n = len(venue_bt.trades)
         if identical:
-            console.print(f"[bold green]{exchange_id}: identical[/] — {n} trades, same entry and exit bars, sides, sizes and prices")
+            console.print(f"[bold green]{exchange_id}: identical[/] — venue backtest and paper: {n} trades, same entry and exit "
+                          f"bars, sides, sizes and prices; BackBroker differs in {len(labelled)} "
+                          f"({', '.join(f'{r}: {c}' for r, c in differences.counts(labelled).items()) or 'none'})")
         else:
-            i = first_difference(backtest.trades, live.trades)
-            console.print(f"[bold red]{exchange_id}: DIFFERENT[/] — backtest {n} trades, paper {len(live.trades)}; first difference at trade {i + 1}")
-    return identical, backtest, live, charts
+            i = first_difference(venue_bt.trades, live.trades)
+            console.print(f"[bold red]{exchange_id}: DIFFERENT[/] — venue backtest {n} trades, paper {len(live.trades)}; "
+                          f"first difference at trade {i + 1}")
+    return identical, (backtest, venue_bt, live, labelled), charts
 
 
 def cmd_compare(args) -> int:
@@ -277,9 +324,12 @@ def cmd_compare(args) -> int:
     data = _data(args)
     out = _out(args, f"compare-{cls.__name__}-{args.exchange}")
     console = _console()
-    identical, backtest, live, charts = _compare_one(cls, params, data, args.exchange, args, out, console, show=not args.json)
+    identical, (backtest, venue_bt, live, labelled), charts = _compare_one(cls, params, data, args.exchange, args, out,
+                                                                           console, show=not args.json)
     if args.json:
-        print(json.dumps({"identical": identical, "backtest": backtest.trades, "live": live.trades}))
+        print(json.dumps({"identical": identical, "backtest": backtest.trades, "venue_backtest": venue_bt.trades,
+                          "live": live.trades,
+                          "differences": [{"trade": d["trade"], "rule": d["rule"]} for d in labelled]}))
     else:
         for chart in charts:
             console.print(f"chart: {chart}")
@@ -299,7 +349,7 @@ def cmd_demo(args) -> int:
                   "backtest (BackBroker) vs paper trading through BracketBroker, ccxt and the local exchange simulator")
     verdicts, charts = {}, []
     for exchange_id in EXCHANGES:
-        identical, _, _, made = _compare_one(cls, {}, data, exchange_id, args, out, console, show=True)
+        identical, _, made = _compare_one(cls, {}, data, exchange_id, args, out, console, show=True)
         verdicts[exchange_id] = identical
         charts += made
     for chart in charts:
@@ -430,7 +480,9 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("strategy", metavar="STRATEGY.py", help="Python file defining one backtrader Strategy subclass (FILE.py:ClassName picks one of several)")
         p.add_argument("--data", metavar="CSV", help="bars: CSV with columns timestamp(ms),open,high,low,close,volume (default: bundled ETH/BTC 5-minute bars)")
         p.add_argument("--symbol", default=DEFAULT_SYMBOL, help=f"market symbol of the bars (default: {DEFAULT_SYMBOL})")
-        p.add_argument("--cash", type=_positive, default=DEFAULT_CASH, help=f"starting cash in quote currency (default: {DEFAULT_CASH})")
+        p.add_argument("--cash", type=_positive, default=DEFAULT_CASH,
+                       help="starting cash in quote currency, for BackBroker and the venue account alike "
+                            "(default: the simulator's balance for the market, about 1000 price units of quote)")
         p.add_argument("--param", "-p", action="append", metavar="NAME=VALUE", help="strategy parameter, repeatable: --param lookback=48 --param size=0.5")
         if exchange:
             p.add_argument("--exchange", "-x", required=True, choices=EXCHANGES, help="exchange dialect: " + " or ".join(EXCHANGES))
@@ -440,6 +492,8 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Backtest a strategy on backtrader's BackBroker; prints a summary and writes a chart.")
     common(p, exchange=False)
     p.add_argument("--commission", type=float, default=0.001, help="fee as a fraction of notional (default: 0.001, KuCoin's taker fee)")
+    p.add_argument("--venue", choices=EXCHANGES, help="run through BracketBroker against this venue's simulated engine in process, "
+                                                     "under its rules (ticks, lots, minimums, fees, leg types); default: BackBroker")
     p.add_argument("--trades", action="store_true", help="also print every round trip")
     p.set_defaults(func=cmd_backtest)
 
@@ -457,11 +511,16 @@ def build_parser() -> argparse.ArgumentParser:
                                                      "market, ./runs/live/<exchange>-<account>-<strategy>-<market>/journal.sqlite, so a restart resumes)")
     p.set_defaults(func=cmd_live)
 
-    p = sub.add_parser("compare", help="backtest and paper-trade on the same bars; exit 0 only if the trade lists are identical",
-                       description="Run the strategy on BackBroker and through BracketBroker + ccxt + the simulator on the same bars, "
-                                   "print both trade lists side by side, and exit 0 only if they are identical.")
+    p = sub.add_parser("compare", help="BackBroker, the venue backtest and a paper run on the same bars; exit 0 only if the venue "
+                                       "backtest and the paper run are identical",
+                       description="Run the strategy on BackBroker, as a venue backtest (BracketBroker against the simulator's engine "
+                                   "in process) and as a paper run (BracketBroker + ccxt + HTTP + the simulator) on the same bars. "
+                                   "Exit 0 only if the venue backtest and the paper run are identical; every BackBroker difference "
+                                   "is labelled with the venue rule that causes it.")
     common(p, exchange=True)
-    p.add_argument("--json", action="store_true", help='print only {"identical": bool, "backtest": [...], "live": [...]}')
+    p.add_argument("--json", action="store_true",
+                   help='print only {"identical": bool, "backtest": [...], "venue_backtest": [...], "live": [...], '
+                        '"differences": [{"trade": i, "rule": "..."}]}')
     p.set_defaults(func=cmd_compare)
 
     p = sub.add_parser("demo", help="compare the bundled breakout bracket strategy on the bundled data, for both exchange dialects",

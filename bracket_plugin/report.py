@@ -114,11 +114,11 @@ def first_difference(a: list[dict], b: list[dict]) -> int | None:
     return None if len(a) == len(b) else min(len(a), len(b))
 
 
-def comparison_table(backtest: list[dict], live: list[dict], live_name: str) -> Table:
+def comparison_table(backtest: list[dict], live: list[dict], live_name: str, name: str = "backtest") -> Table:
     """Both trade lists side by side; rows that differ are marked."""
-    table = Table(title=f"backtest vs {live_name}", box=box.SIMPLE, title_justify="left")
+    table = Table(title=f"{name} vs {live_name}", box=box.SIMPLE, title_justify="left")
     table.add_column("#", justify="right")
-    for who in ("backtest", live_name):
+    for who in (name, live_name):
         table.add_column(f"{who} entry bar")
         table.add_column("side")
         table.add_column("entry", justify="right")
@@ -132,6 +132,27 @@ def comparison_table(backtest: list[dict], live: list[dict], live_name: str) -> 
         same = a == b
         table.add_row(str(i + 1), *_trade_cells(a), *_trade_cells(b), "[green]=[/]" if same else "[bold red]≠[/]",
                       style=None if same else "red")
+    return table
+
+
+def differences_table(labelled: list[dict], title: str) -> Table:
+    """Each BackBroker difference (differences.label) with the venue rule behind it, then a count per rule."""
+    from .differences import counts
+
+    table = Table(title=title, box=box.SIMPLE, title_justify="left")
+    table.add_column("#", justify="right")
+    table.add_column("rule")
+    for who in ("backtest", "venue"):
+        table.add_column(f"{who} entry bar")
+        table.add_column("side")
+        table.add_column("entry", justify="right")
+        table.add_column("exit bar")
+        table.add_column("exit", justify="right")
+        table.add_column("exit by")
+    for d in labelled:
+        table.add_row(str(d["trade"] + 1), d["rule"], *_trade_cells(d["backtest"]), *_trade_cells(d["venue"]))
+    for rule, n in counts(labelled).items():
+        table.add_row("", f"[bold]{rule}: {n}[/]")
     return table
 
 

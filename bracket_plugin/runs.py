@@ -9,13 +9,14 @@ from __future__ import annotations
 import importlib.util
 import inspect
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
 import backtrader as bt
 
 from .bars import BarsFileError, bars_frame, interval_ms, read_bars  # noqa: F401  (BarsFileError re-exported)
+from .markets import MarketInfo, describe
 
 # Name under which the recorder is added to cerebro; run_paper uses the same one.
 RECORDER = "trades"
@@ -258,10 +259,21 @@ def result_from(strategy, meta: dict | None = None) -> RunResult:
     )
 
 
-def data_feed(bars, name: str):
-    """A backtrader feed over bars from `read_bars`, with the file's bar interval."""
+def data_feed(bars, name: str, market: MarketInfo | None = None):
+    """A backtrader feed over bars from `read_bars`, with the file's bar interval; `market` (the
+    market's rules, markets.market_info) travels on the feed for the strategy to read."""
     minutes = max(1, interval_ms(bars) // 60_000)
-    return bt.feeds.PandasData(dataname=bars_frame(bars), name=name, timeframe=bt.TimeFrame.Minutes, compression=minutes)
+    feed = bt.feeds.PandasData(dataname=bars_frame(bars), name=name, timeframe=bt.TimeFrame.Minutes, compression=minutes)
+    feed.market_info = market
+    return feed
+
+
+def described_market(data_path, symbol: str, bars) -> MarketInfo:
+    """The market rules of a bar file as a backtest sees them: its description, else the rules the
+    simulator derives from the bars (the same ones a venue backtest or paper run trades under)."""
+    from .sim.rules import default_rules
+
+    return MarketInfo.from_rules(replace(default_rules(symbol, bars), **describe(data_path)))
 
 
 def run_backtest(
@@ -276,7 +288,7 @@ def run_backtest(
     """Runs `strategy_cls` on BackBroker over the bars in `data_path`; commission is a fraction of notional."""
     bars = read_bars(data_path)
     cerebro = bt.Cerebro(stdstats=False)
-    cerebro.adddata(data_feed(bars, symbol))
+    cerebro.adddata(data_feed(bars, symbol, described_market(data_path, symbol, bars)))
     cerebro.broker.setcash(cash)
     cerebro.broker.setcommission(commission=commission)
     cerebro.addstrategy(strategy_cls, **(params or {}))

@@ -7,6 +7,10 @@ Only one bracket is live at a time. Plain backtrader: runs unchanged on BackBrok
 """
 import backtrader as bt
 
+from bracket_plugin import market_info
+
+from bracket_plugin import market_info
+
 
 class BreakoutBracket(bt.Strategy):
     params = (
@@ -15,7 +19,7 @@ class BreakoutBracket(bt.Strategy):
         ("take_profit", 0.015),  # distance of the take-profit from the entry, as a fraction
         ("stop_loss", 0.010),    # distance of the stop-loss from the entry, as a fraction
         ("entry_bars", 3),       # bars an unfilled entry may wait before it is cancelled
-        ("tick", 0.000001),      # price step of the market; every price is rounded to it
+        ("tick", None),          # price step; None: the market's own (bracket_plugin.market_info)
     )
 
     def __init__(self):
@@ -26,7 +30,9 @@ class BreakoutBracket(bt.Strategy):
         self.placed_at = 0
 
     def to_tick(self, price):
-        return round(round(price / self.p.tick) * self.p.tick, 12)
+        if self.p.tick is not None:
+            return round(round(price / self.p.tick) * self.p.tick, 12)
+        return market_info(self.data).round_price(price)
 
     def notify_order(self, order):
         if order.status == order.Completed and self.entry is not None and order.ref == self.entry.ref:

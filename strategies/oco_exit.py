@@ -7,6 +7,10 @@ Plain backtrader: runs unchanged on BackBroker and live.
 """
 import backtrader as bt
 
+from bracket_plugin import market_info
+
+from bracket_plugin import market_info
+
 
 class OcoExit(bt.Strategy):
     params = (
@@ -15,7 +19,7 @@ class OcoExit(bt.Strategy):
         ("size", 1.0),           # base currency (ETH)
         ("take_profit", 0.010),  # distance of the take-profit from the close, as a fraction
         ("stop_loss", 0.008),    # distance of the stop-loss from the close, as a fraction
-        ("tick", 0.000001),      # price step of the market; every price is rounded to it
+        ("tick", None),          # price step; None: the market's own (bracket_plugin.market_info)
     )
 
     def __init__(self):
@@ -25,7 +29,9 @@ class OcoExit(bt.Strategy):
         self.live = set()  # refs of orders not yet finished
 
     def to_tick(self, price):
-        return round(round(price / self.p.tick) * self.p.tick, 12)
+        if self.p.tick is not None:
+            return round(round(price / self.p.tick) * self.p.tick, 12)
+        return market_info(self.data).round_price(price)
 
     def notify_order(self, order):
         if not order.alive():

@@ -8,6 +8,10 @@ Plain backtrader: runs unchanged on BackBroker and live.
 """
 import backtrader as bt
 
+from bracket_plugin import market_info
+
+from bracket_plugin import market_info
+
 
 class ShortBracket(bt.Strategy):
     params = (
@@ -16,7 +20,7 @@ class ShortBracket(bt.Strategy):
         ("take_profit", 0.010),  # distance of the take-profit below the entry, as a fraction
         ("stop_loss", 0.007),    # distance of the stop-loss above the entry, as a fraction
         ("entry_bars", 3),       # bars an unfilled entry may wait before it is cancelled
-        ("tick", 0.000001),      # price step of the market; every price is rounded to it
+        ("tick", None),          # price step; None: the market's own (bracket_plugin.market_info)
     )
 
     def __init__(self):
@@ -27,7 +31,9 @@ class ShortBracket(bt.Strategy):
         self.placed_at = 0
 
     def to_tick(self, price):
-        return round(round(price / self.p.tick) * self.p.tick, 12)
+        if self.p.tick is not None:
+            return round(round(price / self.p.tick) * self.p.tick, 12)
+        return market_info(self.data).round_price(price)
 
     def notify_order(self, order):
         if order.status == order.Completed and self.entry is not None and order.ref == self.entry.ref:

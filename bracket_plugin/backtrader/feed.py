@@ -19,6 +19,8 @@ from collections import deque
 import backtrader as bt
 from backtrader.feed import DataBase
 
+from ..markets import MarketInfo
+
 _UNITS = {bt.TimeFrame.Minutes: ('m', 60_000), bt.TimeFrame.Days: ('d', 86_400_000),
           bt.TimeFrame.Weeks: ('w', 604_800_000)}
 
@@ -62,6 +64,7 @@ class BracketFeed(DataBase):
 
     def start(self):
         super().start()
+        self.market_info = self._market_info()
         self._history = 0
         if self.p.backfill:
             for bar in self._fetch(self.p.since, self.p.backfill) or ():
@@ -75,6 +78,16 @@ class BracketFeed(DataBase):
                 self._last_ts = recent[-1][0]
         # as backtrader's live feeds: DELAYED while history is delivered, LIVE from the first new bar
         self.put_notification(self.DELAYED if self._history else self.LIVE)
+
+    def _market_info(self) -> MarketInfo | None:
+        """The venue's rules for this market (markets.market_info), None if they cannot be read now."""
+        exchange = self.p.store.exchange
+        if getattr(exchange, 'markets', None) is None and not self.p.store.policy.read('load_markets').done:
+            return None
+        try:
+            return MarketInfo.from_ccxt(exchange.market(self.p.symbol))
+        except Exception:  # an unknown symbol: the first candle read says so in the run's terms
+            return None
 
     def _closed(self, bars):
         """Drop the bar still forming (its close time is in the future on the exchange clock)."""

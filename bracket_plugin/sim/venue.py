@@ -16,9 +16,11 @@ import json
 import os
 import threading
 from decimal import Decimal
+from dataclasses import replace
 from pathlib import Path
 
 from bracket_plugin.bars import Bar, read_bars
+from bracket_plugin.markets import describe
 from bracket_plugin.sim.auth import Credentials
 from bracket_plugin.sim import state as S
 from bracket_plugin.sim.engine import Engine
@@ -71,16 +73,26 @@ def _check_fees(exchange_id: str, overrides: dict) -> dict:
     return overrides
 
 
-def _load_data(data, symbol: str | None) -> dict[str, list[Bar]]:
+def _data_paths(data, symbol: str | None) -> dict:
     if isinstance(data, dict):
         if not data:
             raise ValueError("data: give at least one market, e.g. {'ETH/BTC': 'eth_btc.csv'}")
-        return {s: read_bars(p) for s, p in data.items()}
+        return dict(data)
     if isinstance(data, (str, os.PathLike)):
         if not symbol:
             raise ValueError("symbol is required with a single data file, e.g. symbol='ETH/BTC'")
-        return {symbol: read_bars(data)}
+        return {symbol: data}
     raise TypeError(f"data must be a CSV path or a dict {{symbol: path}}, got {type(data).__name__}")
+
+
+def market_rules(symbol: str, bars: list[Bar], exchange_id: str, description: dict | None = None,
+                 fees: dict | None = None) -> MarketRules:
+    """A market's rules on a venue: the bar file's description (markets.describe) where it gives
+    them, else derived from the price level (rules.default_rules); the venue profile's fees."""
+    opts = dict(EXCHANGE_RULES[exchange_id], **(fees or {}))
+    rules = default_rules(symbol, bars, maker_fee=opts["maker_fee"], taker_fee=opts["taker_fee"],
+                          max_open_stops=opts["max_open_stops"])
+    return replace(rules, **(description or {}))
 
 
 class Venue:
@@ -92,13 +104,16 @@ class Venue:
     orders and balances across restarts; port: 0 picks a free port; fees: per exchange overrides,
     e.g. {'kucoin': {'taker_fee': '0.002'}}; credentials: {exchange_id: auth.Credentials};
     exchanges: dialects to serve; control: serve POST /sim/step and GET /sim/status;
-    volume_fraction: cap each bar's fill at this fraction of the bar volume (partial fills).
+    volume_fraction: cap each bar's fill at this fraction of the bar volume (partial fills);
+    markets: {symbol: {tick_size, lot_size, min_size, min_notional}} over the bar files' own
+    descriptions (markets.describe).
     """
 
     def __init__(self, data, symbol: str | None = None, balances: dict | None = None, mode: str = "step",
                  speed: float = 1.0, start: int = 0, state_file: str | os.PathLike | None = None, port: int = 0,
                  host: str = "127.0.0.1", fees: dict | None = None, credentials: dict | None = None,
-                 exchanges=EXCHANGES, control: bool = False, volume_fraction: Decimal | str | None = None) -> None:
+                 exchanges=EXCHANGES, control: bool = False, volume_fraction: Decimal | str | None = None,
+                 markets: dict | None = None) -> None:
         if mode not in MODES:
             raise ValueError(f"mode must be 'step' or 'realtime', got {mode!r}")
         if mode == "realtime" and not speed > 0:
@@ -106,7 +121,10 @@ class Venue:
         unknown = set(exchanges) - set(EXCHANGES)
         if unknown:
             raise ValueError(f"exchanges must be among {EXCHANGES}, got {sorted(unknown)}")
-        self.bars = _load_data(data, symbol)
+        paths = _data_paths(data, symbol)
+        self.bars = {s: read_bars(p) for s, p in paths.items()}
+        # each market's rules as its bar file describes them (markets.describe), then `markets`
+        self.descriptions = {s: dict(describe(p), **(markets or {}).get(s, {})) for s, p in paths.items()}
         self.symbol = symbol or next(iter(self.bars))
         self.mode, self.speed, self.start, self.host, self.port = mode, speed, start, host, port
         self.exchanges = tuple(exchanges)
@@ -136,9 +154,8 @@ class Venue:
 
     # ------------------------------------------------------------------ engines and state
     def market_rules(self, exchange_id: str) -> dict[str, MarketRules]:
-        opts = self.fees[exchange_id]
-        return {s: default_rules(s, b, maker_fee=opts["maker_fee"], taker_fee=opts["taker_fee"],
-                                 max_open_stops=opts["max_open_stops"]) for s, b in self.bars.items()}
+        return {s: market_rules(s, b, exchange_id, self.descriptions[s], self.fees[exchange_id])
+                for s, b in self.bars.items()}
 
     def _make_engines(self, saved: dict) -> dict[str, Engine]:
         engines = {}

@@ -10,7 +10,7 @@ levels are touched and BackBroker's stop wins, while on the exchange the resting
 import pytest
 
 from bracket_plugin.bars import bundled_data_path
-from bracket_plugin.backtrader.paper import run_paper
+from bracket_plugin.backtrader.paper import run_paper, run_venue_backtest
 from bracket_plugin.examples.breakout_bracket import BreakoutBracket
 from bracket_plugin.examples.oco_exit import OcoExit
 from bracket_plugin.examples.short_bracket import ShortBracket
@@ -46,6 +46,8 @@ def test_paper_trades_equal_backtest_on_all_bundled_bars(strategy, exchange_id):
     data = bundled_data_path()
     back = run_backtest(strategy, data, cash=1.0, commission=FEES[exchange_id])
     paper = run_paper(strategy, exchange_id, data, cash=1.0)
+    venue = run_venue_backtest(strategy, exchange_id, data, cash=1.0)
+    assert venue.trades == paper.trades and venue.fills == paper.fills   # the venue backtest, on every bar
     assert len(back.trades) >= 30
     assert len(paper.trades) == len(back.trades)
     known = KUCOIN_KNOWN if exchange_id == 'kucoin' else set()
