@@ -140,6 +140,17 @@ def test_backtest_happy_path(tmp_path):
     assert default_out.returncode == 0 and list((tmp_path / "runs").glob("backtest-BreakoutBracket-*/backtest.png"))
 
 
+def test_backtest_on_a_venue_runs_the_venue_backtest_with_the_same_trades_as_backbroker_here(tmp_path):
+    data = head_of_bundled_data(tmp_path / "part.csv", 1000)
+    venue = cli("backtest", BREAKOUT, "--venue", "cryptocom", "--data", data, "--out", tmp_path / "v", cwd=tmp_path)
+    assert venue.returncode == 0, venue.stderr
+    assert "venue backtest" in venue.stdout
+    saved = json.loads((tmp_path / "v" / "venue-backtest-cryptocom.json").read_text())
+    assert saved["meta"]["mode"] == "venue_backtest" and saved["meta"]["exchange"] == "cryptocom"
+    back = cli("backtest", BREAKOUT, "--data", data, "--commission", "0.00075", "--out", tmp_path / "b", cwd=tmp_path)
+    assert json.loads((tmp_path / "b" / "backtest.json").read_text())["trades"] == saved["trades"] != []
+
+
 @pytest.mark.slow
 def test_compare_json_is_identical_for_the_breakout(tmp_path):
     done = cli("compare", BREAKOUT, "-x", "kucoin", "--json", "--out", tmp_path / "o", cwd=tmp_path, timeout=300)
@@ -167,7 +178,31 @@ def head_of_bundled_data(path, bars):
 
 
 def test_compare_reports_a_difference_with_exit_code_1(tmp_path):
-    # a strategy that trades 1 ETH on BackBroker and 2 ETH anywhere else: the lists must differ
+    # a strategy that trades 1 ETH in the venue backtest (the in-process engine) and 2 ETH through
+    # ccxt: the venue backtest and the paper run must differ
+    (tmp_path / "twofaced.py").write_text(
+        "import backtrader as bt\n"
+        "class TwoFaced(bt.Strategy):\n"
+        "    def next(self):\n"
+        "        inproc = type(getattr(self.broker, 'store', None) and self.broker.store.exchange).__name__ == 'EngineExchange'\n"
+        "        if len(self) == 5:\n"
+        "            self.buy(size=1 if inproc else 2)\n"
+        "        if len(self) == 10:\n"
+        "            self.close()\n"
+    )
+    data = head_of_bundled_data(tmp_path / "short.csv", 40)
+    done = cli("compare", tmp_path / "twofaced.py", "-x", "cryptocom", "--data", data, "--json", "--out", tmp_path / "o", cwd=tmp_path)
+    assert done.returncode == 1, done.stderr
+    payload = json.loads(done.stdout)
+    assert payload["identical"] is False
+    assert [t["size"] for t in payload["venue_backtest"]] == [1.0] and [t["size"] for t in payload["live"]] == [2.0]
+    table = cli("compare", tmp_path / "twofaced.py", "-x", "cryptocom", "--data", data, "--out", tmp_path / "o2", cwd=tmp_path)
+    assert table.returncode == 1 and "cryptocom: DIFFERENT" in table.stdout and "first difference at trade 1" in table.stdout
+
+
+def test_compare_labels_a_backbroker_difference_no_venue_rule_explains(tmp_path):
+    # BackBroker trades 1 ETH, the venue runs 2 ETH: venue backtest == paper (exit 0), and the one
+    # BackBroker difference is 'unexplained' (no venue rule makes sizes differ by a whole unit)
     (tmp_path / "twofaced.py").write_text(
         "import backtrader as bt\n"
         "class TwoFaced(bt.Strategy):\n"
@@ -178,13 +213,12 @@ def test_compare_reports_a_difference_with_exit_code_1(tmp_path):
         "            self.close()\n"
     )
     data = head_of_bundled_data(tmp_path / "short.csv", 40)
-    done = cli("compare", tmp_path / "twofaced.py", "-x", "cryptocom", "--data", data, "--json", "--out", tmp_path / "o", cwd=tmp_path)
-    assert done.returncode == 1, done.stderr
+    done = cli("compare", tmp_path / "twofaced.py", "-x", "kucoin", "--data", data, "--json", "--out", tmp_path / "o", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
     payload = json.loads(done.stdout)
-    assert payload["identical"] is False
-    assert [t["size"] for t in payload["backtest"]] == [1.0] and [t["size"] for t in payload["live"]] == [2.0]
-    table = cli("compare", tmp_path / "twofaced.py", "-x", "cryptocom", "--data", data, "--out", tmp_path / "o2", cwd=tmp_path)
-    assert table.returncode == 1 and "cryptocom: DIFFERENT" in table.stdout and "first difference at trade 1" in table.stdout
+    assert payload["identical"] is True
+    assert [t["size"] for t in payload["backtest"]] == [1.0] and [t["size"] for t in payload["venue_backtest"]] == [2.0]
+    assert payload["differences"] == [{"trade": 0, "rule": "unexplained"}]
 
 
 def test_live_on_the_simulator_by_default(tmp_path):
