@@ -79,6 +79,11 @@ class BracketStore:
         self.reconcile_every = max(1, int(reconcile_every))
         self.protect_partial = protect_partial
         self.groups: dict[str, Group] = {}
+        # kept up to date at every journalled change (_track), so a cycle's cost follows the groups
+        # still live, not every group the run ever made
+        self._live: dict[str, Group] = {}       # groups not done
+        self._by_order: dict[str, str] = {}     # venue order id -> group key
+        self._touched: set[str] = set()         # groups changed since the last unprotected check
         self.events: deque = deque()
         self.notifs: deque = deque()          # store messages (e.g. an unprotected position)
         self.last: dict[str, float] = {}      # symbol -> close of the last closed bar seen
@@ -133,6 +138,19 @@ class BracketStore:
     def _save(self, group: Group):
         state = 'done' if group.done else 'live'
         self.journal.save_group(group.key, group.spec.symbol, state, group.to_dict())
+        self._track(group)
+
+    def _track(self, group: Group):
+        """The store's indexes of `group` (live or done, its order ids, changed since the last check)."""
+        self.groups[group.key] = group
+        if group.done:
+            self._live.pop(group.key, None)
+        else:
+            self._live[group.key] = group
+        for leg in group.legs.values():
+            if leg.order_id:
+                self._by_order[leg.order_id] = group.key
+        self._touched.add(group.key)
 
     def _apply(self, group: Group, event, *args, fill: tuple | None = None, before_events=(),
                intent: tuple | None = None, also=None) -> bool:
@@ -161,7 +179,7 @@ class BracketStore:
             self.notifs.append(msg)
             row = self.journal.group(group.key)
             if row is not None:
-                self.groups[group.key] = Group.from_dict(row['data'])
+                self._track(Group.from_dict(row['data']))
             return False
         self.events.extend(before_events)
         self._emit_canceled(group, before)
@@ -243,7 +261,7 @@ class BracketStore:
         key = key or self.journal.new_group_key()
         group = Group.new(key, spec, p)
         group.protect_partial = self.protect_partial
-        self.groups[key] = group
+        self._track(group)
         if p.watch is not None:
             self._arm(group)
         with self.journal.transaction():
@@ -543,7 +561,7 @@ class BracketStore:
 
     # polling ------------------------------------------------------------------------------------
     def live_symbols(self) -> list[str]:
-        return sorted({g.spec.symbol for g in self.groups.values() if not g.done})
+        return sorted({g.spec.symbol for g in self._live.values()})
 
     def poll(self, bars: dict | None = None):
         """One cycle: settle unknown outcomes, read fills per symbol, check watched stops on the
@@ -558,7 +576,7 @@ class BracketStore:
         for symbol in self.live_symbols():
             self._read_fills(symbol)
         if bars:
-            for group in list(self.groups.values()):
+            for group in list(self._live.values()):
                 if group.done or group.watch is None or group.spec.symbol not in bars:
                     continue
                 bar = bars[group.spec.symbol]
@@ -617,8 +635,8 @@ class BracketStore:
 
     def _apply_trade(self, symbol: str, t: dict) -> set:
         oid = str(t.get('order'))
-        group = next((g for g in self.groups.values() if g.leg_by_order(oid) is not None), None)
-        if group is None:
+        group = self.groups.get(self._by_order.get(oid))
+        if group is None or group.leg_by_order(oid) is None:
             return set()
         amount, price = float(t['amount']), float(t['price'])
         fee = float((t.get('fee') or {}).get('cost') or 0.0)
@@ -631,7 +649,7 @@ class BracketStore:
 
     def _learn_leg_ids(self, symbol: str) -> bool:
         """Lists whose leg ids are not known yet (their read failed after the create): read them."""
-        for group in self.groups.values():
+        for group in list(self._live.values()):
             if group.done or group.spec.symbol != symbol:
                 continue
             missing = {l.list_id for l in group.legs.values() if l.list_id and not l.order_id and not l.done}
@@ -677,7 +695,7 @@ class BracketStore:
         orders (one read); then each list or order we hold live that neither shows, to learn how it
         ended. A cancel made outside this store so reaches the strategy as Canceled."""
         by_symbol: dict[str, list[tuple[Group, str]]] = {}
-        for group in self.groups.values():
+        for group in list(self._live.values()):
             if not group.done:
                 for role, leg in group.legs.items():
                     if leg.status in LIVE and (leg.list_id or leg.order_id):
@@ -728,7 +746,7 @@ class BracketStore:
         """Rebuild groups from the journal, settle what was in flight, apply fills that came while
         we were away, read the live orders, and report unprotected positions."""
         for row in self.journal.groups():
-            self.groups[row['key']] = Group.from_dict(row['data'])
+            self._track(Group.from_dict(row['data']))
         if not self.groups:
             return
         for it in self.journal.intents([J.INTENT, J.SENT]):
@@ -764,7 +782,8 @@ class BracketStore:
         self.events.append((EV_UNPROTECTED, group.key, msg))
 
     def check_unprotected(self):
-        for group in self.groups.values():
+        touched, self._touched = self._touched, set()
+        for group in (self.groups[k] for k in sorted(touched)):
             if group.key not in self._reported and group.unprotected() and not self._owed(group):
                 self._reported.add(group.key)
                 self._report_unprotected(group)

@@ -108,7 +108,7 @@ def test_unsupported_exec_type_is_rejected_before_any_request(slice_path):
     result = run_paper(OneOrder, 'kucoin', slice_path, cash=1.0, params={'log': log, 'kw': kw})
     assert log == [(4, 'Submitted'), (4, 'Rejected')]
     assert result.store.journal.intents() == []
-    assert set(result.store.policy.calls) == {'fetch_ohlcv'}   # bars read, no order request
+    assert set(result.store.policy.calls) == {'load_markets', 'fetch_ohlcv'}   # market rules and bars read, no order request
 
 
 def test_difference_kucoin_stop_leg_is_stop_limit_a_gap_beyond_slippage_waits(tmp_path):
