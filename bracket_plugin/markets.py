@@ -40,6 +40,10 @@ class MarketInfo:
         lot = Decimal(repr(self.lot_size))
         return float((Decimal(repr(float(amount))) / lot).quantize(Decimal(1), ROUND_DOWN) * lot)
 
+    def is_dust(self, amount: float) -> bool:
+        """Less than one lot: what a fee charged in the base leaves after an exit, which no order can trade."""
+        return abs(amount) < self.lot_size * (1 - 1e-9)
+
     @classmethod
     def from_rules(cls, rules) -> "MarketInfo":
         """From the simulator's MarketRules."""

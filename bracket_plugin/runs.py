@@ -104,7 +104,7 @@ class TradeRecorder(bt.Analyzer):
             "role": _role(order, ref in self._oco_leader),
         }
         self.fills.append(fill)
-        self._book(fill)
+        self._book(fill, self._flat(order.data))
 
     def _link_oco(self, order) -> None:
         """Notes the OCO group of an order: from `order.oco` when the broker keeps it on the order,
@@ -122,8 +122,16 @@ class TradeRecorder(bt.Analyzer):
     def _now(self) -> str:
         return self.strategy.datetime.datetime(0).isoformat()
 
-    def _book(self, fill: dict) -> None:
-        """Pairs fills into round trips: a trade opens when the position leaves zero and closes when it returns."""
+    def _flat(self, data) -> bool:
+        """The broker holds less than one lot of the market: a position a fee charged in the base
+        left as dust is closed, as far as any order could tell."""
+        held = abs(self.strategy.broker.getposition(data).size)
+        info = getattr(data, 'market_info', None)
+        return held <= 1e-12 or (info is not None and held < info.lot_size * (1 - 1e-9))
+
+    def _book(self, fill: dict, flat: bool = False) -> None:
+        """Pairs fills into round trips: a trade opens when the position leaves zero and closes when
+        it returns (`flat`: the broker's position after this fill is below one lot)."""
         signed = fill["size"] if fill["side"] == "buy" else -fill["size"]
         remaining = signed
         while abs(remaining) > 1e-12:
@@ -153,6 +161,8 @@ class TradeRecorder(bt.Analyzer):
             t["exit_reason"] = fill["role"] if fill["role"] in ("take_profit", "stop_loss") else "other"
             self._position -= take * direction
             remaining += take * direction
+            if flat:
+                remaining = self._position = 0.0   # what is left over is the fee's dust, not a new trade
             if abs(self._position) <= 1e-12:
                 self._position = 0.0
                 self._open = None

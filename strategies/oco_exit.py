@@ -41,11 +41,14 @@ class OcoExit(bt.Strategy):
         if self.live:
             return
         close = self.data.close[0]
-        if self.position.size > 0:
+        # what can be sold: the position to the market's lot (a fee charged in the base leaves
+        # less than was bought, and less than one lot of dust after the exit)
+        held = market_info(self.data).floor_amount(self.position.size) if self.position.size > 0 else 0.0
+        if held > 0:
             # Levels from the current close, so the stop is always below the market when placed.
-            stop = self.sell(size=self.position.size, exectype=bt.Order.Stop,
+            stop = self.sell(size=held, exectype=bt.Order.Stop,
                              price=self.to_tick(close * (1 - self.p.stop_loss)))
-            take = self.sell(size=self.position.size, exectype=bt.Order.Limit,
+            take = self.sell(size=held, exectype=bt.Order.Limit,
                              price=self.to_tick(close * (1 + self.p.take_profit)), oco=stop)
             self.live = {stop.ref, take.ref}
         elif self.cross[0] > 0:

@@ -47,7 +47,8 @@ class ShortBracket(bt.Strategy):
             if not self.entry_filled and waited >= self.p.entry_bars and self.entry.ref in self.live:
                 self.cancel(self.entry)
             return
-        if self.position or self.data.close[0] >= self.range_low[0]:
+        # flat: nothing but dust (less than a lot, what a fee charged in the base leaves)
+        if not market_info(self.data).is_dust(self.position.size) or self.data.close[0] >= self.range_low[0]:
             return
         price = self.to_tick(self.data.close[0])
         orders = self.sell_bracket(

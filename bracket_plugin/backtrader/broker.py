@@ -74,7 +74,7 @@ class BracketBroker(bt.BrokerBase):
         self.cash = start
         for d in self.store._datas:
             for f in journal.fills(d.p.symbol):
-                self.positions[d].update(f['amount'] if f['side'] == 'buy' else -f['amount'], f['price'])
+                self.positions[d].update((f['amount'] if f['side'] == 'buy' else -f['amount']) - f['fee_base'], f['price'])
                 self._counted.add(f['trade_id'])
             self.cash += journal.cash_flow(d.p.symbol)
         self.startingcash = start
@@ -246,12 +246,13 @@ class BracketBroker(bt.BrokerBase):
             orders = self._group_orders.get(key)
             if orders is None:
                 if kind == S.EV_FILL:
-                    self._orphan_fill(key, *ev[2:8])
+                    self._orphan_fill(key, *ev[2:9])
                 continue
             if kind == S.EV_ACCEPTED:
                 # in creation order, as BackBroker; legs still waiting in our plan (exits of a managed
                 # bracket, a watched stop) are Accepted with the rest: a later placement is silent
                 legs = self.store.groups[key].legs
+                self._sync_sizes(key)
                 for role, o in sorted(orders.items(), key=lambda kv: kv[1].ref):
                     if o.status == Order.Submitted and (role in ev[2] or legs[role].status == 'waiting'):
                         o.accept(self)
@@ -278,12 +279,27 @@ class BracketBroker(bt.BrokerBase):
                 role, amount, price, fee, ts = ev[2:7]
                 o = orders.get(role)
                 if o is not None:
-                    self._execute(o, amount, price, fee)
+                    self._sync_sizes(key)
+                    self._execute(o, amount, price, fee, ev[8])
             elif kind == S.EV_UNPROTECTED:
                 pass  # logged and queued as a store notification by the store
 
-    def _execute(self, order, amount, price, fee):
-        """Apply one exchange fill to the order and the position, as BackBroker._execute does."""
+    def _sync_sizes(self, key):
+        """The group's orders say the amounts the venue was sent (rounded to the lot, exits net of a
+        fee charged in the base: planner.sized), so each completes when its leg has filled."""
+        legs = self.store.groups[key].legs
+        for role, o in self._group_orders.get(key, {}).items():
+            leg = legs.get(role)
+            if leg is None or o.executed.size or abs(o.size) == leg.amount:
+                continue
+            size = leg.amount if o.isbuy() else -leg.amount
+            o.size = o.created.size = size
+            o.executed.remsize = size
+
+    def _execute(self, order, amount, price, fee, fee_base=0.0):
+        """Apply one exchange fill to the order and the position, as BackBroker._execute does. A
+        fee charged in the base (`fee_base`) leaves the position, not the cash; the order's
+        commission counts it at the fill's price."""
         if order.status in (Order.Submitted,):
             order.accept(self)
         data = order.data
@@ -302,17 +318,18 @@ class BracketBroker(bt.BrokerBase):
         pnl = comminfo.profitandloss(-closed, pprice_orig, price) if closed else 0.0
         closedvalue = comminfo.getoperationcost(closed, pprice_orig) if closed else 0.0
         openedvalue = comminfo.getoperationcost(opened, price) if opened else 0.0
-        closedcomm = fee * abs(closed) / abs(size)
-        openedcomm = fee - closedcomm
-        # spot cash: a buy pays, a sell receives, the fee is paid in the quote currency
+        comm = fee + fee_base * price
+        closedcomm = comm * abs(closed) / abs(size)
+        openedcomm = comm - closedcomm
+        # spot cash: a buy pays, a sell receives, the quote part of the fee is paid from it
         self.cash -= size * price + fee
-        position.update(size, price, data.datetime.datetime())
+        position.update(size - fee_base, price, data.datetime.datetime())
         order.execute(data.datetime[0], size, price, closed, closedvalue, closedcomm,
                       opened, openedvalue, openedcomm, comminfo.margin, pnl, psize, pprice)
         order.addcomminfo(comminfo)
         self.notify(order)
 
-    def _orphan_fill(self, key, role, amount, price, fee, ts, trade_id):
+    def _orphan_fill(self, key, role, amount, price, fee, ts, trade_id, fee_base=0.0):
         """A fill of a group re-attached after a restart (no strategy order): position and cash only."""
         if trade_id in self._counted:
             return   # read at restart, already in the rebuilt cash and position
@@ -322,7 +339,7 @@ class BracketBroker(bt.BrokerBase):
         size = amount if side == 'buy' else -amount
         for d in self.store._datas:
             if d.p.symbol == group.spec.symbol:
-                self.positions[d].update(size, price)
+                self.positions[d].update(size - fee_base, price)
                 self.cash -= size * price + fee
                 break
         log.info('fill of re-attached group %s (%s): %s @ %s', key, role, size, price)

@@ -63,7 +63,8 @@ CREATE TABLE IF NOT EXISTS fills (
     amount REAL,
     price REAL,
     fee REAL,
-    ts INTEGER
+    ts INTEGER,
+    fee_base REAL NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS cursors (symbol TEXT PRIMARY KEY, since INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS intents_by_state ON intents (state);
@@ -100,6 +101,9 @@ class Journal:
         self.db.execute('PRAGMA journal_mode=WAL' if path != ':memory:' else 'PRAGMA journal_mode=MEMORY')
         self.db.execute('PRAGMA synchronous=NORMAL')
         self.db.executescript(SCHEMA)
+        if 'fee_base' not in {r[1] for r in self.db.execute('PRAGMA table_info(fills)')}:
+            # a journal written before fees charged in the base were kept apart: all its fees were quote
+            self.db.execute('ALTER TABLE fills ADD COLUMN fee_base REAL NOT NULL DEFAULT 0')
         row = self.db.execute("SELECT value FROM meta WHERE key='prefix'").fetchone()
         if row is None:
             self.db.execute("INSERT INTO meta VALUES ('prefix', ?)", (secrets.token_hex(4),))
@@ -205,22 +209,24 @@ class Journal:
 
     # fills -----------------------------------------------------------------------------------
     def add_fill(self, trade_id: str, order_id: str, symbol: str, side: str, amount: float, price: float,
-                 fee: float, ts: int) -> bool:
-        """True if the fill is new (and now recorded); False if it was applied before."""
-        cur = self._write('INSERT OR IGNORE INTO fills VALUES (?,?,?,?,?,?,?,?)',
-                              (trade_id, order_id, symbol, side, amount, price, fee, ts))
+                 fee: float, ts: int, fee_base: float = 0.0) -> bool:
+        """True if the fill is new (and now recorded); False if it was applied before. `fee` is the
+        part of the fee charged in the quote, `fee_base` the part charged in the base."""
+        cur = self._write('INSERT OR IGNORE INTO fills (trade_id, order_id, symbol, side, amount, price, fee, ts, '
+                          'fee_base) VALUES (?,?,?,?,?,?,?,?,?)',
+                          (trade_id, order_id, symbol, side, amount, price, fee, ts, fee_base))
         return cur.rowcount == 1
 
     def fills(self, symbol: str | None = None) -> list[dict]:
-        q = 'SELECT trade_id, order_id, symbol, side, amount, price, fee, ts FROM fills'
+        q = 'SELECT trade_id, order_id, symbol, side, amount, price, fee, ts, fee_base FROM fills'
         rows = self.db.execute(q + (' WHERE symbol=?' if symbol else '') + ' ORDER BY ts, rowid',
                                (symbol,) if symbol else ()).fetchall()
-        keys = ('trade_id', 'order_id', 'symbol', 'side', 'amount', 'price', 'fee', 'ts')
+        keys = ('trade_id', 'order_id', 'symbol', 'side', 'amount', 'price', 'fee', 'ts', 'fee_base')
         return [dict(zip(keys, r)) for r in rows]
 
     def net_position(self, symbol: str) -> float:
-        """Net base amount bought minus sold through this journal's orders."""
-        row = self.db.execute("SELECT COALESCE(SUM(CASE side WHEN 'buy' THEN amount ELSE -amount END), 0) "
+        """Net base amount bought minus sold through this journal's orders, less fees paid in the base."""
+        row = self.db.execute("SELECT COALESCE(SUM(CASE side WHEN 'buy' THEN amount ELSE -amount END - fee_base), 0) "
                               'FROM fills WHERE symbol=?', (symbol,)).fetchone()
         return float(row[0])
 
@@ -242,7 +248,7 @@ class Journal:
                     (key, value))
 
     def cash_flow(self, symbol: str) -> float:
-        """Quote cash this journal's fills moved: sells in, buys out, fees out (fees in the quote)."""
+        """Quote cash this journal's fills moved: sells in, buys out, fees charged in the quote out."""
         row = self.db.execute("SELECT COALESCE(SUM(CASE side WHEN 'buy' THEN -amount * price ELSE amount * price END"
                               ' - fee), 0) FROM fills WHERE symbol=?', (symbol,)).fetchone()
         return float(row[0])

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from ..venues import find
+from ..venues import RECEIVED, find
 from ..vocab import GroupKind, LegKind, Role
 
 # leg kinds (what the exchange is asked for), group kinds and roles: the one vocabulary (vocab.py)
@@ -84,20 +84,75 @@ class Plan:
     watch: LegSpec | None = None
     then: BracketSpec | None = None
     drop: tuple[str, ...] = ()        # legs that will never be placed (see plan_oco)
+    spec: BracketSpec | None = None   # the group as sent: amounts to the lot, exits net of a base fee
 
 
 def plan(spec: BracketSpec, has: dict, exchange_id: str = '', stop_slippage: float = 0.01,
-         last: float | None = None) -> Plan:
+         last: float | None = None, lot: float | None = None, dust: float = 0.0) -> Plan:
     """Choose native list orders where the exchange has them, managed legs where it does not.
     `last`: the last price, when known; an OCO whose levels the market has already crossed cannot
-    be placed as a list (exchanges refuse it), see `_plan_crossed`."""
+    be placed as a list (exchanges refuse it), see `_plan_crossed`. `lot`: the market's amount
+    step, when known: amounts are sized as the venue will take them (`sized`; `dust`: the base the
+    account holds beyond its positions, less than a lot, signed); the plan's `spec` is the group as
+    sent."""
     _check_shape(spec)
+    spec = sized(spec, exchange_id, lot, dust)
     if spec.kind == SINGLE:
-        return Plan('single', single_request(spec.symbol, spec.legs[0]))
-    if spec.kind == OCO:
-        crossed = _plan_crossed(spec, last)
-        return crossed or _plan_oco(spec, has, exchange_id, stop_slippage)
-    return _plan_oto(spec, has, exchange_id, stop_slippage)
+        out = Plan('single', single_request(spec.symbol, spec.legs[0]))
+    elif spec.kind == OCO:
+        out = _plan_crossed(spec, last) or _plan_oco(spec, has, exchange_id, stop_slippage)
+    else:
+        out = _plan_oto(spec, has, exchange_id, stop_slippage)
+    return replace(out, spec=spec)
+
+
+def floor_lot(amount: float, lot: float | None) -> float:
+    """`amount` down to the lot (the venue truncates to it); float noise below a lot is kept exact."""
+    if not lot:
+        return amount
+    return round(int(amount / lot + 1e-9) * lot, 12)
+
+
+def ceil_lot(amount: float, lot: float | None) -> float:
+    if not lot:
+        return amount
+    n = int(amount / lot + 1e-9)
+    return round((n if n * lot >= amount - 1e-12 else n + 1) * lot, 12)
+
+
+def exit_amount(entry_amount: float, entry_side: str, exchange_id: str, lot: float | None, dust: float = 0.0) -> float:
+    """What an exit of an entry of `entry_amount` must be on this venue: the amount itself, except
+    where fills pay their fee in the asset received (the venue profile's fee_currency): a long's
+    sell exits sell what the entry left in the account after its fee (rounded down to the lot); a
+    short's buy-back exits buy enough that what they receive, net of their own fee, covers it
+    (rounded up). Both at the venue's higher rate, which no fill exceeds. `dust`: what the account
+    held of the base before the entry, less than a lot (left by earlier exits): taken along, so
+    it never grows past a lot."""
+    venue = find(exchange_id)
+    if venue is None or venue.fee_currency != RECEIVED:
+        return floor_lot(entry_amount, lot)
+    rate = float(max(venue.maker_fee, venue.taker_fee))
+    if entry_side == 'buy':
+        return floor_lot(entry_amount * (1 - rate) + dust, lot)
+    return ceil_lot(max(entry_amount - dust, 0.0) / (1 - rate), lot)
+
+
+def sized(spec: BracketSpec, exchange_id: str, lot: float | None, dust: float = 0.0) -> BracketSpec:
+    """The group with every amount as the venue will take it (see exit_amount)."""
+    entry = spec.entry
+    legs = []
+    for leg in spec.legs:
+        if entry is None or leg.role == ENTRY:
+            amount = floor_lot(leg.amount, lot)
+        elif entry.side == 'buy':     # never sell more than the entry leaves in the account
+            amount = floor_lot(min(leg.amount + max(dust, 0.0),
+                                   exit_amount(floor_lot(entry.amount, lot), 'buy', exchange_id, lot, dust)), lot)
+        else:
+            amount = exit_amount(leg.amount, 'sell', exchange_id, lot, dust)
+        if amount <= 0:
+            raise PlanError(f'amount: {leg.amount} of the {leg.role} leg is less than one lot ({lot})')
+        legs.append(leg if amount == leg.amount else replace(leg, amount=amount))
+    return replace(spec, legs=tuple(legs))
 
 
 def single_request(symbol: str, leg: LegSpec) -> Request:
@@ -167,6 +222,8 @@ def _plan_oto(spec, has, exchange_id, slippage) -> Plan:
             params['stopLossLimitPrice'] = sll
         # a backtrader Limit exit never fills worse than its price: make it a limit leg
         params['takeProfitLimitPrice'] = tp.price
+        if tp.amount != entry.amount:
+            params['exitAmount'] = tp.amount     # exits net of the entry's fee (exit_amount)
         return Plan('native', Request(
             'create_otoco_order',
             (spec.symbol, entry.side, entry.amount, entry.price, tp.price, sl.trigger),
@@ -174,6 +231,8 @@ def _plan_oto(spec, has, exchange_id, slippage) -> Plan:
     if native_entry and spec.kind == OTO and has.get('createOtoOrder'):
         exit_ = exits[0]
         params = {'entryType': entry.kind}
+        if exit_.amount != entry.amount:
+            params['exitAmount'] = exit_.amount
         if exit_.role == STOP_LOSS:
             sll = stop_limit_price(exit_, exchange_id, slippage)
             if sll is not None:

@@ -24,13 +24,14 @@ from collections import deque
 from dataclasses import replace
 
 import ccxt
+from ccxt.base.decimal_to_precision import TICK_SIZE
 
 from ..venues import find
 from . import journal as J
 from .journal import Journal
 from .orderstate import (CANCEL_LEG, CANCEL_LIST, CANCELED, ENTRY, FILLED, LIVE, OPEN, PLACE_THEN, REJECTED,
                          SEND_WATCHED, WAITING, Group, IllegalMove)
-from .planner import LIMIT, OCO, SINGLE, STOP, BracketSpec, LegSpec, Request, plan, single_request
+from .planner import LIMIT, OCO, SINGLE, STOP, BracketSpec, LegSpec, Request, exit_amount, plan, single_request
 from .policy import DONE, Backoff, Outcome, Policy
 
 log = logging.getLogger('bracket_plugin.backtrader')
@@ -38,7 +39,7 @@ log = logging.getLogger('bracket_plugin.backtrader')
 # events for the broker: (kind, group key, ...)
 EV_ACCEPTED = 'accepted'      # (roles)
 EV_REJECTED = 'rejected'      # (roles, reason 'margin'|'rejected', message)
-EV_FILL = 'fill'              # (role, amount, price, fee, ts, trade id)
+EV_FILL = 'fill'              # (role, amount, price, quote fee, ts, trade id, base fee)
 EV_CANCELED = 'canceled'      # (roles)
 EV_UNPROTECTED = 'unprotected'  # (message)
 
@@ -48,6 +49,15 @@ MAX_FILL_PAGES = 200           # pages of fills read in one cycle before the res
 REWIND_MS = 60_000             # fills re-read from this long before a create whose answer was late
 LATE_GRACE_MS = 120_000        # an unwanted create not found on the venue is looked for this long
 UNSETTLED_AFTER = 8            # failed tries to settle a request before the trader is told
+
+
+def fee_parts(fee: dict | None, symbol: str) -> tuple[float, float]:
+    """(quote fee, base fee) of a ccxt trade's fee: venues that charge the asset received take a
+    buy's fee in the base, which comes out of the position, not out of the cash."""
+    cost = float((fee or {}).get('cost') or 0.0)
+    if (fee or {}).get('currency') == symbol.split('/')[0]:
+        return 0.0, cost
+    return cost, 0.0
 
 
 def _is_create(method: str) -> bool:
@@ -97,6 +107,30 @@ class BracketStore:
         self._datas = []
         if reconcile:
             self.reconcile()
+
+    def _lot(self, symbol: str) -> float | None:
+        """The market's amount step (ccxt TICK_SIZE precision), None where it cannot be known."""
+        if getattr(self.exchange, 'precisionMode', TICK_SIZE) != TICK_SIZE:
+            return None
+        if getattr(self.exchange, 'markets', None) is None and not self.policy.read('load_markets').done:
+            return None
+        try:
+            return float((self.exchange.market(symbol).get('precision') or {}).get('amount') or 0) or None
+        except ccxt.BadSymbol:
+            return None
+
+    def _dust(self, symbol: str, lot: float | None, group: Group | None = None) -> float:
+        """The base this journal's fills left in the account beyond its positions: less than a lot
+        (signed), what exits sized net of a fee charged in the base leave; `group`'s own entry
+        fills not counted. 0.0 when the net is a real position."""
+        if not lot:
+            return 0.0
+        net = self.journal.net_position(symbol)
+        if group is not None:
+            entry = group.legs[ENTRY]
+            net -= sum((f['amount'] if f['side'] == 'buy' else -f['amount']) - f['fee_base']
+                       for f in self.journal.fills(symbol) if f['order_id'] == entry.order_id)
+        return net if abs(net) < lot * (1 - 1e-9) else 0.0
 
     @property
     def _separate_triggers(self) -> bool:
@@ -211,14 +245,17 @@ class BracketStore:
                                    {'args': list(req.args), 'params': req.params, 'roles': list(req.roles)})
 
     def _plan_then(self, group: Group) -> Request:
-        # exits protect what the entry bought or sold (all of it, unless it ended part-filled)
-        held = group.legs[ENTRY].filled
+        # exits protect what the entry bought or sold (all of it, unless it ended part-filled), as
+        # the account holds it after the entry's fee
+        symbol, lot = group.spec.symbol, self._lot(group.spec.symbol)
+        entry = group.legs[ENTRY]
+        held = exit_amount(entry.filled, group.spec.entry.side, self.exchange.id, lot, self._dust(symbol, lot, group))
         exits = tuple(replace(group.spec.leg(r), amount=min(group.spec.leg(r).amount, held))
                       for r in group.exit_roles() if group.legs[r].status == WAITING)
         for leg in exits:
             group.legs[leg.role].amount = leg.amount
-        then = BracketSpec(OCO if len(exits) == 2 else SINGLE, group.spec.symbol, exits)
-        p = plan(then, self.exchange.has, self.exchange.id, self.stop_slippage, self.last.get(group.spec.symbol))
+        then = BracketSpec(OCO if len(exits) == 2 else SINGLE, symbol, exits)
+        p = plan(then, self.exchange.has, self.exchange.id, self.stop_slippage, self.last.get(symbol), lot)
         group.apply_exit_plan(p)
         if p.watch is not None:
             self._arm(group)
@@ -257,9 +294,10 @@ class BracketStore:
     # sending ------------------------------------------------------------------------------------
     def submit(self, spec: BracketSpec, key: str | None = None) -> Group:
         """Plan and send a group. Raises PlanError before anything is sent."""
-        p = plan(spec, self.exchange.has, self.exchange.id, self.stop_slippage)
+        lot = self._lot(spec.symbol)
+        p = plan(spec, self.exchange.has, self.exchange.id, self.stop_slippage, lot=lot, dust=self._dust(spec.symbol, lot))
         key = key or self.journal.new_group_key()
-        group = Group.new(key, spec, p)
+        group = Group.new(key, p.spec, p)     # amounts as sent (the lot; exits net of a base fee)
         group.protect_partial = self.protect_partial
         self._track(group)
         if p.watch is not None:
@@ -400,7 +438,7 @@ class BracketStore:
         if last is None or len(exits) != 2:
             return False
         crossed = plan(BracketSpec(OCO, group.spec.symbol, exits), self.exchange.has, self.exchange.id,
-                       self.stop_slippage, last)
+                       self.stop_slippage, last, self._lot(group.spec.symbol))
         if crossed.first.method == req.method:
             return False    # the levels are not crossed: a refusal for another reason
         log.warning('exits of %s refused as a list (%s); the market (%s) crossed a level: sent as the orders '
@@ -639,12 +677,13 @@ class BracketStore:
         if group is None or group.leg_by_order(oid) is None:
             return set()
         amount, price = float(t['amount']), float(t['price'])
-        fee = float((t.get('fee') or {}).get('cost') or 0.0)
+        fee, fee_base = fee_parts(t.get('fee'), symbol)
         ts = int(t.get('timestamp') or 0)
         leg = group.leg_by_order(oid)
         applied = self._apply(group, lambda: group.fill(oid, amount, price, fee)[1],
-                              fill=(str(t['id']), oid, symbol, t['side'], amount, price, fee, ts),
-                              before_events=[(EV_FILL, group.key, leg.role, amount, price, fee, ts, str(t['id']))])
+                              fill=(str(t['id']), oid, symbol, t['side'], amount, price, fee, ts, fee_base),
+                              before_events=[(EV_FILL, group.key, leg.role, amount, price, fee, ts, str(t['id']),
+                                              fee_base)])
         return {(group.key, leg.list_id)} if applied and leg.list_id else set()
 
     def _learn_leg_ids(self, symbol: str) -> bool:

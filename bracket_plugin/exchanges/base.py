@@ -33,7 +33,8 @@ ORDER_LIST_HAS = {
 }
 
 # params keys consumed by this layer (never forwarded to the exchange)
-OWN_PARAMS = frozenset(('clientOrderId', 'stopLossLimitPrice', 'takeProfitLimitPrice', 'entryType', 'remark'))
+OWN_PARAMS = frozenset(('clientOrderId', 'stopLossLimitPrice', 'takeProfitLimitPrice', 'entryType', 'remark',
+                        'exitAmount'))
 
 CLIENT_ID_PREFIX = 'bp'
 

@@ -209,7 +209,8 @@ class CryptocomOrderLists(OrderListBase):
         """Shared by OTO and OTOCO: entry leg first, then the stop leg, then the take-profit leg."""
         market, tick, cid, bad = self._common_checks(symbol, side, amount, params)
         entry_type = self._entry_type(params)
-        bad += v.check_entry_type(entry_type, price)
+        bad += v.check_entry_type(entry_type, price) \
+            + v.check_positive('exitAmount', params.get('exitAmount'), required=False, step=self._steps(market)[0])
         if kind == OTO:
             bad += v.check_one_exit(stop_loss_price, take_profit_price)
         required = kind == OTOCO
@@ -222,6 +223,8 @@ class CryptocomOrderLists(OrderListBase):
         qty, p = self._precise(symbol, amount, {
             'price': price, 'stop_loss_price': stop_loss_price, 'take_profit_price': take_profit_price,
             'sl_limit': params.get('stopLossLimitPrice'), 'tp_limit': params.get('takeProfitLimitPrice')})
+        # exits of another size than the entry (params['exitAmount']: e.g. net of a fee paid in the base)
+        exit_qty = qty if params.get('exitAmount') is None else self.amount_to_precision(symbol, params['exitAmount'])
         bad = v.check_ordering(kind, side, price=p['price'], stop_loss_price=p['stop_loss_price'],
                                take_profit_price=p['take_profit_price'])
         priced = {'price': p['price'], 'stop_loss_price': p['sl_limit'] or p['stop_loss_price'],
@@ -234,9 +237,9 @@ class CryptocomOrderLists(OrderListBase):
         else:
             legs = [self._leg_request(market, cid, ENTRY, side, 'LIMIT', qty, price=p['price'])]
         if p['stop_loss_price'] is not None:
-            legs.append(self._exit_leg(market, cid, STOP_LOSS, exit_side, qty, p['stop_loss_price'], p['sl_limit']))
+            legs.append(self._exit_leg(market, cid, STOP_LOSS, exit_side, exit_qty, p['stop_loss_price'], p['sl_limit']))
         if p['take_profit_price'] is not None:
-            legs.append(self._exit_leg(market, cid, TAKE_PROFIT, exit_side, qty, p['take_profit_price'], p['tp_limit']))
+            legs.append(self._exit_leg(market, cid, TAKE_PROFIT, exit_side, exit_qty, p['take_profit_price'], p['tp_limit']))
         return cid, self._with_extra({'order_list': legs}, params)
 
     def _with_extra(self, request, params):

@@ -553,7 +553,9 @@ class Engine:
             o = self._build(x, role=role, check_role_side=x.type in TRIGGER_TYPES, reference=reference, status="pending")
             if role == "take_profit" and o.type == "limit" and (o.price <= reference if o.side == SELL else o.price >= reference):
                 raise Reject(TRIGGER_WRONG_SIDE, f"take_profit price {o.price} must be on the profit side of the entry {reference}")
-            if entry.funds is None and o.amount > entry.amount:
+            # a sell exit may not sell more than a buy entry brings; a buy-back may buy more than was
+            # sold (a fee charged in the base comes out of what it receives)
+            if entry.funds is None and o.side == SELL and o.amount > entry.amount:
                 raise Reject(BAD_LEG_COMBINATION, f"exit amount {o.amount} exceeds the entry amount {entry.amount}")
             o.leg = i
             orders.append(o)
@@ -629,7 +631,7 @@ class Engine:
         return SimOrder(
             id="", client_id=req.client_id, symbol=req.symbol, side=req.side, type=req.type,
             amount=amount or Decimal(0), price=price, trigger=trigger, direction=direction, status=status,
-            created_ms=now, updated_ms=now, fee_currency=r.quote, funds=funds, role=role,
+            created_ms=now, updated_ms=now, fee_currency=r.fee_currency(req.side), funds=funds, role=role,
             time_in_force=req.time_in_force, expire_ms=req.expire_ms, post_only=bool(req.post_only),
         )
 
@@ -661,7 +663,8 @@ class Engine:
             spend = o.funds
         else:
             spend = o.amount * (o.price if o.type in ("limit", "stop_limit") else o.trigger or self.last_price(o.symbol))
-        return _Hold(r.quote, spend * (1 + r.max_fee))
+        # a fee charged in the base comes out of what the buy receives: the quote holds the cost alone
+        return _Hold(r.quote, spend if r.fee_currency(BUY) == r.base else spend * (1 + r.max_fee))
 
     def _check_free(self, needs: dict[str, Decimal]) -> None:
         for cur, amt in needs.items():
@@ -802,16 +805,19 @@ class Engine:
         if o.time_in_force == "FOK" and amount < o.remaining:
             return  # fill or kill: step() cancels it
         cost = amount * price
-        fee = cost * r.fee_rate(liquidity)
+        fee_currency = r.fee_currency(o.side)
+        # the fee is charged on what the fill brings in: base on a buy paying in the base, else quote
+        fee = (amount if fee_currency == r.base else cost) * r.fee_rate(liquidity)
         # release what this order (or its list, for an exit / oco leg) holds, then settle on totals
         key = f"o:{o.id}" if lst is None or o.role == "entry" else f"l:{lst.id}"
         hold = self._holds.pop(key)
-        if (o.side == BUY and cost + fee > self._free(r.quote)) or (o.side == SELL and amount > self._free(r.base)):
+        quote_fee = fee if fee_currency == r.quote else Decimal(0)
+        if (o.side == BUY and cost + quote_fee > self._free(r.quote)) or (o.side == SELL and amount > self._free(r.base)):
             self._reject_at_fill(o, lst, INSUFFICIENT_BALANCE, bar.ts)
             return
         if o.side == BUY:
-            self._total[r.quote] -= cost + fee
-            self._total[r.base] += amount
+            self._total[r.quote] -= cost + quote_fee
+            self._total[r.base] += amount - (fee - quote_fee)
         else:
             self._total[r.base] -= amount
             self._total[r.quote] += cost - fee
@@ -820,7 +826,7 @@ class Engine:
         o.cost += cost
         o.fee += fee
         o.updated_ms = bar.ts
-        self._fills.append(Fill(self._next_id("fill"), o.id, o.symbol, o.side, price, amount, fee, r.quote, liquidity, bar.ts))
+        self._fills.append(Fill(self._next_id("fill"), o.id, o.symbol, o.side, price, amount, fee, fee_currency, liquidity, bar.ts))
         complete = o.remaining <= 0
         if complete:
             self._finish(o, "filled", None, bar.ts)
@@ -854,7 +860,7 @@ class Engine:
         exits = [self._orders[i] for i in lst.order_ids if i != entry.id]
         needs = []
         for x in exits:
-            if x.amount > entry.filled:  # a market-by-funds entry may fill less than the exits ask
+            if entry.side == BUY and x.amount > entry.filled:  # a market-by-funds entry may fill less than the exits ask
                 x.amount = R.floor_to(entry.filled, self._rules[x.symbol].lot_size)
             x.status = "open"
             x.updated_ms = ts

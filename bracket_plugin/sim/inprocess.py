@@ -204,13 +204,14 @@ class EngineExchange:
         size, cid = self.amount_to_precision(symbol, amount), self._client_id(params)
         market_entry = params.get('entryType') == 'market'
         exit_side = 'sell' if side == 'buy' else 'buy'
+        exit_size = size if params.get('exitAmount') is None else self.amount_to_precision(symbol, params['exitAmount'])
         legs = [self._leg(symbol, side, 'market' if market_entry else 'limit', size,
                           price=None if market_entry else price, role=Role.ENTRY)]
         if stop_loss_price is not None:
-            legs.append(self._leg(symbol, exit_side, 'limit', size, trigger=stop_loss_price,
+            legs.append(self._leg(symbol, exit_side, 'limit', exit_size, trigger=stop_loss_price,
                                   limit=params.get('stopLossLimitPrice'), role=Role.STOP_LOSS))
         if take_profit_price is not None:
-            legs.append(self._leg(symbol, exit_side, 'limit', size, trigger=take_profit_price,
+            legs.append(self._leg(symbol, exit_side, 'limit', exit_size, trigger=take_profit_price,
                                   limit=params.get('takeProfitLimitPrice'), role=Role.TAKE_PROFIT))
         return self._place_list(kind, symbol, legs, cid)
 

@@ -18,7 +18,9 @@ MAKER, TAKER = "maker", "taker"
 
 @dataclass(frozen=True, slots=True)
 class MarketRules:
-    """What a market accepts: increments, minimums, fees (rates in the quote currency)."""
+    """What a market accepts: increments, minimums, fees. `fee_in`: the currency a fill's fee is
+    charged in, 'quote' (KuCoin) or 'received' (the asset the fill brings in: the base on a buy,
+    the quote on a sell; Crypto.com)."""
 
     symbol: str  # 'ETH/BTC'
     base: str
@@ -30,6 +32,11 @@ class MarketRules:
     maker_fee: Decimal = Decimal("0.001")
     taker_fee: Decimal = Decimal("0.001")
     max_open_stops: int | None = None  # untriggered trigger orders per market (KuCoin: 20)
+    fee_in: str = "quote"
+
+    def fee_currency(self, side: str) -> str:
+        """The currency a fill on `side` pays its fee in."""
+        return self.base if self.fee_in == "received" and side == BUY else self.quote
 
     def fee_rate(self, liquidity: str) -> Decimal:
         return self.maker_fee if liquidity == MAKER else self.taker_fee
@@ -51,7 +58,7 @@ def _pow10(exp: int) -> Decimal:
 
 
 def default_rules(symbol: str, bars: list[Bar], maker_fee: Decimal | str = "0.001", taker_fee: Decimal | str = "0.001",
-                  max_open_stops: int | None = None) -> MarketRules:
+                  max_open_stops: int | None = None, fee_in: str = "quote") -> MarketRules:
     """Sensible rules for a market, scaled to its price level.
 
     The reference price p is the median close; with k = round(log10 p):
@@ -68,6 +75,7 @@ def default_rules(symbol: str, bars: list[Bar], maker_fee: Decimal | str = "0.00
         symbol=symbol, base=base, quote=quote,
         tick_size=_pow10(k - 5), lot_size=min_size / 10, min_size=min_size, min_notional=min_notional,
         maker_fee=Decimal(str(maker_fee)), taker_fee=Decimal(str(taker_fee)), max_open_stops=max_open_stops,
+        fee_in=fee_in,
     )
 
 

@@ -91,7 +91,7 @@ def market_rules(symbol: str, bars: list[Bar], exchange_id: str, description: di
     them, else derived from the price level (rules.default_rules); the venue profile's fees."""
     opts = dict(EXCHANGE_RULES[exchange_id], **(fees or {}))
     rules = default_rules(symbol, bars, maker_fee=opts["maker_fee"], taker_fee=opts["taker_fee"],
-                          max_open_stops=opts["max_open_stops"])
+                          max_open_stops=opts["max_open_stops"], fee_in=venues.profile(exchange_id).fee_currency)
     return replace(rules, **(description or {}))
 
 

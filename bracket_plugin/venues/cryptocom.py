@@ -2,7 +2,7 @@
 venue-rules.md §1)."""
 from decimal import Decimal
 
-from . import MARK, QUOTE, SimDefaults, VenueProfile
+from . import MARK, RECEIVED, SimDefaults, VenueProfile
 
 PROFILE = VenueProfile(
     id='cryptocom',
@@ -15,7 +15,7 @@ PROFILE = VenueProfile(
     single_trigger_role='stop_loss',          # a single trigger order is sent as STOP_LOSS / STOP_LIMIT
     maker_fee=Decimal('0.00075'),
     taker_fee=Decimal('0.00075'),
-    fee_currency=QUOTE,
+    fee_currency=RECEIVED,                   # a buy pays in the base (recorded fill: fee_instrument_name)
     trigger_price=MARK,                       # triggers watch the mark price
     list_client_id_max=34,                    # 36 with the 2-character leg suffix
     key_env={'apiKey': 'BRACKET_CRYPTOCOM_API_KEY', 'secret': 'BRACKET_CRYPTOCOM_SECRET'},

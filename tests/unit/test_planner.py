@@ -30,8 +30,27 @@ def test_cryptocom_otoco_is_one_native_request_with_limit_take_profit():
     assert p.mode == 'native' and p.then is None and p.watch is None
     assert p.first.method == 'create_otoco_order'
     assert p.first.args == ('ETH/BTC', 'buy', 1.0, 0.1, 0.11, 0.09)
-    # plain Stop stays stop-market on Crypto.com; the Limit exit is a limit leg at its price
-    assert p.first.params == {'entryType': 'limit', 'takeProfitLimitPrice': 0.11}
+    # plain Stop stays stop-market on Crypto.com; the Limit exit is a limit leg at its price; the
+    # exits sell what the entry leaves after its fee, charged in the base (0.075%)
+    assert p.first.params == {'entryType': 'limit', 'takeProfitLimitPrice': 0.11, 'exitAmount': 0.99925}
+
+
+def test_exits_are_sized_to_what_the_account_holds_after_a_fee_charged_in_the_base():
+    lot = 0.0001
+    long_ = plan(otoco(), CDC_HAS, 'cryptocom', lot=lot)
+    assert [l.amount for l in long_.spec.legs] == [1.0, 0.9992, 0.9992]      # floor(1 * 0.99925)
+    assert long_.first.params['exitAmount'] == 0.9992
+    short = BracketSpec(OTOCO, 'ETH/BTC', (LegSpec(ENTRY, 'sell', 1.0, LIMIT, price=0.1),
+                                           LegSpec(STOP_LOSS, 'buy', 1.0, STOP, trigger=0.11),
+                                           LegSpec(TAKE_PROFIT, 'buy', 1.0, LIMIT, price=0.09)))
+    # a buy-back receives its amount less its fee: ceil(1 / 0.99925) covers the short
+    assert [l.amount for l in plan(short, CDC_HAS, 'cryptocom', lot=lot).spec.legs] == [1.0, 1.0008, 1.0008]
+    # dust an earlier exit left (less than a lot) goes with the next exit, so it never grows past a lot
+    assert [l.amount for l in plan(otoco(), CDC_HAS, 'cryptocom', lot=lot, dust=0.00005).spec.legs] == [1.0, 0.9993, 0.9993]
+    assert [l.amount for l in plan(short, CDC_HAS, 'cryptocom', lot=lot, dust=0.00009).spec.legs] == [1.0, 1.0007, 1.0007]
+    # a venue charging the quote: exits as asked, amounts to the lot
+    assert [l.amount for l in plan(otoco(), KUCOIN_HAS, 'kucoin', lot=lot).spec.legs] == [1.0, 1.0, 1.0]
+    assert 'exitAmount' not in plan(otoco(), CDC_HAS, 'kucoin', lot=lot).first.params
 
 
 def test_kucoin_otoco_is_managed_limit_entry_then_native_oco():
@@ -75,7 +94,8 @@ def test_oto_native_on_cryptocom_and_single_exit_when_managed():
     spec = BracketSpec(OTO, 'ETH/BTC', (LegSpec(ENTRY, 'sell', 1.0, MARKET), LegSpec(STOP_LOSS, 'buy', 1.0, STOP, trigger=0.12)))
     p = plan(spec, CDC_HAS, 'cryptocom')
     assert p.first.method == 'create_oto_order' and p.first.args == ('ETH/BTC', 'sell', 1.0, None, 0.12, None)
-    assert p.first.params == {'entryType': 'market'}
+    # the buy-back receives its amount less its fee (charged in the base): it buys 1 / (1 - 0.075%)
+    assert p.first.params == {'entryType': 'market', 'exitAmount': pytest.approx(1 / 0.99925)}
     p = plan(spec, KUCOIN_HAS, 'kucoin')
     assert p.then.kind == SINGLE and p.then.legs[0].role == STOP_LOSS
 
