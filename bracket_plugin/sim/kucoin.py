@@ -105,7 +105,7 @@ class KucoinDialect(DialectBase):
         return ApiError("500000", "Internal Server Error", 500)
 
     def authenticate(self, request: web.Request, call: Call, text: str) -> None:
-        raw = request.raw_path[len(self.prefix):]  # path + '?' + query exactly as sent
+        raw = request.raw_path[len(call.prefix):]  # path + '?' + query exactly as sent
         spellings = [raw] if unquote(raw) == raw else [raw, unquote(raw)]
         body = text if request.method not in ("GET", "DELETE") else ""
         failure = kucoin_verify(request.headers, request.method, spellings, body, self.venue.credentials("kucoin"), call.now_ms)

@@ -110,13 +110,15 @@ class Venue:
     orders and balances across restarts; port: 0 picks a free port; fees: per exchange overrides,
     e.g. {'kucoin': {'taker_fee': '0.002'}}; credentials: {exchange_id: auth.Credentials};
     exchanges: dialects to serve; control: serve POST /sim/step and GET /sim/status;
-    volume_fraction: cap each bar's fill at this fraction of the bar volume (partial fills).
+    volume_fraction: cap each bar's fill at this fraction of the bar volume (partial fills);
+    root: an exchange id whose dialect is also served at the root path (no prefix).
     """
 
     def __init__(self, data, symbol: str | None = None, balances: dict | None = None, mode: str = "step",
                  speed: float = 1.0, start: int = 0, state_file: str | os.PathLike | None = None, port: int = 0,
                  host: str = "127.0.0.1", fees: dict | None = None, credentials: dict | None = None,
-                 exchanges=EXCHANGES, control: bool = False, volume_fraction: Decimal | str | None = None) -> None:
+                 exchanges=EXCHANGES, control: bool = False, volume_fraction: Decimal | str | None = None,
+                 root: str | None = None) -> None:
         if mode not in MODES:
             raise ValueError(f"mode must be 'step' or 'realtime', got {mode!r}")
         if mode == "realtime" and not speed > 0:
@@ -124,6 +126,9 @@ class Venue:
         unknown = set(exchanges) - set(EXCHANGES)
         if unknown:
             raise ValueError(f"exchanges must be among {EXCHANGES}, got {sorted(unknown)}")
+        if root is not None and root not in exchanges:
+            raise ValueError(f"root must be one of the served exchanges {tuple(exchanges)}, got {root!r}")
+        self.root = root
         self.bars = _load_data(data, symbol)
         self.symbol = symbol or next(iter(self.bars))
         self.mode, self.speed, self.start, self.host, self.port = mode, speed, start, host, port
@@ -288,7 +293,7 @@ class Venue:
             from bracket_plugin.sim.cryptocom import CryptocomDialect
             dialects.append(CryptocomDialect(self))
         control = {("POST", "/sim/step"): self._control_step, ("GET", "/sim/status"): self._control_status} if self.enable_control else None
-        self._server = ServerThread(build_app(dialects, self.faults, control), self.host, self.port)
+        self._server = ServerThread(build_app(dialects, self.faults, control, root=self.root), self.host, self.port)
         port = self._server.start()
         self.url = f"http://{self.host}:{port}"
         if self.mode == "realtime":
