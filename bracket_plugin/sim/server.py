@@ -1,9 +1,10 @@
 """The simulator's HTTP server: an aiohttp app on 127.0.0.1 in a background thread.
 
 One dialect per path prefix (``/kucoin``, ``/cryptocom``); each dialect owns its routes and JSON
-envelopes.  One dialect may also be served at the root path (`build_app(root=...)`), for clients that
+envelopes. One dialect may also be served at the root path (`build_app(root=...)`), for clients that
 join an API path to the host and drop a base URL's own path (KuCoin's older SDK does); the prefixed
-routes, the /sim control routes and (at the root) fault rules written with the prefix go first. A middleware applies the venue's fault rules before the dialect sees a request.
+routes and the /sim control routes keep their paths. A middleware applies the venue's fault rules
+before the dialect sees a request (their patterns see the path as sent: at the root, no prefix).
 
 Every answer of a dialect is in its envelope: a request it cannot read (see `Malformed`) gets its
 bad-request error, an unexpected exception its system error (the traceback is logged). Paths
