@@ -2,7 +2,9 @@
 
 Public methods are GET with a query string, private ones POST with the JSON envelope
 `{id, method, params, api_key, sig, nonce}` (reference/exchange-api.md §2).  Answers:
-`{id, method, code: 0, result}`; errors `{id, method, code, message}`.
+`{id, method, code: 0, result}` with the request's id as a number when it is one written as digits
+(ccxt sends its nonce as a string); errors `{id, method, code, message}`.  Field names and types follow
+the real answers ccxt records in ts/src/test/static/response/cryptocom.json (tests/fixtures/recorded).
 
 Advanced orders (private/advanced/*: OCO, OTO, OTOCO and single trigger orders) are a separate
 family: the plain private/* order methods neither list nor cancel them, as on the exchange.
@@ -21,7 +23,8 @@ Errors where the reference is silent (reference/exchange-api.md §2.5 lists the 
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
+import re
+from decimal import Context, Decimal
 
 from aiohttp import web
 
@@ -61,6 +64,21 @@ STATUS = {"pending": "PENDING", "open": "ACTIVE", "triggered": "ACTIVE", "filled
           "canceled": "CANCELED", "rejected": "REJECTED"}
 
 
+# Envelope details as ccxt's recorded real answers show them (ts/src/test/static/response/cryptocom.json):
+# the id comes back as a number (ccxt sends the nonce as a string), except from the wallet methods,
+# which answer id and code as strings; cancel-order carries "message": "NO_ERROR" beside code 0.
+WALLET_METHODS = ("private/get-currency-networks",)
+NO_ERROR_METHODS = ("private/cancel-order",)
+NUMERIC_ID = re.compile(r"-?[0-9]{1,18}\Z")  # fits a 64-bit integer, as Crypto.com's ids do
+
+
+def _numeric_id(value):
+    """A request id of digits (as ccxt sends its nonce) echoed as the number; any other id as sent."""
+    if isinstance(value, str) and NUMERIC_ID.match(value):
+        return int(value)
+    return value
+
+
 def _bad(message: str = "MISSING_OR_INVALID_ARGUMENT", code: int = 40004) -> ApiError:
     return ApiError(code, message, 400)
 
@@ -74,6 +92,13 @@ def _ms(value, name: str) -> int | None:
     except (TypeError, ValueError):
         raise _bad(f"{name} must be a timestamp") from None
     return n // 1_000_000 if n > 10**15 else n
+
+
+def _value(amount: Decimal) -> Decimal:
+    """A value in the valuation currency, to 8 decimals as Crypto.com's balances show them."""
+    if not amount:
+        return Decimal(0)
+    return amount.quantize(Decimal("1e-8"), context=Context(prec=max(28, amount.adjusted() + 10))).normalize()
 
 
 def _limit(value, default: int = 100, most: int = 100) -> int:
@@ -124,11 +149,18 @@ class CryptocomDialect(DialectBase):
 
     def _envelope(self, call: Call) -> dict:
         body = call.body or {}
-        return {"id": body.get("id", -1), "method": body.get("method") or call.endpoint[len(V1):]}
+        method = body.get("method") or call.endpoint[len(V1):]
+        request_id = body.get("id", -1)
+        if method in WALLET_METHODS:
+            return {"id": str(request_id), "method": method}
+        return {"id": _numeric_id(request_id), "method": method}
 
     def ok(self, data, call: Call) -> web.Response:
         answer = self._envelope(call)
-        answer["code"] = 0
+        # the wallet methods answer code "0" as a string (ccxt's recorded get-currency-networks), the others 0
+        answer["code"] = "0" if answer["method"] in WALLET_METHODS else 0
+        if answer["method"] in NO_ERROR_METHODS:
+            answer["message"] = "NO_ERROR"
         if data is not None:
             answer["result"] = data
         return web.json_response(answer)
@@ -190,7 +222,7 @@ class CryptocomDialect(DialectBase):
         view = {
             "account_id": "sim-account", "order_id": o.id, "client_oid": o.client_id or "",
             "order_type": self.order_type(o), "time_in_force": "GOOD_TILL_CANCEL", "side": o.side.upper(),
-            "exec_inst": [], "quantity": num(o.amount), "limit_price": num(o.price) or "0",
+            "exec_inst": [], "quantity": num(o.amount),
             "order_value": num(o.amount * o.price) if o.price else num(o.funds or 0),
             "maker_fee_rate": num(rules.maker_fee), "taker_fee_rate": num(rules.taker_fee),
             "avg_price": num(o.average or 0), "ref_price": num(o.trigger) or "0",
@@ -201,6 +233,8 @@ class CryptocomDialect(DialectBase):
             "instrument_name": self.instrument(o.symbol), "fee_instrument_name": o.fee_currency,
             "create_time": o.created_ms, "create_time_ns": str(o.created_ms * 1_000_000), "update_time": o.updated_ms,
         }
+        if o.price is not None:  # orders with a limit price only: the recorded MARKET order has none
+            view["limit_price"] = num(o.price)  # ccxt's parse_order reads it as the price
         if o.funds is not None:
             view["notional"] = num(o.funds)
         if o.list_id is not None:
@@ -309,7 +343,7 @@ class CryptocomDialect(DialectBase):
         change = (t.last - t.open) / t.open if t.open else Decimal(0)
         return {"i": self.instrument(symbol), "h": num(t.high), "l": num(t.low), "a": num(t.last),
                 "v": num(t.volume), "vv": num(t.quote_volume), "c": num(change.quantize(Decimal("0.0001"))),
-                "b": num(t.bid), "k": num(t.ask), "oi": "0", "t": t.ts}
+                "b": num(t.bid), "k": num(t.ask), "t": t.ts}
 
     @route("GET", V1 + "public/get-tickers")
     def tickers(self, call: Call):
@@ -360,26 +394,64 @@ class CryptocomDialect(DialectBase):
                           "v": num(b.volume), "t": b.ts} for b in bars]}
 
     # ------------------------------------------------------------------ account
+    def valuation_currency(self) -> str:
+        """The currency the account is valued in: the quote of the venue's (first) market."""
+        return self.engine.rules(self.venue.symbol if self.venue.symbol in self.engine.markets()
+                                 else self.engine.symbols()[0]).quote
+
+    def price_in(self, currency: str, target: str) -> Decimal | None:
+        """Last price of `currency` in `target` through one market, either way round, or through one
+        other currency; None when the venue's markets do not connect them."""
+        if currency == target:
+            return Decimal(1)
+        direct = {}
+        for symbol, r in self.engine.markets().items():
+            last = self.engine.last_price(symbol)
+            direct.setdefault(r.base, {})[r.quote] = last
+            if last:
+                direct.setdefault(r.quote, {})[r.base] = 1 / last
+        if target in direct.get(currency, {}):
+            return direct[currency][target]
+        for middle, price in direct.get(currency, {}).items():
+            if target in direct.get(middle, {}):
+                return price * direct[middle][target]
+        return None
+
     @route("POST", V1 + "private/user-balance", private=True)
     def user_balance(self, call: Call):
-        positions = [{
-            "quantity": num(total), "reserved_qty": num(used), "collateral_weight": "1", "collateral_amount": num(total),
-            "market_value": num(total), "max_withdrawal_balance": num(free), "instrument_name": cur,
-            "hourly_interest_rate": "0",
-        } for cur, (total, free, used) in self.engine.balances().items()]
+        """A spot account, valued in `valuation_currency()` at the last prices: no margin positions,
+        no borrowing, no haircut (every currency is collateral at its full value).  Cash and collateral
+        are the balances' value; what open orders hold is the initial margin, the rest is available."""
+        unit = self.valuation_currency()
+        positions, cash, reserved = [], Decimal(0), Decimal(0)
+        for cur, (total, free, used) in self.engine.balances().items():
+            price = self.price_in(cur, unit)
+            value = _value(total * price) if price is not None else Decimal(0)
+            cash += value
+            reserved += _value(used * price) if price is not None else Decimal(0)
+            positions.append({
+                "quantity": num(total), "reserved_qty": num(used), "collateral_amount": num(value), "haircut": "0",
+                "collateral_eligible": price is not None, "market_value": num(value),
+                "max_withdrawal_balance": num(free), "instrument_name": cur, "hourly_interest_rate": "0",
+            })
         return {"data": [{
-            "total_available_balance": "0", "total_margin_balance": "0", "total_initial_margin": "0",
-            "total_maintenance_margin": "0", "total_position_cost": "0", "total_cash_balance": "0",
-            "total_collateral_value": "0", "total_session_unrealized_pnl": "0", "instrument_name": "USD",
-            "total_session_realized_pnl": "0", "position_balances": positions, "total_effective_leverage": "0",
-            "position_limit": "3000000", "used_position_limit": "0", "total_borrow": "0", "margin_score": "0",
-            "is_liquidating": False, "has_risk": False, "terminatable": True,
+            "total_available_balance": num(cash - reserved), "total_margin_balance": num(cash),
+            "total_initial_margin": num(reserved), "total_haircut": "0", "total_position_im": "0",
+            "total_maintenance_margin": "0", "total_position_cost": "0", "total_cash_balance": num(cash),
+            "total_collateral_value": num(cash), "total_session_unrealized_pnl": "0", "instrument_name": unit,
+            "total_session_realized_pnl": "0", "position_balances": positions, "credit_limits": [],
+            "total_effective_leverage": "0", "position_limit": "3000000", "used_position_limit": "0",
+            "total_borrow": "0", "margin_score": "0", "is_liquidating": False, "has_risk": False, "terminatable": True,
         }]}
 
     @route("POST", V1 + "private/get-currency-networks", private=True)
     def currency_networks(self, call: Call):
-        return {"update_time": self.engine.now_ms(), "currency_map": {
-            c: {"full_name": c, "default_network": None, "network_list": []} for c in self.engine.currencies()}}
+        """One network per currency, named after it; deposits and withdrawals are off (a simulated account
+        has no wallet).  Times and the envelope's code are strings, as in the recorded real answer."""
+        return {"update_time": str(self.engine.now_ms()), "currency_map": {
+            c: {"full_name": c, "default_network": c, "network_list": [{
+                "network_id": c, "withdrawal_fee": "0", "withdraw_enabled": False, "min_withdrawal_amount": "0",
+                "deposit_enabled": False, "confirmation_required": "0"}]} for c in self.engine.currencies()}}
 
     # ------------------------------------------------------------------ plain orders
     @route("POST", V1 + "private/create-order", private=True, mutates=True)

@@ -17,6 +17,7 @@ Choices where KuCoin is silent or unclear (marked in the README):
 """
 from __future__ import annotations
 
+import hashlib
 import math
 import re
 from decimal import Decimal
@@ -104,7 +105,7 @@ class KucoinDialect(DialectBase):
         return ApiError("500000", "Internal Server Error", 500)
 
     def authenticate(self, request: web.Request, call: Call, text: str) -> None:
-        raw = request.raw_path[len(self.prefix):]  # path + '?' + query exactly as sent
+        raw = request.raw_path[len(call.prefix):]  # path + '?' + query exactly as sent
         spellings = [raw] if unquote(raw) == raw else [raw, unquote(raw)]
         body = text if request.method not in ("GET", "DELETE") else ""
         failure = kucoin_verify(request.headers, request.method, spellings, body, self.venue.credentials("kucoin"), call.now_ms)
@@ -169,8 +170,6 @@ class KucoinDialect(DialectBase):
             "isActive": active, "cancelExist": o.status in ("canceled", "rejected"),
             "createdAt": o.created_ms, "tradeType": "TRADE",
         }
-        if o.average is not None:
-            view["avgDealPrice"] = num(o.average)
         if trigger and o.status == "open":  # untriggered stop order, as /api/v1/stop-order shows it
             view["status"] = "NEW"
             view["orderTime"] = o.created_ms * 1_000_000
@@ -214,6 +213,10 @@ class KucoinDialect(DialectBase):
                 "priceIncrement": num(r.tick_size), "priceLimitRate": "0.1", "minFunds": num(r.min_notional),
                 "isMarginEnabled": False, "enableTrading": True, "feeCategory": 1,
                 "makerFeeCoefficient": "1.00", "takerFeeCoefficient": "1.00", "st": False,
+                # no call auctions here: KuCoin answers these as false and nulls outside an auction
+                "callauctionIsEnabled": False, "callauctionPriceFloor": None, "callauctionPriceCeiling": None,
+                "callauctionFirstStageStartTime": None, "callauctionSecondStageStartTime": None,
+                "callauctionThirdStageStartTime": None, "tradingStartTime": None,
             })
         if call.query.get("market"):
             out = [m for m in out if m["market"] == call.query["market"]]
@@ -260,7 +263,11 @@ class KucoinDialect(DialectBase):
 
     @route("GET", "/api/v1/market/stats")
     def stats(self, call: Call):
-        return self.ticker_view(self.symbol_of(call.query.get("symbol")))
+        """allTickers' item without the name and the book sizes, as the real 24 h stats answer."""
+        view = self.ticker_view(self.symbol_of(call.query.get("symbol")))
+        for key in ("symbolName", "bestBidSize", "bestAskSize"):
+            del view[key]
+        return view
 
     @route("GET", "/api/v1/market/orderbook/level1")
     def level1(self, call: Call):
@@ -328,6 +335,11 @@ class KucoinDialect(DialectBase):
     def account_mode(self, call: Call):
         return {"selfAccountMode": "CLASSIC"}
 
+    @staticmethod
+    def account_id(kind: str, currency: str) -> str:
+        """24 hex digits like KuCoin's account ids, the same for a currency's account on every run."""
+        return hashlib.sha256(f"kucoin-{kind}-{currency}".encode()).hexdigest()[:24]
+
     @route("GET", "/api/v1/accounts", private=True)
     def accounts(self, call: Call):
         kind = call.query.get("type")
@@ -337,7 +349,7 @@ class KucoinDialect(DialectBase):
         for cur, (total, free, used) in self.engine.balances().items():
             if call.query.get("currency") and call.query["currency"] != cur:
                 continue
-            out.append({"id": f"trade-{cur}", "currency": cur, "type": "trade",
+            out.append({"id": self.account_id("trade", cur), "currency": cur, "type": "trade",
                         "balance": num(total), "available": num(free), "holds": num(used)})
         return out
 

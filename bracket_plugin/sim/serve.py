@@ -3,7 +3,9 @@
     bracket-plugin sim serve --data eth_btc.csv --symbol ETH/BTC [--port N] [--speed X | --step]
 
 Prints the base URL, the test credentials and a ccxt config for each dialect, then serves until
-interrupted. In --step mode (the default) the clock moves only on `POST /sim/step[?n=N]`.
+interrupted. With a single --exchange that dialect is served at the root path as well as under its
+prefix (for clients that join `/api/v1/...` to the host and drop a base URL's path). In --step mode
+(the default) the clock moves only on `POST /sim/step[?n=N]`.
 """
 from __future__ import annotations
 
@@ -53,7 +55,8 @@ def add_subcommand(subparsers) -> None:
     p.add_argument("--balance", type=_balance, action="append", metavar="CUR=AMOUNT",
                    help="starting balance, repeatable (default: enough of both currencies for the examples)")
     p.add_argument("--state", metavar="FILE", help="keep orders and balances in this JSON file across restarts")
-    p.add_argument("--exchange", choices=EXCHANGES, action="append", help="serve only these dialects (default: both)")
+    p.add_argument("--exchange", choices=EXCHANGES, action="append",
+                   help="serve only these dialects (default: both); a single one is also served at the root path")
 
 
 def banner(venue: Venue) -> str:
@@ -64,16 +67,20 @@ def banner(venue: Venue) -> str:
         creds = {k: cfg[k] for k in ("apiKey", "secret", "password") if k in cfg}
         lines.append(f"{ex}: base {cfg['urls']['api'].get('v1') or cfg['urls']['api']['private']}  credentials {json.dumps(creds)}")
         lines.append(f"  ccxt.{ex}({json.dumps(cfg)})")
+    if venue.root:
+        lines.append(f"{venue.root}: also at the root path, base {venue.url}"
+                     + ("/exchange/v1" if venue.root == "cryptocom" else ""))
     lines.append("status: GET " + venue.url + "/sim/status   stop: Ctrl-C")
     return "\n".join(lines)
 
 
 def run(args, stop: threading.Event | None = None) -> int:
+    exchanges = tuple(dict.fromkeys(args.exchange)) if args.exchange else EXCHANGES
     venue = Venue(
         data=args.data or bundled_data_path(), symbol=args.symbol, port=args.port, start=args.start,
         mode="realtime" if args.speed else "step", speed=args.speed or 1.0,
         balances=dict(args.balance) if args.balance else None, state_file=args.state,
-        exchanges=tuple(args.exchange) if args.exchange else EXCHANGES, control=True,
+        exchanges=exchanges, control=True, root=exchanges[0] if len(exchanges) == 1 else None,
     )
     stop = stop or threading.Event()
     with venue:

@@ -1,7 +1,10 @@
 """The simulator's HTTP server: an aiohttp app on 127.0.0.1 in a background thread.
 
 One dialect per path prefix (``/kucoin``, ``/cryptocom``); each dialect owns its routes and JSON
-envelopes. A middleware applies the venue's fault rules before the dialect sees a request.
+envelopes. One dialect may also be served at the root path (`build_app(root=...)`), for clients that
+join an API path to the host and drop a base URL's own path (KuCoin's older SDK does); the prefixed
+routes and the /sim control routes keep their paths. A middleware applies the venue's fault rules
+before the dialect sees a request (their patterns see the path as sent: at the root, no prefix).
 
 Every answer of a dialect is in its envelope: a request it cannot read (see `Malformed`) gets its
 bad-request error, an unexpected exception its system error (the traceback is logged). Paths
@@ -65,6 +68,7 @@ class Call:
     query: dict
     body: dict | None
     now_ms: int  # wall clock at arrival
+    prefix: str = ""  # the path prefix the request came under: the dialect's, or '' at the root
 
 
 @dataclass
@@ -226,7 +230,7 @@ def fault_middleware(faults: Faults, dialects: dict[str, Dialect]):
         if rule.kind == "http_5xx":
             return web.Response(status=rule.status, text=f"{rule.status} Service Temporarily Unavailable", content_type="text/plain")
         if rule.kind == "http_429":
-            dialect = next((d for p, d in dialects.items() if request.path.startswith(p + "/")), None)
+            dialect = next((d for p, d in dialects.items() if request.path.startswith(p + "/")), dialects.get(""))
             response = dialect.rate_limited(request) if dialect else web.Response(status=429, text="429 Too Many Requests")
             response.headers["Retry-After"] = str(rule.retry_after)
             return response
@@ -255,13 +259,25 @@ async def json_errors(request: web.Request, handler):
 
 
 def build_app(dialects: list[Dialect], faults: Faults,
-              control: dict[tuple[str, str], Callable[[web.Request], Awaitable[web.StreamResponse]]] | None = None) -> web.Application:
+              control: dict[tuple[str, str], Callable[[web.Request], Awaitable[web.StreamResponse]]] | None = None,
+              root: str | None = None) -> web.Application:
+    """`root`: the exchange id of a dialect to serve at the root path as well (None: prefixes only).
+    aiohttp matches the longest registered path prefix first, so the prefixed dialects and the
+    control routes keep their paths; everything else goes to the root dialect."""
     by_prefix = {d.prefix: d for d in dialects}
+    root_dialect = None
+    if root is not None:
+        root_dialect = next((d for d in dialects if d.exchange_id == root), None)
+        if root_dialect is None:
+            raise ValueError(f"root must be one of the served dialects ({', '.join(d.exchange_id for d in dialects)}), got {root!r}")
+        by_prefix[""] = root_dialect
     app = web.Application(middlewares=[json_errors, fault_middleware(faults, by_prefix)], client_max_size=MAX_BODY_BYTES)
     for (method, path), handler in (control or {}).items():
         app.router.add_route(method, path, handler)
     for dialect in dialects:
         app.router.add_route("*", dialect.prefix + r"/{tail:[\s\S]*}", dialect.handle)  # newlines too
+    if root_dialect is not None:
+        app.router.add_route("*", r"/{tail:[\s\S]*}", root_dialect.handle_at_root)
     return app
 
 
@@ -356,10 +372,15 @@ class DialectBase:
                 return r, m.groupdict()
         return None, {}
 
-    async def handle(self, request: web.Request) -> web.StreamResponse:
+    async def handle_at_root(self, request: web.Request) -> web.StreamResponse:
+        """The dialect served at the root path: endpoints without the prefix."""
+        return await self.handle(request, prefix="")
+
+    async def handle(self, request: web.Request, prefix: str | None = None) -> web.StreamResponse:
+        prefix = self.prefix if prefix is None else prefix
         now_ms = request.get(ARRIVED_MS) or int(time.time() * 1000)
-        endpoint = request.path[len(self.prefix):]
-        call = Call(request.method, endpoint, {}, dict(request.query), None, now_ms)
+        endpoint = request.path[len(prefix):]
+        call = Call(request.method, endpoint, {}, dict(request.query), None, now_ms, prefix)
         try:
             text = await read_request(request)
             call.body = self.parse_body(request, text)

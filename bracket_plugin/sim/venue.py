@@ -107,13 +107,14 @@ class Venue:
     volume_fraction: cap each bar's fill at this fraction of the bar volume (partial fills);
     markets: {symbol: {tick_size, lot_size, min_size, min_notional}} over the bar files' own
     descriptions (markets.describe).
+    root: an exchange id whose dialect is also served at the root path (no prefix).
     """
 
     def __init__(self, data, symbol: str | None = None, balances: dict | None = None, mode: str = "step",
                  speed: float = 1.0, start: int = 0, state_file: str | os.PathLike | None = None, port: int = 0,
                  host: str = "127.0.0.1", fees: dict | None = None, credentials: dict | None = None,
                  exchanges=EXCHANGES, control: bool = False, volume_fraction: Decimal | str | None = None,
-                 markets: dict | None = None) -> None:
+                 markets: dict | None = None, root: str | None = None) -> None:
         if mode not in MODES:
             raise ValueError(f"mode must be 'step' or 'realtime', got {mode!r}")
         if mode == "realtime" and not speed > 0:
@@ -121,6 +122,9 @@ class Venue:
         unknown = set(exchanges) - set(EXCHANGES)
         if unknown:
             raise ValueError(f"exchanges must be among {EXCHANGES}, got {sorted(unknown)}")
+        if root is not None and root not in exchanges:
+            raise ValueError(f"root must be one of the served exchanges {tuple(exchanges)}, got {root!r}")
+        self.root = root
         paths = _data_paths(data, symbol)
         self.bars = {s: read_bars(p) for s, p in paths.items()}
         # each market's rules as its bar file describes them (markets.describe), then `markets`
@@ -281,7 +285,7 @@ class Venue:
 
         dialects = [venues.profile(ex).dialect_class()(self) for ex in self.exchanges]
         control = {("POST", "/sim/step"): self._control_step, ("GET", "/sim/status"): self._control_status} if self.enable_control else None
-        self._server = ServerThread(build_app(dialects, self.faults, control), self.host, self.port)
+        self._server = ServerThread(build_app(dialects, self.faults, control, root=self.root), self.host, self.port)
         port = self._server.start()
         self.url = f"http://{self.host}:{port}"
         if self.mode == "realtime":

@@ -56,7 +56,8 @@ def cryptocom(venue):
 # --- raw signed requests, built from the exchanges' documentation (not from ccxt) -------------
 
 def kucoin_raw(venue: Venue, method: str, endpoint: str, body: dict | None = None, *, key=None, secret=None,
-               passphrase=None, ts: int | None = None, version: str = "2", sign: str | None = None, timeout=5):
+               passphrase=None, ts: int | None = None, version: str = "2", sign: str | None = None, timeout=5,
+               prefix: str = "/kucoin"):
     creds = venue.credentials("kucoin")
     key, secret = key or creds.api_key, secret or creds.secret
     passphrase = creds.passphrase if passphrase is None else passphrase
@@ -68,7 +69,7 @@ def kucoin_raw(venue: Venue, method: str, endpoint: str, body: dict | None = Non
         phrase = base64.b64encode(hmac.new(secret.encode(), passphrase.encode(), hashlib.sha256).digest()).decode()
     headers = {"KC-API-KEY": key, "KC-API-SIGN": sign or base64.b64encode(digest).decode(), "KC-API-TIMESTAMP": ts,
                "KC-API-PASSPHRASE": phrase, "KC-API-KEY-VERSION": version, "Content-Type": "application/json"}
-    return requests.request(method, venue.url + "/kucoin" + endpoint, data=text or None, headers=headers, timeout=timeout)
+    return requests.request(method, venue.url + prefix + endpoint, data=text or None, headers=headers, timeout=timeout)
 
 
 def cdc_param_string(params) -> str:
@@ -87,15 +88,16 @@ def cdc_value(v) -> str:
 
 
 def cryptocom_raw(venue: Venue, method: str, params: dict | None = None, *, key=None, secret=None,
-                  nonce: int | None = None, sig: str | None = None, timeout=5):
+                  nonce: int | None = None, sig: str | None = None, timeout=5, prefix: str = "/cryptocom",
+                  request_id=None):
     creds = venue.credentials("cryptocom")
     key, secret = key or creds.api_key, secret or creds.secret
     nonce = int(time.time() * 1000) if nonce is None else nonce
     params = params or {}
-    payload = method + str(nonce) + key + cdc_param_string(params) + str(nonce)
-    body = {"id": nonce, "method": method, "params": params, "api_key": key, "nonce": nonce,
+    payload = method + str(nonce if request_id is None else request_id) + key + cdc_param_string(params) + str(nonce)
+    body = {"id": nonce if request_id is None else request_id, "method": method, "params": params, "api_key": key, "nonce": nonce,
             "sig": sig or hmac.new(secret.encode(), payload.encode(), hashlib.sha256).hexdigest()}
-    return requests.post(f"{venue.url}/cryptocom/exchange/v1/{method}", json=body, timeout=timeout)
+    return requests.post(f"{venue.url}{prefix}/exchange/v1/{method}", json=body, timeout=timeout)
 
 
 def cdc_call(ex, method: str, params: dict):

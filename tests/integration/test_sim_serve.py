@@ -41,3 +41,23 @@ def test_sim_serve_refuses_bad_arguments(capsys):
     with pytest.raises(SystemExit) as exc:
         build_parser().parse_args(["sim", "serve", "--speed", "2", "--step"])
     assert exc.value.code != 0 and "not allowed with" in capsys.readouterr().err
+
+
+def test_sim_serve_single_exchange_also_serves_it_at_the_root():
+    """KuCoin's older SDK joins /api/v1/... to the host: with one --exchange, the root path is that dialect."""
+    proc = subprocess.Popen([sys.executable, "-m", "bracket_plugin.cli", "sim", "serve", "--exchange", "kucoin",
+                             "--balance", "BTC=3", "--balance", "ETH=7"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        lines = [proc.stdout.readline() for _ in range(5)]
+        url = re.search(r"http://127\.0\.0\.1:\d+", lines[0]).group(0)
+        assert lines[3].strip() == f"kucoin: also at the root path, base {url}" and lines[4].startswith("status:")
+        config = json.loads(re.search(r"ccxt\.kucoin\((.*)\)$", lines[2].strip()).group(1))
+        assert requests.get(url + "/api/v1/timestamp", timeout=5).json()["code"] == "200000"
+        bare = dict(config, enableRateLimit=False, urls={"api": {k: url for k in config["urls"]["api"]}})
+        assert ccxt.kucoin(bare).fetch_balance()["BTC"]["total"] == 3.0
+        assert ccxt.kucoin(dict(config, enableRateLimit=False)).fetch_balance()["ETH"]["total"] == 7.0  # prefix too
+        assert requests.get(url + "/sim/status", timeout=5).json()["mode"] == "step"
+    finally:
+        proc.terminate()
+        proc.wait(10)
