@@ -15,6 +15,7 @@ import threading
 from decimal import Decimal, InvalidOperation
 
 from bracket_plugin.bars import bundled_data_path
+from bracket_plugin import venues
 from bracket_plugin.sim.venue import EXCHANGES, Venue
 
 
@@ -69,7 +70,7 @@ def banner(venue: Venue) -> str:
         lines.append(f"  ccxt.{ex}({json.dumps(cfg)})")
     if venue.root:
         lines.append(f"{venue.root}: also at the root path, base {venue.url}"
-                     + ("/exchange/v1" if venue.root == "cryptocom" else ""))
+                     + venues.profile(venue.root).sim.url_paths.get("v1", ""))
     lines.append("status: GET " + venue.url + "/sim/status   stop: Ctrl-C")
     return "\n".join(lines)
 
