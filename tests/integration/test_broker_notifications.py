@@ -63,6 +63,12 @@ def test_notifications_equal_backbroker(exchange_id, slice_path):
     names = {x[1] for x in back}
     assert {'b0', 'b1', 'b2', 'mkt0', 'oco0', 'oco1', 'c0', 'c1', 'c2'} <= names
     assert {x[2] for x in back} >= {'Submitted', 'Accepted', 'Completed', 'Canceled'}
+    if exchange_id == 'cryptocom':
+        # a long bracket's exits sell what its buy left after the fee, charged in the base on
+        # Crypto.com: 1 ETH * (1 - 0.075%) down to the lot (README difference 14); all else equal
+        net = [x for x in paper if x[3] == -0.9992]
+        assert net and all(x[1].startswith('b') for x in net)
+        paper = [x[:3] + (-1.0 if x[3] == -0.9992 else x[3],) + x[4:] for x in paper]
     assert paper == back
 
 

@@ -71,3 +71,30 @@ def test_strategies_read_the_market_rules_in_every_kind_of_run(files):
     run_venue_backtest(Reads, 'cryptocom', path, symbol, params={'size': size})
     run_paper(Reads, 'kucoin', path, symbol, params={'size': size})
     assert [(i.tick_size, i.lot_size, i.min_size, i.min_notional) for i in seen] == [(0.1, 0.00001, 0.00001, 5.0)] * 3
+
+
+@pytest.mark.parametrize('run', [run_venue_backtest, run_paper], ids=['venue_backtest', 'paper'])
+def test_fees_charged_in_the_base_on_cryptocom_leave_less_than_a_lot(run, files):
+    path, symbol, size = files['eth_btc']
+    result = run(BreakoutBracket, 'cryptocom', path, symbol, params={'size': size})
+    back = run_backtest(BreakoutBracket, path, symbol, cash=10.0, params={'size': size}, commission=0.00075)
+    lot = 0.0001
+    assert result.trades == back.trades and len(back.trades) >= 2       # same round trips ...
+    entries = [f for f in result.fills if f['role'] == 'entry']
+    exits = [f for f in result.fills if f['role'] != 'entry']
+    assert all(f['size'] == 1.0 for f in entries)
+    # ... but each exit sells what the account held after the entry's fee (1 * (1 - 0.075%)),
+    # rounded down to the lot, with the dust earlier exits left: it never reaches a lot
+    held, dust = 0.0, 0.0
+    for f in exits:
+        expected = int((0.99925 + dust) / lot + 1e-9) * lot
+        assert f['size'] == pytest.approx(expected, abs=1e-12)
+        dust = 0.99925 + dust - f['size']
+        assert 0 <= dust < lot
+        held = dust
+    position = result.store._broker.positions
+    assert [round(p.size, 10) for p in position.values()] == [round(held, 10)]
+    # the venue charged the buys' fees in ETH, the sells' in BTC
+    if run is run_venue_backtest:
+        trades = result.store.exchange.fetch_my_trades(symbol)
+        assert {(t['side'], t['fee']['currency']) for t in trades} == {('buy', 'ETH'), ('sell', 'BTC')}
