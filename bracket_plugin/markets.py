@@ -38,7 +38,8 @@ class MarketInfo:
     def floor_amount(self, amount: float) -> float:
         """`amount` down to the lot (as ccxt's amount_to_precision truncates)."""
         lot = Decimal(repr(self.lot_size))
-        return float((Decimal(repr(float(amount))) / lot).quantize(Decimal(1), ROUND_DOWN) * lot)
+        # float sums of fills land a hair under the lot they add up to (99.99999999999999): 12 places first
+        return float((Decimal(repr(round(float(amount), 12))) / lot).quantize(Decimal(1), ROUND_DOWN) * lot)
 
     def is_dust(self, amount: float) -> bool:
         """Less than one lot: what a fee charged in the base leaves after an exit, which no order can trade."""

@@ -114,17 +114,22 @@ def first_difference(a: list[dict], b: list[dict]) -> int | None:
     return None if len(a) == len(b) else min(len(a), len(b))
 
 
+def _trade_columns(table: Table, who: str) -> None:
+    """The columns of one run's trade (as _trade_cells fills them)."""
+    table.add_column(f"{who} entry bar")
+    table.add_column("side")
+    table.add_column("entry", justify="right")
+    table.add_column("exit bar")
+    table.add_column("exit", justify="right")
+    table.add_column("exit by")
+
+
 def comparison_table(backtest: list[dict], live: list[dict], live_name: str, name: str = "backtest") -> Table:
     """Both trade lists side by side; rows that differ are marked."""
     table = Table(title=f"{name} vs {live_name}", box=box.SIMPLE, title_justify="left")
     table.add_column("#", justify="right")
     for who in (name, live_name):
-        table.add_column(f"{who} entry bar")
-        table.add_column("side")
-        table.add_column("entry", justify="right")
-        table.add_column("exit bar")
-        table.add_column("exit", justify="right")
-        table.add_column("exit by")
+        _trade_columns(table, who)
     table.add_column("")
     for i in range(max(len(backtest), len(live))):
         a = backtest[i] if i < len(backtest) else None
@@ -143,12 +148,7 @@ def differences_table(labelled: list[dict], title: str) -> Table:
     table.add_column("#", justify="right")
     table.add_column("rule")
     for who in ("backtest", "venue"):
-        table.add_column(f"{who} entry bar")
-        table.add_column("side")
-        table.add_column("entry", justify="right")
-        table.add_column("exit bar")
-        table.add_column("exit", justify="right")
-        table.add_column("exit by")
+        _trade_columns(table, who)
     for d in labelled:
         table.add_row(str(d["trade"] + 1), d["rule"], *_trade_cells(d["backtest"]), *_trade_cells(d["venue"]))
     for rule, n in counts(labelled).items():

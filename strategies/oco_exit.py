@@ -41,10 +41,11 @@ class OcoExit(bt.Strategy):
         if self.live:
             return
         close = self.data.close[0]
-        # what can be sold: the position to the market's lot (a fee charged in the base leaves
-        # less than was bought, and less than one lot of dust after the exit)
-        held = market_info(self.data).floor_amount(self.position.size) if self.position.size > 0 else 0.0
-        if held > 0:
+        # what can be sold: the position down to the market's lot (a fee charged in the base leaves
+        # less than was bought, and dust after the exit); below the minimum amount it is only dust
+        info = market_info(self.data)
+        held = info.floor_amount(self.position.size) if self.position.size > 0 else 0.0
+        if held >= info.min_size:
             # Levels from the current close, so the stop is always below the market when placed.
             stop = self.sell(size=held, exectype=bt.Order.Stop,
                              price=self.to_tick(close * (1 - self.p.stop_loss)))

@@ -4,7 +4,8 @@ OTOCO = limit entry, then the native OCO; Crypto.com: native OTOCO) and for an `
 - the entry notifies Partial, then Completed, with executed sizes from the exchange's fills;
 - exits go live only once the entry has filled completely, sized to what it filled;
 - the first fill of one exit cancels the other (exchange OCO rule), so a long position never
-  goes below zero and ends flat;
+  goes below zero and ends flat (on Crypto.com, whose buys pay their fee in the base, the exits
+  sell what the account holds after it and leave less than a lot);
 - nothing of a finished list is left open on the venue.
 """
 from decimal import Decimal
@@ -13,12 +14,20 @@ import backtrader as bt
 import pytest
 
 from bracket_plugin.backtrader.paper import run_paper
+from bracket_plugin.backtrader.planner import exit_amount, floor_lot
 from bracket_plugin.sim import Venue
 
 SIZE = 40.0             # ETH; at 1% of bars of a few hundred ETH, each order needs several bars
 FRACTION = '0.01'
 BALANCES = {'ETH': 1000, 'BTC': 100}
 LIVE = ('open', 'triggered')
+LOT = 0.0001
+
+
+def net(amount, exchange_id) -> Decimal:
+    """What exits of a buy of `amount` sell: all of it, or on a venue charging the buy's fee in the
+    base what the account holds after it, down to the lot."""
+    return Decimal(str(exit_amount(float(amount), 'buy', exchange_id, LOT)))
 
 
 def tick(x):
@@ -74,10 +83,16 @@ class PartialOcoExit(Recorder):
     def step(self):
         if len(self) == self.p.at:
             self.name([self.buy(size=SIZE)], 'mkt')
-        elif len(self) > self.p.at and abs(self.position.size - SIZE) < 1e-9 and 'oco0' not in self.names.values():
-            c = self.data.close[0]
-            lim = self.sell(size=SIZE, exectype=bt.Order.Limit, price=tick(c * 1.002))
-            self.name([lim, self.sell(size=SIZE, exectype=bt.Order.Stop, price=tick(c * 0.97), oco=lim)], 'oco')
+        elif len(self) > self.p.at and self.bought and 'oco0' not in self.names.values():
+            c, held = self.data.close[0], floor_lot(self.position.size, LOT)   # what the buy left
+            lim = self.sell(size=held, exectype=bt.Order.Limit, price=tick(c * 1.002))
+            self.name([lim, self.sell(size=held, exectype=bt.Order.Stop, price=tick(c * 0.97), oco=lim)], 'oco')
+
+    bought = False
+
+    def notify_order(self, o):
+        super().notify_order(o)
+        self.bought |= self.names.get(o.ref) == 'mkt0' and o.status == o.Completed
 
 
 @pytest.fixture(scope='module')
@@ -105,10 +120,11 @@ def fills_of(fills, order):
 
 
 def running_position(fills):
-    """The account's ETH from these fills, after each one (fills are recorded in time order)."""
+    """The account's ETH from these fills, after each one (fills are recorded in time order); a fee
+    charged in ETH comes out of it."""
     pos, out = Decimal(0), []
     for f in fills:
-        pos += f.amount if f.side == 'buy' else -f.amount
+        pos += (f.amount if f.side == 'buy' else -f.amount) - (f.fee if f.fee_currency == 'ETH' else 0)
         out.append(pos)
     return out
 
@@ -143,9 +159,10 @@ def test_bracket_entry_fills_partially_exits_follow_the_filled_entry(exchange_id
     assert partial_sizes == pytest.approx(cumulative, abs=1e-9)
     completed_bar = [b for b, s, _ in entry_notes if s == 'Completed'][0]
 
-    # exits: sized to the filled entry; both on the venue (one OCO pair)
+    # exits: sized to the filled entry (net of a fee charged in the base); both on the venue (one OCO pair)
     assert sorted(o.role for o in exits) == ['stop_loss', 'take_profit']
-    assert all(o.amount == entry.filled for o in exits)
+    held = net(entry.filled, exchange_id)
+    assert all(o.amount == held for o in exits)
     # live (open/triggered) or filling only in snapshots where the entry had filled completely;
     # and at least one snapshot saw the entry part-filled, so the check had something to catch
     part_filled_seen, pending_exits_seen = False, False
@@ -173,18 +190,19 @@ def test_bracket_entry_fills_partially_exits_follow_the_filled_entry(exchange_id
     (filled_exit,) = [o for o in exits if o.filled > 0]
     (other,) = [o for o in exits if o is not filled_exit]
     assert len(fills_of(fills, filled_exit)) >= 2
-    assert filled_exit.status == 'filled' and filled_exit.filled == entry.filled
+    assert filled_exit.status == 'filled' and filled_exit.filled == held
     assert (other.status, other.reason, other.filled) == ('canceled', 'oco', 0)
     name = {'stop_loss': 'b1', 'take_profit': 'b2'}
-    assert_partial_then_completed(of(log, name[filled_exit.role]), SIZE)
+    assert_partial_then_completed(of(log, name[filled_exit.role]), float(held))
     first_exit_partial = [b for b, s, _ in of(log, name[filled_exit.role]) if s == 'Partial'][0]
     assert [(b, s) for b, s, _ in of(log, name[other.role]) if s not in ('Submitted', 'Accepted')] \
         == [(first_exit_partial, 'Canceled')]
 
     # the position never goes below zero (account fills and the broker's view) and ends flat
     account = running_position(fills)
-    assert min(account) >= 0 and max(account) == Decimal(str(SIZE)) and account[-1] == 0
-    assert min(positions) >= -1e-9 and max(positions) == pytest.approx(SIZE) and positions[-1] == pytest.approx(0, abs=1e-9)
+    assert min(account) >= 0 and held <= max(account) <= Decimal(str(SIZE)) and 0 <= account[-1] < Decimal(str(LOT))
+    assert min(positions) >= -1e-9 and max(positions) == pytest.approx(float(max(account)))
+    assert positions[-1] == pytest.approx(float(account[-1]), abs=1e-9)
 
     # nothing of the finished list is left open, on the venue or in the broker
     assert still_open == [] and log[-1][1:] == ('END', 'open orders', 0)
@@ -200,18 +218,19 @@ def test_oco_exit_partial_fill_of_one_leg_cancels_the_other(exchange_id, slice_p
     assert len(fills_of(fills, buy)) >= 2
     assert_partial_then_completed(of(log, 'mkt0'), SIZE)
     # the pair went out only once the position was complete (the strategy's rule), as one OCO list
-    assert len(legs) == 2 and all(o.amount == Decimal(str(SIZE)) for o in legs)
+    held = net(SIZE, exchange_id)
+    assert len(legs) == 2 and all(o.amount == held for o in legs)
     assert len(lists) == 1 and lists[0].kind == 'oco' and lists[0].status == 'done'
     (limit,) = [o for o in legs if o.filled > 0]
     (stop,) = [o for o in legs if o is not limit]
-    assert limit.type == 'limit' and len(fills_of(fills, limit)) >= 2 and limit.filled == Decimal(str(SIZE))
+    assert limit.type == 'limit' and len(fills_of(fills, limit)) >= 2 and limit.filled == held
     # the limit's first partial fill canceled the stop (exchange rule; BackBroker would keep it)
     assert (stop.status, stop.reason, stop.filled) == ('canceled', 'oco', 0)
     first_partial = [b for b, s, _ in of(log, 'oco0') if s == 'Partial'][0]
     assert [(b, s) for b, s, _ in of(log, 'oco1') if s not in ('Submitted', 'Accepted')] == [(first_partial, 'Canceled')]
-    assert_partial_then_completed(of(log, 'oco0'), SIZE)
-    # position: never below zero, ends flat, on the account and in the broker
+    assert_partial_then_completed(of(log, 'oco0'), float(held))
+    # position: never below zero, ends flat (less than a lot), on the account and in the broker
     account = running_position(fills)
-    assert min(account) >= 0 and account[-1] == 0
-    assert min(positions) >= -1e-9 and positions[-1] == pytest.approx(0, abs=1e-9)
+    assert min(account) >= 0 and 0 <= account[-1] < Decimal(str(LOT))
+    assert min(positions) >= -1e-9 and positions[-1] == pytest.approx(float(account[-1]), abs=1e-9)
     assert still_open == [] and log[-1][1:] == ('END', 'open orders', 0)

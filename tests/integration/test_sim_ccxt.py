@@ -63,7 +63,8 @@ def test_orders_and_fills_sync(venue, exchange_id):
     buy = ex.create_order(SYMBOL, "limit", "buy", 1, 0.05)  # far below: rests
     sell = ex.create_order(SYMBOL, "market", "sell", 0.5)
     assert ex.fetch_order(buy["id"], SYMBOL)["status"] == "open"
-    assert ex.fetch_balance()["BTC"]["used"] == pytest.approx(0.05 * 1.001 if exchange_id == "kucoin" else 0.05 * 1.00075)
+    # KuCoin holds the fee with the cost; Crypto.com takes a buy's fee out of the ETH it receives
+    assert ex.fetch_balance()["BTC"]["used"] == pytest.approx(0.05 * 1.001 if exchange_id == "kucoin" else 0.05)
     assert {o["id"] for o in ex.fetch_open_orders(SYMBOL)} == {buy["id"], sell["id"]}
     assert ex.fetch_my_trades(SYMBOL) == []  # nothing fills at placement
     venue.step()
