@@ -180,8 +180,11 @@ class VenueBox:
                       for o in eng.orders()}
             lists = {l.id: dict(id=l.id, client_id=l.client_id, kind=l.kind, status=l.status,
                                 order_ids=list(l.order_ids)) for l in eng.lists()}
+            base = {sym: eng.rules(sym).base for sym in eng.symbols()}
             fills = {f.id: dict(id=f.id, order_id=f.order_id, side=f.side, amount=float(f.amount),
-                                price=float(f.price)) for f in eng.fills()}
+                                price=float(f.price),
+                                fee_base=float(f.fee) if f.fee_currency == base[f.symbol] else 0.0,
+                                lot=float(eng.rules(f.symbol).lot_size)) for f in eng.fills()}
             bars_left = eng.bars_left()
         return {'orders': orders, 'lists': lists, 'fills': fills, 'bars_left': bars_left}
 
@@ -494,8 +497,12 @@ def check(journal: dict, venue: dict, plan: list[dict], events: list[dict]) -> l
         if 'entry' not in legs or legs['entry']['filled'] <= 0 or legs['entry']['status'] in ('open', 'inactive'):
             continue    # no position yet, or the entry still fills: its exits wait for it (by design)
         exits = [r for r in ('take_profit', 'stop_loss') if r in legs]
-        held = legs['entry']['filled'] - sum(legs[r]['filled'] for r in exits)
-        if held <= EPS:
+        # what the account got from the entry (less a fee charged in the base) and the exits did not
+        # sell; below one lot it is the dust such a fee leaves, which no order can trade
+        entry_fills = [f for f in vfills.values() if f['order_id'] == legs['entry']['order_id']]
+        lot = entry_fills[0]['lot'] if entry_fills else EPS
+        held = legs['entry']['filled'] - sum(f['fee_base'] for f in entry_fills) - sum(legs[r]['filled'] for r in exits)
+        if held < max(lot, EPS) * (1 - 1e-9):
             continue
         live = [r for r in exits if legs[r]['order_id'] and legs[r]['order_id'] in orders
                 and orders[legs[r]['order_id']]['status'] in ('open', 'triggered')]
