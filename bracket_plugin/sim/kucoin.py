@@ -26,7 +26,7 @@ from aiohttp import web
 
 from bracket_plugin.sim import engine as E
 from bracket_plugin.sim.auth import kucoin_verify
-from bracket_plugin.sim.candles import aggregate, market_window, num
+from bracket_plugin.sim.candles import candles_from, market_window, num
 from bracket_plugin.sim.rules import DOWN, UP
 from bracket_plugin.sim.server import ApiError, Call, DialectBase, Malformed, parse_json, route
 
@@ -299,7 +299,7 @@ class KucoinDialect(DialectBase):
         start_ms, end_ms = market_window(start * 1000 if start else None, end * 1000 if end else None,
                                          call.now_ms, self.engine.now_ms())
         try:
-            bars = aggregate(self.engine.closed_bars(symbol), self.engine.interval_ms(symbol), frame)
+            bars = candles_from(self.engine, symbol, frame, start_ms)
         except ValueError as exc:
             raise _bad(str(exc)) from None
         bars = [b for b in bars if (start_ms is None or b.ts >= start_ms) and b.ts < end_ms][-1500:]
