@@ -78,6 +78,12 @@ class BracketStore:
         self.reconcile_every = max(1, int(reconcile_every))
         self.protect_partial = protect_partial
         self.groups: dict[str, Group] = {}
+        # indexes kept by _track (every change of a group is saved, and tracked), so the per-bar
+        # loops cost what the open groups cost, not every group of the run:
+        self._live: dict[str, None] = {}      # keys of the groups not done, in group order
+        self._changed: dict[str, None] = {}   # keys to look at in check_unprotected
+        self._rank: dict[str, int] = {}       # key -> position in self.groups
+        self._by_order: dict[str, str] = {}   # exchange order id -> group key
         self.events: deque = deque()
         self.notifs: deque = deque()          # store messages (e.g. an unprotected position)
         self.last: dict[str, float] = {}      # symbol -> close of the last closed bar seen
@@ -126,6 +132,34 @@ class BracketStore:
     def _save(self, group: Group):
         state = 'done' if group.done else 'live'
         self.journal.save_group(group.key, group.spec.symbol, state, group.to_dict())
+        self._track(group)
+
+    def _track(self, group: Group):
+        """Bring the indexes up to date with a group that changed (or was added)."""
+        key = group.key
+        if self.groups.get(key) is not group:
+            return   # not (or no longer) the store's group
+        if key not in self._rank:
+            self._rank[key] = len(self._rank)
+        self._changed[key] = None
+        for leg in group.legs.values():
+            if leg.order_id:
+                self._by_order[leg.order_id] = key
+        if group.done:
+            self._live.pop(key, None)
+        elif key not in self._live:
+            if not self._live or self._rank[next(reversed(self._live))] < self._rank[key]:
+                self._live[key] = None
+            else:   # a group done before is live again (rare): rebuilt, to keep the group order
+                self._live = dict.fromkeys(k for k, g in self.groups.items() if not g.done)
+
+    def _reindex(self):
+        self._live, self._changed, self._rank, self._by_order = {}, {}, {}, {}
+        for group in self.groups.values():
+            self._track(group)
+
+    def _live_groups(self) -> list[Group]:
+        return [self.groups[k] for k in self._live]
 
     def _apply(self, group: Group, event, *args, fill: tuple | None = None, before_events=(),
                intent: tuple | None = None, also=None) -> bool:
@@ -155,6 +189,7 @@ class BracketStore:
             row = self.journal.group(group.key)
             if row is not None:
                 self.groups[group.key] = Group.from_dict(row['data'])
+                self._track(self.groups[group.key])
             return False
         self.events.extend(before_events)
         self._emit_canceled(group, before)
@@ -536,7 +571,7 @@ class BracketStore:
 
     # polling ------------------------------------------------------------------------------------
     def live_symbols(self) -> list[str]:
-        return sorted({g.spec.symbol for g in self.groups.values() if not g.done})
+        return sorted({g.spec.symbol for g in self._live_groups() if not g.done})
 
     def poll(self, bars: dict | None = None):
         """One cycle: settle unknown outcomes, read fills per symbol, check watched stops on the
@@ -551,7 +586,7 @@ class BracketStore:
         for symbol in self.live_symbols():
             self._read_fills(symbol)
         if bars:
-            for group in list(self.groups.values()):
+            for group in self._live_groups():
                 if group.done or group.watch is None or group.spec.symbol not in bars:
                     continue
                 bar = bars[group.spec.symbol]
@@ -610,7 +645,9 @@ class BracketStore:
 
     def _apply_trade(self, symbol: str, t: dict) -> set:
         oid = str(t.get('order'))
-        group = next((g for g in self.groups.values() if g.leg_by_order(oid) is not None), None)
+        group = self.groups.get(self._by_order.get(oid))
+        if group is None or group.leg_by_order(oid) is None:   # not indexed (yet): look everywhere
+            group = next((g for g in self.groups.values() if g.leg_by_order(oid) is not None), None)
         if group is None:
             return set()
         amount, price = float(t['amount']), float(t['price'])
@@ -624,7 +661,7 @@ class BracketStore:
 
     def _learn_leg_ids(self, symbol: str) -> bool:
         """Lists whose leg ids are not known yet (their read failed after the create): read them."""
-        for group in self.groups.values():
+        for group in self._live_groups():
             if group.done or group.spec.symbol != symbol:
                 continue
             missing = {l.list_id for l in group.legs.values() if l.list_id and not l.order_id and not l.done}
@@ -670,7 +707,7 @@ class BracketStore:
         orders (one read); then each list or order we hold live that neither shows, to learn how it
         ended. A cancel made outside this store so reaches the strategy as Canceled."""
         by_symbol: dict[str, list[tuple[Group, str]]] = {}
-        for group in self.groups.values():
+        for group in self._live_groups():
             if not group.done:
                 for role, leg in group.legs.items():
                     if leg.status in LIVE and (leg.list_id or leg.order_id):
@@ -722,6 +759,7 @@ class BracketStore:
         we were away, read the live orders, and report unprotected positions."""
         for row in self.journal.groups():
             self.groups[row['key']] = Group.from_dict(row['data'])
+        self._reindex()
         if not self.groups:
             return
         for it in self.journal.intents([J.INTENT, J.SENT]):
@@ -757,8 +795,16 @@ class BracketStore:
         self.events.append((EV_UNPROTECTED, group.key, msg))
 
     def check_unprotected(self):
-        for group in self.groups.values():
-            if group.key not in self._reported and group.unprotected() and not self._owed(group):
+        # a group can only become unprotected by a change (tracked), or, when it is already, by
+        # its owed creates ending (a journal change): only those groups are looked at
+        keys, self._changed = self._changed, {}
+        for key in sorted(keys, key=self._rank.__getitem__):
+            group = self.groups[key]
+            if group.key in self._reported or not group.unprotected():
+                continue
+            if self._owed(group):
+                self._changed[key] = None   # looked at again next time
+            else:
                 self._reported.add(group.key)
                 self._report_unprotected(group)
 
