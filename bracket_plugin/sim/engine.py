@@ -431,7 +431,9 @@ class Engine:
                since: int | None = None, limit: int | None = None) -> list[SimOrder]:
         """Orders in placement order, filtered by symbol, status (one or several) and created_ms >= since."""
         statuses = (status,) if isinstance(status, str) else tuple(status) if status else None
-        out = [o for o in self._orders.values()
+        # asked for live statuses only: the non-final orders are all in _active, in the same order
+        live = statuses is not None and not set(statuses) & set(FINAL)
+        out = [o for o in (self._active if live else self._orders).values()
                if (symbol is None or o.symbol == symbol) and (statuses is None or o.status in statuses)
                and (since is None or o.created_ms >= since)]
         return out[:limit] if limit is not None else out

@@ -72,7 +72,8 @@ def _int(value, name: str) -> int | None:
         raise _bad(f"{name} must be an integer") from None
 
 
-def _page(items: list, query: dict, default_size: int = 50) -> dict:
+def _page(items: list, query: dict, default_size: int = 50, view=None) -> dict:
+    """One page of `items`; `view` (if given) renders only the items of that page."""
     size = _int(query.get("pageSize"), "pageSize") or default_size
     page = _int(query.get("currentPage"), "currentPage") or 1
     if not 1 <= size <= 500:
@@ -80,8 +81,9 @@ def _page(items: list, query: dict, default_size: int = 50) -> dict:
     if page < 1:
         raise _bad("currentPage should be >= 1")
     total = len(items)
+    rows = items[(page - 1) * size: page * size]
     return {"currentPage": page, "pageSize": size, "totalNum": total, "totalPage": max(1, math.ceil(total / size)),
-            "items": items[(page - 1) * size: page * size]}
+            "items": [view(x) for x in rows] if view else rows}
 
 
 class KucoinDialect(DialectBase):
@@ -663,4 +665,4 @@ class KucoinDialect(DialectBase):
         size = _int(q.get("pageSize"), "pageSize")
         if size is not None and not 10 <= size <= 500:
             raise _bad("pageSize should be between 10 and 500")
-        return _page([self.oco_view(lst) for lst in reversed(lists)], q)
+        return _page(lists[::-1], q, view=self.oco_view)   # newest first; every list is read, a page rendered

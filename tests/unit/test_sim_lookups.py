@@ -86,3 +86,24 @@ def test_candles_from_a_start_match_aggregating_everything():
                 full = aggregate(eng.closed_bars("ETH/BTC"), MIN, frame)
                 want = [b for b in full if start is None or b.ts >= start]
                 assert candles_from(eng, "ETH/BTC", frame, start) == want
+
+
+def test_orders_by_live_status_match_the_full_scan():
+    rng = random.Random(13)
+    bars = random_bars(rng, 200)
+    eng = Engine({"ETH/BTC": rules("ETH/BTC")}, {"ETH/BTC": bars}, {"ETH": D(10**6), "BTC": D(10**9)}, start=1)
+    placed = []
+    while True:
+        for _ in range(rng.randrange(0, 4)):   # limits near the market: some fill, some rest
+            px = (eng.last_price("ETH/BTC") * D(rng.uniform(0.97, 1.03))).quantize(D("0.01"))
+            placed.append(eng.place(OrderRequest("ETH/BTC", rng.choice(("buy", "sell")), "limit", amount=D(1), price=px)))
+        if placed and rng.random() < 0.2 and placed[-1].status == "open":
+            eng.cancel(placed[-1].id)
+        if not eng.step():
+            break
+    everything = eng.orders()
+    assert {o.status for o in everything} >= {"open", "filled", "canceled"}
+    for status in ("open", "pending", "triggered", ("pending", "open", "triggered"), ("open", "filled"), "filled", None):
+        wanted = (status,) if isinstance(status, str) else status
+        want = [o for o in everything if wanted is None or o.status in wanted]
+        assert eng.orders(symbol="ETH/BTC", status=status) == want
