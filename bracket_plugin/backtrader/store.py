@@ -81,6 +81,8 @@ class BracketStore:
         # indexes kept by _track (every change of a group is saved, and tracked), so the per-bar
         # loops cost what the open groups cost, not every group of the run:
         self._live: dict[str, None] = {}      # keys of the groups not done, in group order
+        self._watching: dict[str, None] = {}  # ... of those, the ones watching a stop
+        self._unlearned: dict[str, None] = {}  # ... of those, the ones with a list leg whose id is unknown
         self._changed: dict[str, None] = {}   # keys to look at in check_unprotected
         self._rank: dict[str, int] = {}       # key -> position in self.groups
         self._by_order: dict[str, str] = {}   # exchange order id -> group key
@@ -145,21 +147,33 @@ class BracketStore:
         for leg in group.legs.values():
             if leg.order_id:
                 self._by_order[leg.order_id] = key
-        if group.done:
-            self._live.pop(key, None)
-        elif key not in self._live:
-            if not self._live or self._rank[next(reversed(self._live))] < self._rank[key]:
-                self._live[key] = None
-            else:   # a group done before is live again (rare): rebuilt, to keep the group order
-                self._live = dict.fromkeys(k for k, g in self.groups.items() if not g.done)
+        live = not group.done
+        self._keep(self._live, key, live)
+        self._keep(self._watching, key, live and group.watch is not None)
+        self._keep(self._unlearned, key, live and any(l.list_id and not l.order_id and not l.done
+                                                      for l in group.legs.values()))
+
+    def _keep(self, index: dict, key: str, member: bool):
+        """Add `key` to, or drop it from, an index kept in group order."""
+        if not member:
+            index.pop(key, None)
+        elif key not in index:
+            behind = index and self._rank[next(reversed(index))] > self._rank[key]
+            index[key] = None
+            if behind:   # a group that left comes back (rare): sorted again, to keep the group order
+                keys = sorted(index, key=self._rank.__getitem__)
+                index.clear()
+                index.update(dict.fromkeys(keys))
 
     def _reindex(self):
-        self._live, self._changed, self._rank, self._by_order = {}, {}, {}, {}
+        self._changed, self._rank, self._by_order = {}, {}, {}
+        for index in (self._live, self._watching, self._unlearned):
+            index.clear()
         for group in self.groups.values():
             self._track(group)
 
-    def _live_groups(self) -> list[Group]:
-        return [self.groups[k] for k in self._live]
+    def _groups_in(self, index: dict) -> list[Group]:
+        return [self.groups[k] for k in index]
 
     def _apply(self, group: Group, event, *args, fill: tuple | None = None, before_events=(),
                intent: tuple | None = None, also=None) -> bool:
@@ -571,7 +585,7 @@ class BracketStore:
 
     # polling ------------------------------------------------------------------------------------
     def live_symbols(self) -> list[str]:
-        return sorted({g.spec.symbol for g in self._live_groups() if not g.done})
+        return sorted({self.groups[k].spec.symbol for k in self._live})
 
     def poll(self, bars: dict | None = None):
         """One cycle: settle unknown outcomes, read fills per symbol, check watched stops on the
@@ -586,7 +600,7 @@ class BracketStore:
         for symbol in self.live_symbols():
             self._read_fills(symbol)
         if bars:
-            for group in self._live_groups():
+            for group in self._groups_in(self._watching):
                 if group.done or group.watch is None or group.spec.symbol not in bars:
                     continue
                 bar = bars[group.spec.symbol]
@@ -661,7 +675,7 @@ class BracketStore:
 
     def _learn_leg_ids(self, symbol: str) -> bool:
         """Lists whose leg ids are not known yet (their read failed after the create): read them."""
-        for group in self._live_groups():
+        for group in self._groups_in(self._unlearned):
             if group.done or group.spec.symbol != symbol:
                 continue
             missing = {l.list_id for l in group.legs.values() if l.list_id and not l.order_id and not l.done}
@@ -707,7 +721,7 @@ class BracketStore:
         orders (one read); then each list or order we hold live that neither shows, to learn how it
         ended. A cancel made outside this store so reaches the strategy as Canceled."""
         by_symbol: dict[str, list[tuple[Group, str]]] = {}
-        for group in self._live_groups():
+        for group in self._groups_in(self._live):
             if not group.done:
                 for role, leg in group.legs.items():
                     if leg.status in LIVE and (leg.list_id or leg.order_id):

@@ -27,6 +27,9 @@ def otoco(price):
 
 def assert_indexes(store):
     assert list(store._live) == [k for k, g in store.groups.items() if not g.done]
+    assert list(store._watching) == [k for k, g in store.groups.items() if not g.done and g.watch is not None]
+    assert list(store._unlearned) == [k for k, g in store.groups.items() if not g.done and any(
+        l.list_id and not l.order_id and not l.done for l in g.legs.values())]
     assert sorted(store._rank, key=store._rank.get) == list(store.groups)
     for key, group in store.groups.items():
         for leg in group.legs.values():
