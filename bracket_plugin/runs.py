@@ -187,12 +187,13 @@ class TradeRecorder(bt.Analyzer):
     def _brackets(self) -> list[dict]:
         """Groups (bracket parent + children, or OCO groups) and how each ended."""
         groups: dict[int, list] = {}
+        parents = {o.parent.ref for o in self._orders.values() if o.parent is not None}
         for ref, order in self._orders.items():
             if order.parent is not None:
                 key = order.parent.ref
             elif ref in self._oco_leader:
                 key = self._oco_leader[ref]
-            elif any(o.parent is not None and o.parent.ref == ref for o in self._orders.values()):
+            elif ref in parents:
                 key = ref
             else:
                 continue

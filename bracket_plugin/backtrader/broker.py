@@ -43,6 +43,7 @@ class BracketBroker(bt.BrokerBase):
         self.positions = collections.defaultdict(Position)
         self.orders = {}           # ref -> order
         self._group_orders = {}    # group key -> {role: order}
+        self._group_of = {}        # order ref -> group key (a cancel finds its group at once)
         self._pending = Pending()
         self._queue = []           # ('submit', family) | ('cancel', order), in call order
         self._ocos = {}            # ref -> oco leader ref (as BackBroker keeps it)
@@ -195,6 +196,7 @@ class BracketBroker(bt.BrokerBase):
                 spec = group_spec(symbol, group)
                 key = self.store.journal.new_group_key()
                 self._group_orders[key] = {leg.role: self.orders[leg.ref] for leg in spec.legs}
+                self._group_of.update((leg.ref, key) for leg in spec.legs)
                 self.store.submit(spec, key=key)
             except PlanError as exc:
                 self._reject(orders, exc)
@@ -202,7 +204,9 @@ class BracketBroker(bt.BrokerBase):
             self._drain()
 
     def _cancel(self, order):
-        key = next((k for k, m in self._group_orders.items() if any(o is order for o in m.values())), None)
+        key = self._group_of.get(order.ref)
+        if key is not None and not any(o is order for o in self._group_orders[key].values()):
+            key = None   # not this order object (a clone), or its group key went to a later group
         if key is None or not order.alive():
             return
         self._canceling = order

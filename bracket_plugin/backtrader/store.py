@@ -89,11 +89,14 @@ class BracketStore:
         self.reconcile_every = max(1, int(reconcile_every))
         self.protect_partial = protect_partial
         self.groups: dict[str, Group] = {}
-        # kept up to date at every journalled change (_track), so a cycle's cost follows the groups
-        # still live, not every group the run ever made
-        self._live: dict[str, Group] = {}       # groups not done
-        self._by_order: dict[str, str] = {}     # venue order id -> group key
-        self._touched: set[str] = set()         # groups changed since the last unprotected check
+        # indexes kept by _track (every change of a group is saved, and tracked), so the per-bar
+        # loops cost what the open groups cost, not every group of the run:
+        self._live: dict[str, None] = {}      # keys of the groups not done, in group order
+        self._watching: dict[str, None] = {}  # ... of those, the ones watching a stop
+        self._unlearned: dict[str, None] = {}  # ... of those, the ones with a list leg whose id is unknown
+        self._changed: dict[str, None] = {}   # keys to look at in check_unprotected
+        self._rank: dict[str, int] = {}       # key -> position in self.groups
+        self._by_order: dict[str, str] = {}   # exchange order id -> group key
         self.events: deque = deque()
         self.notifs: deque = deque()          # store messages (e.g. an unprotected position)
         self.last: dict[str, float] = {}      # symbol -> close of the last closed bar seen
@@ -175,16 +178,43 @@ class BracketStore:
         self._track(group)
 
     def _track(self, group: Group):
-        """The store's indexes of `group` (live or done, its order ids, changed since the last check)."""
-        self.groups[group.key] = group
-        if group.done:
-            self._live.pop(group.key, None)
-        else:
-            self._live[group.key] = group
+        """Bring the indexes up to date with a group that changed (or was added)."""
+        key = group.key
+        if self.groups.get(key) is not group:
+            return   # not (or no longer) the store's group
+        if key not in self._rank:
+            self._rank[key] = len(self._rank)
+        self._changed[key] = None
         for leg in group.legs.values():
             if leg.order_id:
-                self._by_order[leg.order_id] = group.key
-        self._touched.add(group.key)
+                self._by_order[leg.order_id] = key
+        live = not group.done
+        self._keep(self._live, key, live)
+        self._keep(self._watching, key, live and group.watch is not None)
+        self._keep(self._unlearned, key, live and any(l.list_id and not l.order_id and not l.done
+                                                      for l in group.legs.values()))
+
+    def _keep(self, index: dict, key: str, member: bool):
+        """Add `key` to, or drop it from, an index kept in group order."""
+        if not member:
+            index.pop(key, None)
+        elif key not in index:
+            behind = index and self._rank[next(reversed(index))] > self._rank[key]
+            index[key] = None
+            if behind:   # a group that left comes back (rare): sorted again, to keep the group order
+                keys = sorted(index, key=self._rank.__getitem__)
+                index.clear()
+                index.update(dict.fromkeys(keys))
+
+    def _reindex(self):
+        self._changed, self._rank, self._by_order = {}, {}, {}
+        for index in (self._live, self._watching, self._unlearned):
+            index.clear()
+        for group in self.groups.values():
+            self._track(group)
+
+    def _groups_in(self, index: dict) -> list[Group]:
+        return [self.groups[k] for k in index]
 
     def _apply(self, group: Group, event, *args, fill: tuple | None = None, before_events=(),
                intent: tuple | None = None, also=None) -> bool:
@@ -213,7 +243,8 @@ class BracketStore:
             self.notifs.append(msg)
             row = self.journal.group(group.key)
             if row is not None:
-                self._track(Group.from_dict(row['data']))
+                self.groups[group.key] = Group.from_dict(row['data'])
+                self._track(self.groups[group.key])
             return False
         self.events.extend(before_events)
         self._emit_canceled(group, before)
@@ -299,7 +330,7 @@ class BracketStore:
         key = key or self.journal.new_group_key()
         group = Group.new(key, p.spec, p)     # amounts as sent (the lot; exits net of a base fee)
         group.protect_partial = self.protect_partial
-        self._track(group)
+        self.groups[key] = group
         if p.watch is not None:
             self._arm(group)
         with self.journal.transaction():
@@ -599,7 +630,7 @@ class BracketStore:
 
     # polling ------------------------------------------------------------------------------------
     def live_symbols(self) -> list[str]:
-        return sorted({g.spec.symbol for g in self._live.values()})
+        return sorted({self.groups[k].spec.symbol for k in self._live})
 
     def poll(self, bars: dict | None = None):
         """One cycle: settle unknown outcomes, read fills per symbol, check watched stops on the
@@ -614,7 +645,7 @@ class BracketStore:
         for symbol in self.live_symbols():
             self._read_fills(symbol)
         if bars:
-            for group in list(self._live.values()):
+            for group in self._groups_in(self._watching):
                 if group.done or group.watch is None or group.spec.symbol not in bars:
                     continue
                 bar = bars[group.spec.symbol]
@@ -674,7 +705,9 @@ class BracketStore:
     def _apply_trade(self, symbol: str, t: dict) -> set:
         oid = str(t.get('order'))
         group = self.groups.get(self._by_order.get(oid))
-        if group is None or group.leg_by_order(oid) is None:
+        if group is None or group.leg_by_order(oid) is None:   # not indexed (yet): look everywhere
+            group = next((g for g in self.groups.values() if g.leg_by_order(oid) is not None), None)
+        if group is None:
             return set()
         amount, price = float(t['amount']), float(t['price'])
         fee, fee_base = fee_parts(t.get('fee'), symbol)
@@ -688,7 +721,7 @@ class BracketStore:
 
     def _learn_leg_ids(self, symbol: str) -> bool:
         """Lists whose leg ids are not known yet (their read failed after the create): read them."""
-        for group in list(self._live.values()):
+        for group in self._groups_in(self._unlearned):
             if group.done or group.spec.symbol != symbol:
                 continue
             missing = {l.list_id for l in group.legs.values() if l.list_id and not l.order_id and not l.done}
@@ -734,7 +767,7 @@ class BracketStore:
         orders (one read); then each list or order we hold live that neither shows, to learn how it
         ended. A cancel made outside this store so reaches the strategy as Canceled."""
         by_symbol: dict[str, list[tuple[Group, str]]] = {}
-        for group in list(self._live.values()):
+        for group in self._groups_in(self._live):
             if not group.done:
                 for role, leg in group.legs.items():
                     if leg.status in LIVE and (leg.list_id or leg.order_id):
@@ -785,7 +818,8 @@ class BracketStore:
         """Rebuild groups from the journal, settle what was in flight, apply fills that came while
         we were away, read the live orders, and report unprotected positions."""
         for row in self.journal.groups():
-            self._track(Group.from_dict(row['data']))
+            self.groups[row['key']] = Group.from_dict(row['data'])
+        self._reindex()
         if not self.groups:
             return
         for it in self.journal.intents([J.INTENT, J.SENT]):
@@ -821,9 +855,16 @@ class BracketStore:
         self.events.append((EV_UNPROTECTED, group.key, msg))
 
     def check_unprotected(self):
-        touched, self._touched = self._touched, set()
-        for group in (self.groups[k] for k in sorted(touched)):
-            if group.key not in self._reported and group.unprotected() and not self._owed(group):
+        # a group can only become unprotected by a change (tracked), or, when it is already, by
+        # its owed creates ending (a journal change): only those groups are looked at
+        keys, self._changed = self._changed, {}
+        for key in sorted(keys, key=self._rank.__getitem__):
+            group = self.groups[key]
+            if group.key in self._reported or not group.unprotected():
+                continue
+            if self._owed(group):
+                self._changed[key] = None   # looked at again next time
+            else:
                 self._reported.add(group.key)
                 self._report_unprotected(group)
 

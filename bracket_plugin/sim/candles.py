@@ -35,6 +35,15 @@ def aggregate(bars: list[Bar], native_ms: int, frame_ms: int) -> list[Bar]:
     return out
 
 
+def candles_from(engine, symbol: str, frame_ms: int, start_ms: int | None) -> list[Bar]:
+    """The candles of `frame_ms` built from the closed bars, those opening from `start_ms` on.
+    Only the bars they need are read (a candle opening at or after `start_ms` is made of bars
+    from the first frame boundary >= start_ms on), so a request for the newest candles costs the
+    same however many bars were replayed."""
+    since = None if start_ms is None else -(-start_ms // frame_ms) * frame_ms
+    return aggregate(engine.closed_bars(symbol, since=since), engine.interval_ms(symbol), frame_ms)
+
+
 def market_window(start_ms: int | None, end_ms: int | None, wall_now_ms: int, market_now_ms: int) -> tuple[int | None, int]:
     """Translate a candle window a client computed from its own clock into market time.
 

@@ -30,7 +30,7 @@ from aiohttp import web
 
 from bracket_plugin.sim import engine as E
 from bracket_plugin.sim.auth import cryptocom_verify
-from bracket_plugin.sim.candles import aggregate, market_window, num
+from bracket_plugin.sim.candles import candles_from, market_window, num
 from bracket_plugin.sim.rules import DOWN, SELL, UP
 from bracket_plugin.sim.server import ApiError, Call, DialectBase, Malformed, parse_json, route
 
@@ -384,7 +384,7 @@ class CryptocomDialect(DialectBase):
             end_ms = end_ms // 1000 if end_ms > 10**14 else end_ms  # ccxt may send microseconds
         start, end_ms = market_window(start, end_ms, call.now_ms, self.engine.now_ms())
         try:
-            bars = aggregate(self.engine.closed_bars(symbol), self.engine.interval_ms(symbol), frame)
+            bars = candles_from(self.engine, symbol, frame, start)
         except ValueError as exc:
             raise _bad(str(exc)) from None
         bars = [b for b in bars if (start is None or b.ts >= start) and b.ts < end_ms]

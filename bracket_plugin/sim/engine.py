@@ -22,8 +22,10 @@ fills capped at a fraction of each bar's volume (`max_volume_fraction`).
 """
 from __future__ import annotations
 
+from bisect import bisect_left
 from dataclasses import dataclass
 from decimal import Context, Decimal, InvalidOperation
+from operator import attrgetter
 from typing import Callable, Iterable
 
 from bracket_plugin.bars import Bar, interval_ms
@@ -194,6 +196,9 @@ class Ticker:
     quote_volume: Decimal
 
 
+_bar_ts = _fill_ts = attrgetter("ts")
+
+
 def default_ids(kind: str, n: int) -> str:
     """Numeric id strings from one counter for orders, lists and fills (unique across kinds)."""
     return str(1_000_000_000 + n)
@@ -355,11 +360,14 @@ class Engine:
         """Closed bars, oldest first: from `since` (ms, inclusive) on, at most `limit` of them;
         without `since`, the most recent `limit`."""
         self._rules_for(symbol)
-        closed = self._bars[symbol][: self._cursor[symbol]]
+        bars, cursor = self._bars[symbol], self._cursor[symbol]
         if since is not None:
-            closed = [b for b in closed if b.ts >= since]
+            # bars are in time order: a bisect finds the first one, so a request costs what it returns
+            closed = bars[bisect_left(bars, since, 0, cursor, key=_bar_ts):cursor]
             return closed[:limit] if limit is not None else closed
-        return closed[-limit:] if limit else closed
+        if limit and limit > 0:
+            return bars[max(0, cursor - limit):cursor]   # the most recent: no copy of the rest
+        return bars[:cursor][-limit:] if limit else bars[:cursor]
 
     def last_price(self, symbol: str) -> Decimal:
         """Close of the last closed bar (before any bar closed: the first bar's open)."""
@@ -371,7 +379,7 @@ class Engine:
         """Last price and 24 h statistics from closed bars; bid = ask = last (no order book)."""
         last = self.last_price(symbol)
         now = self.now_ms()
-        window = [b for b in self.closed_bars(symbol) if b.ts >= now - 86_400_000]
+        window = self.closed_bars(symbol, since=now - 86_400_000)
         if not window:
             return Ticker(symbol, now, last, last, last, last, last, last, Decimal(0), Decimal(0))
         return Ticker(
@@ -425,7 +433,9 @@ class Engine:
                since: int | None = None, limit: int | None = None) -> list[SimOrder]:
         """Orders in placement order, filtered by symbol, status (one or several) and created_ms >= since."""
         statuses = (status,) if isinstance(status, str) else tuple(status) if status else None
-        out = [o for o in self._orders.values()
+        # asked for live statuses only: the non-final orders are all in _active, in the same order
+        live = statuses is not None and not set(statuses) & set(FINAL)
+        out = [o for o in (self._active if live else self._orders).values()
                if (symbol is None or o.symbol == symbol) and (statuses is None or o.status in statuses)
                and (since is None or o.created_ms >= since)]
         return out[:limit] if limit is not None else out
@@ -438,7 +448,9 @@ class Engine:
                 and (kind is None or lst.kind == kind)]
 
     def fills(self, symbol: str | None = None, since: int | None = None, order_id: str | None = None) -> list[Fill]:
-        return [f for f in self._fills
+        # fills are appended bar by bar (their ts never decreases): the ones since `since` are a tail
+        first = 0 if since is None else bisect_left(self._fills, since, key=_fill_ts)
+        return [f for f in self._fills[first:]
                 if (symbol is None or f.symbol == symbol) and (since is None or f.ts >= since)
                 and (order_id is None or f.order_id == order_id)]
 

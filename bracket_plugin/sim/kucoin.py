@@ -27,7 +27,7 @@ from aiohttp import web
 
 from bracket_plugin.sim import engine as E
 from bracket_plugin.sim.auth import kucoin_verify
-from bracket_plugin.sim.candles import aggregate, market_window, num
+from bracket_plugin.sim.candles import candles_from, market_window, num
 from bracket_plugin.sim.rules import DOWN, UP
 from bracket_plugin.sim.server import ApiError, Call, DialectBase, Malformed, parse_json, route
 
@@ -73,7 +73,8 @@ def _int(value, name: str) -> int | None:
         raise _bad(f"{name} must be an integer") from None
 
 
-def _page(items: list, query: dict, default_size: int = 50) -> dict:
+def _page(items: list, query: dict, default_size: int = 50, view=None) -> dict:
+    """One page of `items`; `view` (if given) renders only the items of that page."""
     size = _int(query.get("pageSize"), "pageSize") or default_size
     page = _int(query.get("currentPage"), "currentPage") or 1
     if not 1 <= size <= 500:
@@ -81,8 +82,9 @@ def _page(items: list, query: dict, default_size: int = 50) -> dict:
     if page < 1:
         raise _bad("currentPage should be >= 1")
     total = len(items)
+    rows = items[(page - 1) * size: page * size]
     return {"currentPage": page, "pageSize": size, "totalNum": total, "totalPage": max(1, math.ceil(total / size)),
-            "items": items[(page - 1) * size: page * size]}
+            "items": [view(x) for x in rows] if view else rows}
 
 
 class KucoinDialect(DialectBase):
@@ -306,7 +308,7 @@ class KucoinDialect(DialectBase):
         start_ms, end_ms = market_window(start * 1000 if start else None, end * 1000 if end else None,
                                          call.now_ms, self.engine.now_ms())
         try:
-            bars = aggregate(self.engine.closed_bars(symbol), self.engine.interval_ms(symbol), frame)
+            bars = candles_from(self.engine, symbol, frame, start_ms)
         except ValueError as exc:
             raise _bad(str(exc)) from None
         bars = [b for b in bars if (start_ms is None or b.ts >= start_ms) and b.ts < end_ms][-1500:]
@@ -675,4 +677,4 @@ class KucoinDialect(DialectBase):
         size = _int(q.get("pageSize"), "pageSize")
         if size is not None and not 10 <= size <= 500:
             raise _bad("pageSize should be between 10 and 500")
-        return _page([self.oco_view(lst) for lst in reversed(lists)], q)
+        return _page(lists[::-1], q, view=self.oco_view)   # newest first; every list is read, a page rendered
