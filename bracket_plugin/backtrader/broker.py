@@ -32,6 +32,7 @@ log = logging.getLogger('bracket_plugin.backtrader')
 class BracketBroker(bt.BrokerBase):
     params = (
         ('cash', None),   # starting cash in the quote currency; None: the exchange's free balance
+        ('advance', None),  # venue backtest: moves the in-process venue one bar, before each cycle
     )
 
     def __init__(self, store=None, **kwargs):
@@ -226,6 +227,10 @@ class BracketBroker(bt.BrokerBase):
     # the bar cycle ------------------------------------------------------------------------------
     def next(self):
         self.flush()
+        if self.p.advance is not None:
+            # venue backtest: the bar cerebro delivers now is the one the venue processes now, with
+            # what the strategy placed on the bar before (as a BracketFeed steps it in paper runs)
+            self.p.advance()
         bars = {}   # only bars that closed since the last cycle (cycles without a bar happen live)
         for d in self.store._datas:
             if len(d) and self._seen_bar.get(d.p.symbol) != d.datetime[0]:

@@ -56,33 +56,52 @@ def run_venue_backtest(strategy_cls, exchange_id: str, data_path, symbol: str = 
                        balances: dict | None = None):
     """Run `strategy_cls` on BracketBroker against the simulator's engine in process (no HTTP, no
     sockets, no ccxt round trips), under the venue's rules: its ticks, lots, minimums, fees, leg
-    types and refusals. Same arguments and RunResult as run_paper, whose trades it equals."""
+    types and refusals. Same arguments and RunResult as run_paper, whose trades it equals.
+
+    It runs as a backtest does: the bars are preloaded (indicators computed at once), and the
+    broker moves the venue one bar before each cycle, so the orders meet the bars in the same
+    order as in a paper run, where the feed steps the venue."""
     from bracket_plugin import venues
+    from bracket_plugin.markets import MarketInfo
+    from bracket_plugin.runs import data_feed
     from bracket_plugin.sim import Venue
     from bracket_plugin.sim.inprocess import EngineExchange
 
+    bars = read_bars(data_path)
     venue = Venue(data=str(data_path), symbol=symbol, mode='step', exchanges=(exchange_id,), balances=balances)
     exchange = EngineExchange(venue.engine_for(exchange_id), venues.profile(exchange_id),
                               has=(capabilities or {}).get('has'))
-    return run_on_venue(strategy_cls, exchange, venue.step, data_path, symbol, cash, params, journal, analyzers,
-                        stop_slippage, progress, store_kwargs, mode='venue_backtest')
+    store = BracketStore(exchange, journal=journal or ':memory:', stop_slippage=stop_slippage, poll_interval=0,
+                         **(store_kwargs or {}))
+    data = data_feed(bars, symbol, MarketInfo.from_ccxt(exchange.market(symbol)))
+    data.p.symbol = symbol          # what the broker and the store know a feed by
+    store._datas.append(data)
+    return _run(strategy_cls, store, data, bars, store.getbroker(cash=cash, advance=venue.step), params, analyzers,
+                progress, {'mode': 'venue_backtest', 'exchange': exchange.id, 'symbol': symbol, 'data': str(data_path),
+                           'cash_start': cash, 'journal': journal or ':memory:'})
 
 
 def run_on_venue(strategy_cls, exchange, advance, data_path, symbol, cash, params, journal, analyzers,
                  stop_slippage, progress, store_kwargs, mode: str):
-    """A strategy on BracketBroker over `exchange`, the venue moved one bar at a time by `advance`."""
+    """A strategy on BracketBroker over `exchange`, the venue moved one bar at a time by `advance`
+    (the feed steps it when it has no new bar: a live-style run, as against a real venue)."""
     bars = read_bars(data_path)
     if journal is None:
         journal = ':memory:'   # a run that needs no restart keeps its journal in memory
     store = BracketStore(exchange, journal=journal, stop_slippage=stop_slippage, poll_interval=0,
                          **(store_kwargs or {}))
-    cerebro = bt.Cerebro(stdstats=False)
     minutes = max(1, interval_ms(bars) // 60_000)
     data = store.getdata(symbol, timeframe=bt.TimeFrame.Minutes, compression=minutes, advance=advance, since=bars[0].ts,
                          name=symbol)
+    return _run(strategy_cls, store, data, bars, store.getbroker(cash=cash), params, analyzers, progress,
+                {'mode': mode, 'exchange': exchange.id, 'symbol': symbol, 'data': str(data_path), 'cash_start': cash,
+                 'journal': journal})
+
+
+def _run(strategy_cls, store, data, bars, broker, params, analyzers, progress, meta: dict):
+    cerebro = bt.Cerebro(stdstats=False)
     cerebro.adddata(data)
     cerebro.addstore(store)   # store messages (e.g. an unprotected position) reach notify_store
-    broker = store.getbroker(cash=cash)
     cerebro.setbroker(broker)
     cerebro.addstrategy(strategy_cls, **(params or {}))
     cerebro.addanalyzer(TradeRecorder, _name=RECORDER)
@@ -91,8 +110,6 @@ def run_on_venue(strategy_cls, exchange, advance, data_path, symbol, cash, param
     if progress is not None:
         cerebro.addanalyzer(BarProgress, callback=progress, total=len(bars))
     strat = cerebro.run()[0]
-    result = result_from(strat, {'mode': mode, 'exchange': exchange.id, 'symbol': symbol,
-                                 'data': str(data_path), 'cash_start': cash, 'strategy': strategy_cls.__name__,
-                                 'bars': len(bars), 'requests': store.requests, 'journal': journal})
+    result = result_from(strat, dict(meta, strategy=strategy_cls.__name__, bars=len(bars), requests=store.requests))
     result.store = store  # for tests and the CLI: journal, groups, request counts
     return result
