@@ -163,16 +163,6 @@ def test_compare_json_is_identical_for_the_breakout(tmp_path):
     assert payload["backtest"] == payload["live"] and payload["differences"] == []
 
 
-@pytest.mark.slow
-def test_demo(tmp_path):
-    done = cli("demo", "--out", tmp_path / "demo", cwd=tmp_path, timeout=600)
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert "kucoin: identical" in done.stdout and "cryptocom: identical" in done.stdout
-    assert "demo: identical" in done.stdout
-    charts = re.findall(r"^chart: (.+)$", done.stdout, re.M)
-    assert len(charts) == 4 and all(Path(c).is_file() for c in charts)
-
-
 def head_of_bundled_data(path, bars):
     from bracket_plugin.bars import bundled_data_path
 
