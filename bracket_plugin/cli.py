@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import ast
 import datetime as dt
+import functools
 import hashlib
 import inspect
 import json
@@ -183,12 +184,18 @@ def _out(args, name: str) -> Path:
 def _balances(args, data) -> dict:
     """The venue account of a run: the simulator's default balances, with the quote at --cash, so
     that BackBroker and the venue start with the same money (the base stays, for spot shorts)."""
+    return dict(_account(args.symbol, str(data), args.cash))
+
+
+@functools.lru_cache(maxsize=4)
+def _account(symbol: str, data: str, cash: float | None) -> tuple:
+    # one read of the bar file per command, however many runs it makes
     from .sim.venue import default_balances
 
-    balances = default_balances({args.symbol: _bars(data)})
-    if args.cash is not None:
-        balances[args.symbol.split("/")[1]] = args.cash
-    return balances
+    balances = default_balances({symbol: _bars(data)})
+    if cash is not None:
+        balances[symbol.split("/")[1]] = cash
+    return tuple(balances.items())
 
 
 def _cash(args, data) -> float:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib.util
 import inspect
 import sys
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -125,9 +125,9 @@ class TradeRecorder(bt.Analyzer):
     def _flat(self, data) -> bool:
         """The broker holds less than one lot of the market: a position a fee charged in the base
         left as dust is closed, as far as any order could tell."""
-        held = abs(self.strategy.broker.getposition(data).size)
+        held = self.strategy.broker.getposition(data).size
         info = getattr(data, 'market_info', None)
-        return held <= 1e-12 or (info is not None and held < info.lot_size * (1 - 1e-9))
+        return abs(held) <= 1e-12 or (info is not None and info.is_dust(held))
 
     def _book(self, fill: dict, flat: bool = False) -> None:
         """Pairs fills into round trips: a trade opens when the position leaves zero and closes when
@@ -284,7 +284,7 @@ def described_market(data_path, symbol: str, bars) -> MarketInfo:
     simulator derives from the bars (the same ones a venue backtest or paper run trades under)."""
     from .sim.rules import default_rules
 
-    return MarketInfo.from_rules(replace(default_rules(symbol, bars), **describe(data_path)))
+    return MarketInfo.from_rules(default_rules(symbol, bars, description=describe(data_path)))
 
 
 def run_backtest(

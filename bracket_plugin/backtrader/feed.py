@@ -81,13 +81,8 @@ class BracketFeed(DataBase):
 
     def _market_info(self) -> MarketInfo | None:
         """The venue's rules for this market (markets.market_info), None if they cannot be read now."""
-        exchange = self.p.store.exchange
-        if getattr(exchange, 'markets', None) is None and not self.p.store.policy.read('load_markets').done:
-            return None
-        try:
-            return MarketInfo.from_ccxt(exchange.market(self.p.symbol))
-        except Exception:  # an unknown symbol: the first candle read says so in the run's terms
-            return None
+        market = self.p.store.market(self.p.symbol)
+        return None if market is None else MarketInfo.from_ccxt(market)
 
     def _closed(self, bars):
         """Drop the bar still forming (its close time is in the future on the exchange clock)."""

@@ -224,10 +224,12 @@ class Journal:
         keys = ('trade_id', 'order_id', 'symbol', 'side', 'amount', 'price', 'fee', 'ts', 'fee_base')
         return [dict(zip(keys, r)) for r in rows]
 
-    def net_position(self, symbol: str) -> float:
-        """Net base amount bought minus sold through this journal's orders, less fees paid in the base."""
+    def net_position(self, symbol: str, order_id: str | None = None) -> float:
+        """Net base amount bought minus sold through this journal's orders (or one order), less fees
+        paid in the base."""
+        where, args = ('symbol=? AND order_id=?', (symbol, order_id)) if order_id else ('symbol=?', (symbol,))
         row = self.db.execute("SELECT COALESCE(SUM(CASE side WHEN 'buy' THEN amount ELSE -amount END - fee_base), 0) "
-                              'FROM fills WHERE symbol=?', (symbol,)).fetchone()
+                              f'FROM fills WHERE {where}', args).fetchone()
         return float(row[0])
 
     def cursor(self, symbol: str) -> int | None:

@@ -3,6 +3,8 @@
 run_paper() replays a bar file through the venue (one `venue.step()` per bar, driven by the feed),
 so the strategy trades through ccxt and real HTTP exactly as it would live, and returns the same
 RunResult that runs.run_backtest returns (same TradeRecorder): the two compare with `==`.
+run_venue_backtest() runs the same broker against the venue's engine in process (no HTTP), with
+the same result.
 """
 from __future__ import annotations
 
@@ -67,8 +69,8 @@ def run_venue_backtest(strategy_cls, exchange_id: str, data_path, symbol: str = 
     from bracket_plugin.sim import Venue
     from bracket_plugin.sim.inprocess import EngineExchange
 
-    bars = read_bars(data_path)
     venue = Venue(data=str(data_path), symbol=symbol, mode='step', exchanges=(exchange_id,), balances=balances)
+    bars = venue.bars[symbol]
     exchange = EngineExchange(venue.engine_for(exchange_id), venues.profile(exchange_id),
                               has=(capabilities or {}).get('has'))
     store = BracketStore(exchange, journal=journal or ':memory:', stop_slippage=stop_slippage, poll_interval=0,

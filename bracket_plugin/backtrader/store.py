@@ -26,7 +26,7 @@ from dataclasses import replace
 import ccxt
 from ccxt.base.decimal_to_precision import TICK_SIZE
 
-from ..venues import find
+from ..venues import RECEIVED, find
 from . import journal as J
 from .journal import Journal
 from .orderstate import (CANCEL_LEG, CANCEL_LIST, CANCELED, ENTRY, FILLED, LIVE, OPEN, PLACE_THEN, REJECTED,
@@ -111,28 +111,31 @@ class BracketStore:
         if reconcile:
             self.reconcile()
 
-    def _lot(self, symbol: str) -> float | None:
-        """The market's amount step (ccxt TICK_SIZE precision), None where it cannot be known."""
-        if getattr(self.exchange, 'precisionMode', TICK_SIZE) != TICK_SIZE:
-            return None
+    def market(self, symbol: str) -> dict | None:
+        """The venue's (ccxt) market, its markets loaded first if need be; None if it cannot be read
+        now or the venue does not list the symbol (the first request about it says so)."""
         if getattr(self.exchange, 'markets', None) is None and not self.policy.read('load_markets').done:
             return None
         try:
-            return float((self.exchange.market(symbol).get('precision') or {}).get('amount') or 0) or None
+            return self.exchange.market(symbol)
         except ccxt.BadSymbol:
             return None
+
+    def _lot(self, symbol: str) -> float | None:
+        """The market's amount step (ccxt TICK_SIZE precision), None where it cannot be known."""
+        market = self.market(symbol) if getattr(self.exchange, 'precisionMode', TICK_SIZE) == TICK_SIZE else None
+        return float((market or {}).get('precision', {}).get('amount') or 0) or None
 
     def _dust(self, symbol: str, lot: float | None, group: Group | None = None) -> float:
         """The base this journal's fills left in the account beyond its positions: less than a lot
         (signed), what exits sized net of a fee charged in the base leave; `group`'s own entry
         fills not counted. 0.0 when the net is a real position."""
-        if not lot:
-            return 0.0
+        venue = find(self.exchange.id)
+        if not lot or venue is None or venue.fee_currency != RECEIVED:
+            return 0.0     # fees in the quote leave no dust: no journal read
         net = self.journal.net_position(symbol)
-        if group is not None:
-            entry = group.legs[ENTRY]
-            net -= sum((f['amount'] if f['side'] == 'buy' else -f['amount']) - f['fee_base']
-                       for f in self.journal.fills(symbol) if f['order_id'] == entry.order_id)
+        if group is not None and group.legs[ENTRY].order_id:
+            net -= self.journal.net_position(symbol, group.legs[ENTRY].order_id)
         return net if abs(net) < lot * (1 - 1e-9) else 0.0
 
     @property

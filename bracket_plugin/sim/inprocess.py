@@ -183,7 +183,7 @@ class EngineExchange:
                 'average': _f(o.average), 'cost': _f(o.cost), 'timestamp': o.created_ms, 'role': o.role}
 
     # ---------------------------------------------------------------- order lists
-    def _place_list(self, kind: str, symbol: str, legs: list, cid: str) -> dict:
+    def _place_list(self, kind: str, legs: list, cid: str) -> dict:
         lst = self._call(self.engine.place_list, kind, legs, cid)
         return self._list(lst)
 
@@ -195,7 +195,7 @@ class EngineExchange:
         size, cid = self.amount_to_precision(symbol, amount), self._client_id(params)
         legs = [self._leg(symbol, side, 'limit', size, price=price),
                 self._leg(symbol, side, 'limit', size, trigger=stop_price, limit=stop_limit_price, role=Role.STOP_LOSS)]
-        return self._place_list('oco', symbol, legs, cid)
+        return self._place_list('oco', legs, cid)
 
     def _entry_list(self, kind, symbol, side, amount, price, stop_loss_price, take_profit_price, params):
         self._require('createOtoOrder' if kind == 'oto' else 'createOtocoOrder')
@@ -213,7 +213,7 @@ class EngineExchange:
         if take_profit_price is not None:
             legs.append(self._leg(symbol, exit_side, 'limit', exit_size, trigger=take_profit_price,
                                   limit=params.get('takeProfitLimitPrice'), role=Role.TAKE_PROFIT))
-        return self._place_list(kind, symbol, legs, cid)
+        return self._place_list(kind, legs, cid)
 
     def create_oto_order(self, symbol, side, amount, price, stop_loss_price=None, take_profit_price=None, params={}):
         return self._entry_list('oto', symbol, side, amount, price, stop_loss_price, take_profit_price, params)

@@ -58,8 +58,9 @@ def _pow10(exp: int) -> Decimal:
 
 
 def default_rules(symbol: str, bars: list[Bar], maker_fee: Decimal | str = "0.001", taker_fee: Decimal | str = "0.001",
-                  max_open_stops: int | None = None, fee_in: str = "quote") -> MarketRules:
-    """Sensible rules for a market, scaled to its price level.
+                  max_open_stops: int | None = None, fee_in: str = "quote", description: dict | None = None) -> MarketRules:
+    """Sensible rules for a market, scaled to its price level; `description` (a bar file's market
+    description, markets.describe) overrides any of tick_size, lot_size, min_size, min_notional.
 
     The reference price p is the median close; with k = round(log10 p):
     tick = 10**(k-5), min notional = 10**(k-3) (quote), min size = 10**round(log10(min notional / p)),
@@ -71,9 +72,9 @@ def default_rules(symbol: str, bars: list[Bar], maker_fee: Decimal | str = "0.00
     k = int(p.log10().to_integral_value())
     min_notional = _pow10(k - 3)
     min_size = _pow10(int((min_notional / p).log10().to_integral_value()))
+    derived = dict(tick_size=_pow10(k - 5), lot_size=min_size / 10, min_size=min_size, min_notional=min_notional)
     return MarketRules(
-        symbol=symbol, base=base, quote=quote,
-        tick_size=_pow10(k - 5), lot_size=min_size / 10, min_size=min_size, min_notional=min_notional,
+        symbol=symbol, base=base, quote=quote, **dict(derived, **(description or {})),
         maker_fee=Decimal(str(maker_fee)), taker_fee=Decimal(str(taker_fee)), max_open_stops=max_open_stops,
         fee_in=fee_in,
     )

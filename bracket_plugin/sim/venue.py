@@ -16,7 +16,6 @@ import json
 import os
 import threading
 from decimal import Decimal
-from dataclasses import replace
 from pathlib import Path
 
 from bracket_plugin.bars import Bar, read_bars
@@ -90,9 +89,9 @@ def market_rules(symbol: str, bars: list[Bar], exchange_id: str, description: di
     """A market's rules on a venue: the bar file's description (markets.describe) where it gives
     them, else derived from the price level (rules.default_rules); the venue profile's fees."""
     opts = dict(EXCHANGE_RULES[exchange_id], **(fees or {}))
-    rules = default_rules(symbol, bars, maker_fee=opts["maker_fee"], taker_fee=opts["taker_fee"],
-                          max_open_stops=opts["max_open_stops"], fee_in=venues.profile(exchange_id).fee_currency)
-    return replace(rules, **(description or {}))
+    return default_rules(symbol, bars, maker_fee=opts["maker_fee"], taker_fee=opts["taker_fee"],
+                         max_open_stops=opts["max_open_stops"], fee_in=venues.profile(exchange_id).fee_currency,
+                         description=description)
 
 
 class Venue:
