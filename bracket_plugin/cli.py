@@ -175,6 +175,18 @@ def _data(args) -> Path:
     return path
 
 
+MARKS_USAGE = "--mark-data is for the simulated venues (backtest --venue, compare, live --venue sim): {} has no mark series"
+
+
+def _marks(args) -> str | None:
+    """--mark-data, checked by the bar reader (its one-line message on a bad file)."""
+    from .bars import read_bars
+
+    if args.mark_data:
+        read_bars(args.mark_data)
+    return args.mark_data
+
+
 def _out(args, name: str) -> Path:
     out = (Path(args.out) if args.out else default_out(name)).resolve()
     out.mkdir(parents=True, exist_ok=True)
@@ -218,7 +230,7 @@ def _venue_backtest(cls, exchange_id, data, args, params):
 
     with progress_bar(f"venue backtest {exchange_id} {cls.__name__}", quiet=args.quiet) as progress:
         result = run_venue_backtest(cls, exchange_id, data, args.symbol, cash=_cash(args, data), params=params,
-                                    balances=_balances(args, data), progress=progress)
+                                    balances=_balances(args, data), progress=progress, marks=_marks(args))
     result.meta.setdefault("symbol", args.symbol)
     return result
 
@@ -230,7 +242,7 @@ def _paper(cls, exchange_id, data, args, params):
     from .runs import BarProgress
 
     accepted = inspect.signature(run_paper).parameters
-    kwargs = {"cash": _cash(args, data), "params": params, "balances": _balances(args, data)}
+    kwargs = {"cash": _cash(args, data), "params": params, "balances": _balances(args, data), "marks": _marks(args)}
     with progress_bar(f"paper {exchange_id} {cls.__name__}", quiet=args.quiet) as progress:
         if "progress" in accepted:
             kwargs["progress"] = progress
@@ -271,6 +283,8 @@ def cmd_backtest(args) -> int:
     cls, params = _strategy(args)
     data = _data(args)
     venue = args.venue
+    if args.mark_data and not venue:
+        raise UsageError(MARKS_USAGE.format("BackBroker"))
     out = _out(args, f"backtest-{cls.__name__}" + (f"-{venue}" if venue else ""))
     if venue:
         result = _venue_backtest(cls, venue, data, args, params)
@@ -301,7 +315,8 @@ def _compare_one(cls, params, data, exchange_id, args, out: Path, console, show:
     live = _paper(cls, exchange_id, data, args, params)
     identical = venue_bt.trades == live.trades
     info = MarketInfo.from_ccxt(venue_bt.store.exchange.market(args.symbol))
-    labelled = differences.label(backtest.trades, venue_bt.trades, info, venues.profile(exchange_id))
+    labelled = differences.label(backtest.trades, venue_bt.trades, info, venues.profile(exchange_id),
+                                 marks=bool(args.mark_data))
     for name, result in (("backtest", backtest), ("venue-backtest", venue_bt), ("paper", live)):
         _save(result, out / f"{name}-{exchange_id}.json")
     charts = [
@@ -401,6 +416,8 @@ def _live_sim(args) -> int:
 
 
 def _live_real(args) -> int:
+    if args.mark_data:
+        raise UsageError(MARKS_USAGE.format("the real exchange"))
     cls, params = _strategy(args)
     config = real_config(args.exchange)
     where = f"{args.exchange} {'SANDBOX' if args.sandbox else 'LIVE (real funds)'}"
@@ -491,6 +508,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="starting cash in quote currency, for BackBroker and the venue account alike "
                             "(default: the simulator's balance for the market, about 1000 price units of quote)")
         p.add_argument("--param", "-p", action="append", metavar="NAME=VALUE", help="strategy parameter, repeatable: --param lookback=48 --param size=0.5")
+        p.add_argument("--mark-data", metavar="CSV", help="mark price bars (same columns as --data), watched by the triggers of venues "
+                                                          "that trigger on the mark (Crypto.com) in the simulator; default: the last price")
         if exchange:
             p.add_argument("--exchange", "-x", required=True, choices=EXCHANGES, help="exchange dialect: " + " or ".join(EXCHANGES))
         _outputs(p)

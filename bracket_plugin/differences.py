@@ -15,16 +15,20 @@ The rules (README, "Where BackBroker and the venue differ"):
   leaves it resting where BackBroker's stop fills at the open.
 - MANAGED_STOP: a stop watched by the broker (no native list) is seen when its bar has closed and
   fills at the next bar's open.
+- MARK_TRIGGER: the venue's triggers watch a mark price series that the trades' bars do not
+  follow (Crypto.com, run with a mark series): an exit fires on another bar, or not at all.
 - ACCOUNT: one side cannot afford what the other trades (BackBroker checks its own cash, the
   venue its balances): a trade only one side has, with nothing else to explain it.
 - SHIFTED: an entry moved because the trade before it ended at another time.
 """
 from __future__ import annotations
 
+from bracket_plugin.venues import MARK
+
 TICK, LOT, MINIMUM = 'tick rounding', 'lot rounding', 'minimum'
 CROSSED_OCO, STOP_LIMIT_GAP, MANAGED_STOP = 'crossed OCO', 'stop-limit gap', 'managed stop'
-ACCOUNT, SHIFTED, UNEXPLAINED = 'account', 'shifted', 'unexplained'
-RULES = (TICK, LOT, MINIMUM, CROSSED_OCO, STOP_LIMIT_GAP, MANAGED_STOP, ACCOUNT, SHIFTED)
+MARK_TRIGGER, ACCOUNT, SHIFTED, UNEXPLAINED = 'mark trigger', 'account', 'shifted', 'unexplained'
+RULES = (TICK, LOT, MINIMUM, CROSSED_OCO, STOP_LIMIT_GAP, MANAGED_STOP, MARK_TRIGGER, ACCOUNT, SHIFTED)
 
 _PRICES = ('entry_price', 'exit_price')
 _TIMES = ('entry_time', 'exit_time')
@@ -47,7 +51,7 @@ def _close(a, b, step: float) -> bool:
     return a is not None and b is not None and abs(a - b) <= step * (1 + 1e-9)
 
 
-def _rule(b: dict | None, v: dict | None, info, profile, managed: bool, shifted: bool) -> str:
+def _rule(b: dict | None, v: dict | None, info, profile, managed: bool, shifted: bool, marks: bool) -> str:
     if b is None or v is None:
         t = b or v
         small = info is not None and (t['size'] < info.min_size or t['size'] * t['entry_price'] < info.min_notional)
@@ -67,19 +71,23 @@ def _rule(b: dict | None, v: dict | None, info, profile, managed: bool, shifted:
             return MANAGED_STOP
         if profile is not None and profile.stop_leg_needs_limit:
             return STOP_LIMIT_GAP
+    if marks and not managed and profile is not None and profile.trigger_price == MARK:
+        return MARK_TRIGGER
     return UNEXPLAINED
 
 
-def label(backtest: list[dict], venue: list[dict], info=None, profile=None, managed: bool = False) -> list[dict]:
+def label(backtest: list[dict], venue: list[dict], info=None, profile=None, managed: bool = False,
+          marks: bool = False) -> list[dict]:
     """[{'trade': i, 'rule': r, 'backtest': trade or None, 'venue': trade or None}] for each pair
     that differs (i counts the pairs from 0); `info`: the market's MarketInfo, `profile`: the
-    venue's VenueProfile, `managed`: the run had its native lists switched off."""
+    venue's VenueProfile, `managed`: the run had its native lists switched off, `marks`: the
+    venue ran with a mark price series."""
     out, shifted = [], False
     for i, (b, v) in enumerate(pairs(backtest, venue)):
         if b == v:
             shifted = False
             continue
-        rule = _rule(b, v, info, profile, managed, shifted)
+        rule = _rule(b, v, info, profile, managed, shifted, marks)
         if b is not None and v is not None:
             # a trade that ends at another time can move the entries after it (until two pair again)
             shifted = b['exit_time'] != v['exit_time']

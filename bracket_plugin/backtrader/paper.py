@@ -28,7 +28,7 @@ def paper_exchange(venue, exchange_id: str, capabilities: dict | None = None):
 def run_paper(strategy_cls, exchange_id: str, data_path, symbol: str = 'ETH/BTC', cash: float | None = 1.0,
               params: dict | None = None, journal=None, capabilities: dict | None = None, analyzers=(),
               stop_slippage: float = 0.01, progress=None, venue=None, store_kwargs: dict | None = None,
-              balances: dict | None = None):
+              balances: dict | None = None, marks=None):
     """Run `strategy_cls` live against an in-process simulator replaying `data_path`.
 
     cash: the broker's starting cash in the quote currency (as run_backtest's). balances: the venue
@@ -36,13 +36,14 @@ def run_paper(strategy_cls, exchange_id: str, data_path, symbol: str = 'ETH/BTC'
     path of the SQLite journal (default: in memory). capabilities: ccxt config merged into the
     exchange's (e.g. `{'has': {'createOcoOrder': False}}` to force managed legs). venue: an already
     started Venue (tests use it for fault injection); otherwise one is started and closed here.
+    marks: a CSV of mark price bars, for venues whose triggers watch the mark (default: the last price).
     """
     from bracket_plugin.sim import Venue
 
     own = venue is None
     if own:
         venue = Venue(data=str(data_path), symbol=symbol, mode='step', exchanges=(exchange_id,),
-                      balances=balances).start_server()
+                      balances=balances, mark_data=marks).start_server()
     try:
         exchange = paper_exchange(venue, exchange_id, capabilities)
         return run_on_venue(strategy_cls, exchange, venue.step, data_path, symbol, cash, params, journal, analyzers,
@@ -55,7 +56,7 @@ def run_paper(strategy_cls, exchange_id: str, data_path, symbol: str = 'ETH/BTC'
 def run_venue_backtest(strategy_cls, exchange_id: str, data_path, symbol: str = 'ETH/BTC', cash: float | None = 1.0,
                        params: dict | None = None, journal=None, capabilities: dict | None = None, analyzers=(),
                        stop_slippage: float = 0.01, progress=None, store_kwargs: dict | None = None,
-                       balances: dict | None = None):
+                       balances: dict | None = None, marks=None):
     """Run `strategy_cls` on BracketBroker against the simulator's engine in process (no HTTP, no
     sockets, no ccxt round trips), under the venue's rules: its ticks, lots, minimums, fees, leg
     types and refusals. Same arguments and RunResult as run_paper, whose trades it equals.
@@ -69,7 +70,8 @@ def run_venue_backtest(strategy_cls, exchange_id: str, data_path, symbol: str = 
     from bracket_plugin.sim import Venue
     from bracket_plugin.sim.inprocess import EngineExchange
 
-    venue = Venue(data=str(data_path), symbol=symbol, mode='step', exchanges=(exchange_id,), balances=balances)
+    venue = Venue(data=str(data_path), symbol=symbol, mode='step', exchanges=(exchange_id,), balances=balances,
+                  mark_data=marks)
     bars = venue.bars[symbol]
     exchange = EngineExchange(venue.engine_for(exchange_id), venues.profile(exchange_id),
                               has=(capabilities or {}).get('has'))

@@ -32,6 +32,7 @@ from bracket_plugin.bars import Bar, interval_ms
 from bracket_plugin.sim import rules as R
 from bracket_plugin.sim import state as S
 from bracket_plugin.sim.rules import BUY, DOWN, SELL, UP, MarketRules
+from bracket_plugin.venues import MARK
 from bracket_plugin.vocab import ListKind, OrderType, Role, VenueStatus
 
 # --- rejection reasons (stable strings; the dialects map them to exchange codes) ----------------
@@ -290,11 +291,15 @@ class Engine:
     max_volume_fraction: None (default) fills every order in full; a fraction f caps each order's
     fill on one bar at f * the bar's volume (floored to the lot), so big orders fill partially
     over several bars.
+    marks: mark price bars per symbol, matched to the trades' bars by open time.  A market whose
+    rules watch the mark (`trigger_price == 'mark'`) fires and checks its triggers on them; a bar
+    with no mark bar, or a market with no series, uses the trades' prices (mark = last).
     """
 
     def __init__(self, markets: dict[str, MarketRules], bars: dict[str, list[Bar]],
                  balances: dict[str, Decimal] | None = None, start: int = 0,
-                 ids: Callable[[str, int], str] = default_ids, max_volume_fraction: Decimal | str | None = None):
+                 ids: Callable[[str, int], str] = default_ids, max_volume_fraction: Decimal | str | None = None,
+                 marks: dict[str, list[Bar]] | None = None):
         if set(markets) != set(bars):
             raise ValueError(f"markets and bars must name the same symbols: {sorted(markets)} vs {sorted(bars)}")
         for sym, bs in bars.items():
@@ -306,6 +311,11 @@ class Engine:
         self._bars = {s: list(b) for s, b in bars.items()}
         self._cursor = {s: start for s in bars}
         self._interval = {s: interval_ms(b) for s, b in self._bars.items()}
+        unknown = set(marks or {}) - set(bars)
+        if unknown:
+            raise ValueError(f"marks name symbols with no bars: {sorted(unknown)}")
+        # only the markets that watch the mark keep their series: elsewhere triggers watch the trades
+        self._marks = {s: {b.ts: b for b in m} for s, m in (marks or {}).items() if self._rules[s].trigger_price == MARK}
         self._total: dict[str, Decimal] = {}
         for r in self._rules.values():
             self._total.setdefault(r.base, Decimal(0))
@@ -374,6 +384,18 @@ class Engine:
         self._rules_for(symbol)
         c = self._cursor[symbol]
         return self._bars[symbol][c - 1].close if c else self._bars[symbol][0].open
+
+    def mark_price(self, symbol: str) -> Decimal:
+        """The price this market's triggers watch, as of the last closed bar: the mark bar's close
+        where the market watches a mark series that has that bar, else the last price."""
+        last = self.last_price(symbol)
+        c = self._cursor[symbol]
+        mark = self._marks.get(symbol, {}).get(self._bars[symbol][c - 1].ts) if c else None
+        return mark.close if mark is not None else last
+
+    def _mark_bar(self, symbol: str, bar: Bar) -> Bar | None:
+        marks = self._marks.get(symbol)
+        return marks.get(bar.ts) if marks else None
 
     def ticker(self, symbol: str) -> Ticker:
         """Last price and 24 h statistics from closed bars; bid = ask = last (no order book)."""
@@ -559,7 +581,7 @@ class Engine:
             if sorted(roles) != ["stop_loss", "take_profit"]:
                 raise Reject(BAD_LEG_COMBINATION, f"an otoco needs one stop_loss trigger and one take_profit leg, got {roles}")
         # exits are checked against the entry price (the market may be elsewhere until the entry fills)
-        reference = entry.price if entry.type == "limit" else self.last_price(entry.symbol)
+        reference = entry.price if entry.type == "limit" else self.mark_price(entry.symbol)
         orders = [entry]
         for i, (x, role) in enumerate(zip(exits, roles), start=1):
             o = self._build(x, role=role, check_role_side=x.type in TRIGGER_TYPES, reference=reference, status="pending")
@@ -634,8 +656,9 @@ class Engine:
             raise Reject(BELOW_MIN_NOTIONAL, f"funds {funds} is below the minimum {r.min_notional} {r.quote}")
         direction = None
         if trigger is not None:
-            direction = req.direction or R.default_direction(req.side, role, trigger, last)
-            ref = last if reference is None else reference
+            watched = self.mark_price(req.symbol)   # the price the trigger will watch
+            direction = req.direction or R.default_direction(req.side, role, trigger, watched)
+            ref = watched if reference is None else reference
             if check_role_side and R.trigger_on_wrong_side(direction, trigger, ref):
                 where = "below" if direction == DOWN else "above"
                 raise Reject(TRIGGER_WRONG_SIDE, f"{role or 'trigger'} trigger {trigger} of a {req.side} must be {where} the reference price {ref}")
@@ -790,9 +813,9 @@ class Engine:
         elif o.type == "limit" or o.status == "triggered":
             m = R.match_limit(o.side, o.price, bar)
         elif o.type == "stop_market":
-            m = R.match_stop(o.direction, o.trigger, bar)
+            m = R.match_stop(o.direction, o.trigger, bar, self._mark_bar(o.symbol, bar))
         else:
-            m = R.match_stop_limit(o.side, o.direction, o.trigger, o.price, bar)
+            m = R.match_stop_limit(o.side, o.direction, o.trigger, o.price, bar, self._mark_bar(o.symbol, bar))
         if m.triggered and o.status == "open":
             o.status = "triggered"
             o.triggered_ms = bar.ts
@@ -896,8 +919,9 @@ class Engine:
         return state.dump(self)
 
     @classmethod
-    def from_state(cls, data: dict, bars: dict[str, list[Bar]], ids: Callable[[str, int], str] = default_ids) -> "Engine":
-        """Rebuild an engine from `to_state()` output and the same bars."""
+    def from_state(cls, data: dict, bars: dict[str, list[Bar]], ids: Callable[[str, int], str] = default_ids,
+                   marks: dict[str, list[Bar]] | None = None) -> "Engine":
+        """Rebuild an engine from `to_state()` output and the same bars (and mark series)."""
         from bracket_plugin.sim import state
 
-        return state.load(cls, data, bars, ids)
+        return state.load(cls, data, bars, ids, marks)

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal
 
 from bracket_plugin.bars import Bar
+from bracket_plugin.venues import LAST
 
 BUY, SELL = "buy", "sell"
 UP, DOWN = "up", "down"
@@ -20,7 +21,8 @@ MAKER, TAKER = "maker", "taker"
 class MarketRules:
     """What a market accepts: increments, minimums, fees. `fee_in`: the currency a fill's fee is
     charged in, 'quote' (KuCoin) or 'received' (the asset the fill brings in: the base on a buy,
-    the quote on a sell; Crypto.com)."""
+    the quote on a sell; Crypto.com). `trigger_price`: 'last' or 'mark' (the engine's mark series,
+    the trades' own prices where it has none)."""
 
     symbol: str  # 'ETH/BTC'
     base: str
@@ -33,6 +35,7 @@ class MarketRules:
     taker_fee: Decimal = Decimal("0.001")
     max_open_stops: int | None = None  # untriggered trigger orders per market (KuCoin: 20)
     fee_in: str = "quote"
+    trigger_price: str = LAST  # what a trigger order watches: LAST (the trades) or MARK (Crypto.com)
 
     def fee_currency(self, side: str) -> str:
         """The currency a fill on `side` pays its fee in."""
@@ -58,7 +61,8 @@ def _pow10(exp: int) -> Decimal:
 
 
 def default_rules(symbol: str, bars: list[Bar], maker_fee: Decimal | str = "0.001", taker_fee: Decimal | str = "0.001",
-                  max_open_stops: int | None = None, fee_in: str = "quote", description: dict | None = None) -> MarketRules:
+                  max_open_stops: int | None = None, fee_in: str = "quote", description: dict | None = None,
+                  trigger_price: str = LAST) -> MarketRules:
     """Sensible rules for a market, scaled to its price level; `description` (a bar file's market
     description, markets.describe) overrides any of tick_size, lot_size, min_size, min_notional.
 
@@ -76,7 +80,7 @@ def default_rules(symbol: str, bars: list[Bar], maker_fee: Decimal | str = "0.00
     return MarketRules(
         symbol=symbol, base=base, quote=quote, **dict(derived, **(description or {})),
         maker_fee=Decimal(str(maker_fee)), taker_fee=Decimal(str(taker_fee)), max_open_stops=max_open_stops,
-        fee_in=fee_in,
+        fee_in=fee_in, trigger_price=trigger_price,
     )
 
 
@@ -155,17 +159,35 @@ def _crossed_in_bar(direction: str, trigger: Decimal, bar: Bar) -> bool:
     return bar.high >= trigger if direction == UP else bar.low <= trigger
 
 
-def match_stop(direction: str, trigger: Decimal, bar: Bar) -> Match:
+def _within(price: Decimal, bar: Bar) -> Decimal:
+    """`price` held inside the bar's range: where a market order sent at that moment can trade."""
+    return min(max(price, bar.low), bar.high)
+
+
+def _watched(bar: Bar, mark: Bar | None) -> Bar | None:
+    """The mark bar when it differs from the trades' prices, else None (the trades are watched)."""
+    if mark is None or (mark.open, mark.high, mark.low, mark.close) == (bar.open, bar.high, bar.low, bar.close):
+        return None
+    return mark
+
+
+def match_stop(direction: str, trigger: Decimal, bar: Bar, mark: Bar | None = None) -> Match:
     """A stop (market after trigger) fills at the open if the open is through the trigger,
-    else at the trigger if the bar reaches it; always taker."""
-    if _crossed_at_open(direction, trigger, bar):
+    else at the trigger if the bar reaches it; always taker.
+
+    mark: the bar of a mark price series the trigger watches instead of the trades.  It fires when
+    the mark crosses; the market order then trades on the trades' bar: at its open when the mark
+    opened through the trigger, else at the trigger held inside the bar's range."""
+    watch = _watched(bar, mark) or bar
+    if _crossed_at_open(direction, trigger, watch):
         return Match(triggered=True, price=bar.open, liquidity=TAKER)
-    if _crossed_in_bar(direction, trigger, bar):
-        return Match(triggered=True, price=trigger, liquidity=TAKER)
+    if _crossed_in_bar(direction, trigger, watch):
+        return Match(triggered=True, price=_within(trigger, bar), liquidity=TAKER)
     return NO_MATCH
 
 
-def match_stop_limit(side: str, direction: str, trigger: Decimal, limit: Decimal, bar: Bar) -> Match:
+def match_stop_limit(side: str, direction: str, trigger: Decimal, limit: Decimal, bar: Bar,
+                     mark: Bar | None = None) -> Match:
     """A stop-limit not yet triggered (once triggered it is matched with `match_limit`).
 
     Gap through the trigger at the open: triggered, then tried as a limit on the same bar (so a gap
@@ -174,12 +196,18 @@ def match_stop_limit(side: str, direction: str, trigger: Decimal, limit: Decimal
     or, in one case, at the limit.  For the two combinations BackBroker has no order for (a buy
     trigger firing downwards, a sell trigger firing upwards: take-profit-limit legs) the
     conservative rule applies: fill at the trigger when the limit accepts it, else rest as a limit.
+
+    mark: as in match_stop.  A mark crossing inside the bar says nothing of the trades' path, so
+    the conservative rule applies there too, at the trigger held inside the trades' range.
     """
-    if _crossed_at_open(direction, trigger, bar):
+    watch = _watched(bar, mark)
+    if _crossed_at_open(direction, trigger, watch or bar):
         m = match_limit(side, limit, bar)
         return Match(triggered=True, price=m.price, liquidity=m.liquidity)
-    if not _crossed_in_bar(direction, trigger, bar):
+    if not _crossed_in_bar(direction, trigger, watch or bar):
         return NO_MATCH
+    if watch is not None:
+        return _at_trigger(side, _within(trigger, bar), limit)
     if side == BUY and direction == UP:
         if bar.open > bar.close:
             if limit >= trigger:
@@ -198,5 +226,10 @@ def match_stop_limit(side: str, direction: str, trigger: Decimal, limit: Decimal
         elif limit <= trigger:
             return Match(True, trigger, TAKER)
         return Match(triggered=True)
-    accepts = limit >= trigger if side == BUY else limit <= trigger
-    return Match(True, trigger, TAKER) if accepts else Match(triggered=True)
+    return _at_trigger(side, trigger, limit)
+
+
+def _at_trigger(side: str, price: Decimal, limit: Decimal) -> Match:
+    """Fired at `price`: filled there when the limit accepts it, else resting as a limit."""
+    accepts = limit >= price if side == BUY else limit <= price
+    return Match(True, price, TAKER) if accepts else Match(triggered=True)

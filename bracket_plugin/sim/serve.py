@@ -55,6 +55,8 @@ def add_subcommand(subparsers) -> None:
     p.add_argument("--start", type=int, default=0, metavar="N", help="bars before N are history when the venue starts (default 0)")
     p.add_argument("--balance", type=_balance, action="append", metavar="CUR=AMOUNT",
                    help="starting balance, repeatable (default: enough of both currencies for the examples)")
+    p.add_argument("--mark-data", metavar="FILE", help="CSV of mark price bars, watched by the triggers of the dialects that "
+                                                        "trigger on the mark (Crypto.com); default: the last price")
     p.add_argument("--state", metavar="FILE", help="keep orders and balances in this JSON file across restarts")
     p.add_argument("--exchange", choices=EXCHANGES, action="append",
                    help="serve only these dialects (default: both); a single one is also served at the root path")
@@ -82,6 +84,7 @@ def run(args, stop: threading.Event | None = None) -> int:
         mode="realtime" if args.speed else "step", speed=args.speed or 1.0,
         balances=dict(args.balance) if args.balance else None, state_file=args.state,
         exchanges=exchanges, control=True, root=exchanges[0] if len(exchanges) == 1 else None,
+        mark_data=args.mark_data,
     )
     stop = stop or threading.Event()
     with venue:

@@ -77,7 +77,7 @@ def dump(engine) -> dict:
     }
 
 
-def load(cls, data: dict, bars: dict[str, list[Bar]], ids):
+def load(cls, data: dict, bars: dict[str, list[Bar]], ids, marks: dict[str, list[Bar]] | None = None):
     from bracket_plugin.sim.engine import FINAL, Fill, SimList, SimOrder, _Hold
 
     if data.get("version") != VERSION:
@@ -89,7 +89,7 @@ def load(cls, data: dict, bars: dict[str, list[Bar]], ids):
         if c > len(bars[s]) or bars[s][0].ts != data["first_ts"][s]:
             raise ValueError(f"state file does not match the bars of {s}: it closed {c} bars from {data['first_ts'][s]}")
     eng = cls(markets, bars, {c: Decimal(v) for c, v in data["totals"].items()}, start=0, ids=ids,
-              max_volume_fraction=data.get("max_volume_fraction"))
+              max_volume_fraction=data.get("max_volume_fraction"), marks=marks)
     eng._cursor = {s: int(c) for s, c in data["cursor"].items()}
     for k, (cur, a) in data["holds"].items():
         eng._holds.set(k, _Hold(cur, Decimal(a)))

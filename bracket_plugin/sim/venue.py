@@ -91,7 +91,7 @@ def market_rules(symbol: str, bars: list[Bar], exchange_id: str, description: di
     opts = dict(EXCHANGE_RULES[exchange_id], **(fees or {}))
     return default_rules(symbol, bars, maker_fee=opts["maker_fee"], taker_fee=opts["taker_fee"],
                          max_open_stops=opts["max_open_stops"], fee_in=venues.profile(exchange_id).fee_currency,
-                         description=description)
+                         description=description, trigger_price=venues.profile(exchange_id).trigger_price)
 
 
 class Venue:
@@ -107,13 +107,15 @@ class Venue:
     markets: {symbol: {tick_size, lot_size, min_size, min_notional}} over the bar files' own
     descriptions (markets.describe).
     root: an exchange id whose dialect is also served at the root path (no prefix).
+    mark_data: mark price bars, a CSV path (for `symbol`) or {symbol: path}, read by the venues
+    whose triggers watch the mark (Crypto.com); without it their mark is the last price.
     """
 
     def __init__(self, data, symbol: str | None = None, balances: dict | None = None, mode: str = "step",
                  speed: float = 1.0, start: int = 0, state_file: str | os.PathLike | None = None, port: int = 0,
                  host: str = "127.0.0.1", fees: dict | None = None, credentials: dict | None = None,
                  exchanges=EXCHANGES, control: bool = False, volume_fraction: Decimal | str | None = None,
-                 markets: dict | None = None, root: str | None = None) -> None:
+                 markets: dict | None = None, root: str | None = None, mark_data=None) -> None:
         if mode not in MODES:
             raise ValueError(f"mode must be 'step' or 'realtime', got {mode!r}")
         if mode == "realtime" and not speed > 0:
@@ -126,6 +128,7 @@ class Venue:
         self.root = root
         paths = _data_paths(data, symbol)
         self.bars = {s: read_bars(p) for s, p in paths.items()}
+        self.marks = {s: read_bars(p) for s, p in _data_paths(mark_data, symbol).items()} if mark_data else {}
         # each market's rules as its bar file describes them (markets.describe), then `markets`
         self.descriptions = {s: dict(describe(p), **(markets or {}).get(s, {})) for s, p in paths.items()}
         self.symbol = symbol or next(iter(self.bars))
@@ -164,10 +167,11 @@ class Venue:
         engines = {}
         for ex in self.exchanges:
             if saved and ex in saved.get("engines", {}):
-                engines[ex] = Engine.from_state(saved["engines"][ex], self.bars, ids=venues.profile(ex).sim_order_id)
+                engines[ex] = Engine.from_state(saved["engines"][ex], self.bars, ids=venues.profile(ex).sim_order_id,
+                                               marks=self.marks)
             else:
                 engines[ex] = Engine(self.market_rules(ex), self.bars, self.balances, start=self.start, ids=venues.profile(ex).sim_order_id,
-                                     max_volume_fraction=self.volume_fraction)
+                                     max_volume_fraction=self.volume_fraction, marks=self.marks)
         return engines
 
     def _read_state(self) -> dict | None:

@@ -27,7 +27,7 @@ PROFILE = VenueProfile(
         url_paths={'v1': '/exchange/v1', 'v2': '/v2', 'derivatives': '/v2'},
     ),
     notes=(
-        'triggers fire on the mark price (the simulator uses the bar prices as the mark)',
+        'triggers fire on the mark price (the simulator watches a mark series given with mark_data, else the last price)',
         'a fill of either OCO leg, even partial, cancels the other',
     ),
 )

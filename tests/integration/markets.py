@@ -3,7 +3,9 @@ rescaled to another price level and written with more digits than the market's t
 its market description (markets.describe)."""
 from __future__ import annotations
 
-from bracket_plugin.bars import bundled_data_path, read_bars, rescaled, write_bars
+from decimal import Decimal
+
+from bracket_plugin.bars import Bar, bundled_data_path, read_bars, rescaled, write_bars
 from bracket_plugin.markets import write_description
 
 # name -> (symbol, price level, digits written, description, strategy size)
@@ -24,3 +26,16 @@ def market_file(tmp_path, name: str, bars: int | None = None):
     if description:
         write_description(path, **description)
     return path, symbol, size
+
+
+def calmer_marks(path, out):
+    """A mark series that follows the bodies of the trades' bars but only a third of their wicks
+    (an index over several venues spikes less than one venue's trades)."""
+    third, q = Decimal(1) / 3, Decimal('1e-8')
+    marks = []
+    for b in read_bars(path):
+        top, bottom = max(b.open, b.close), min(b.open, b.close)
+        marks.append(Bar(b.ts, b.open, (top + (b.high - top) * third).quantize(q),
+                         (bottom - (bottom - b.low) * third).quantize(q), b.close, b.volume))
+    return write_bars(out, marks)
+

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from bracket_plugin.cli import UsageError, build_parser, parse_params, real_config, stopped_message
+from markets import calmer_marks
 
 ROOT = Path(__file__).resolve().parents[2]
 BREAKOUT = ROOT / "strategies" / "breakout_bracket.py"
@@ -233,6 +234,19 @@ def test_compare_side_by_side_on_a_slice(tmp_path):
     rows = [line for line in done.stdout.splitlines() if re.match(r"\s+\d+\s+2018-", line)]
     assert len(rows) >= 2 and all(line.rstrip().endswith("=") for line in rows)
     assert len(re.findall(r"^chart: ", done.stdout, re.M)) == 2
+
+
+def test_compare_with_a_mark_series_labels_the_exits_it_moves(tmp_path):
+    data = head_of_bundled_data(tmp_path / "part.csv", 900)
+    marks = calmer_marks(data, tmp_path / "marks.csv")
+    done = cli("compare", BREAKOUT, "-x", "cryptocom", "--json", "--data", data, "--mark-data", marks,
+               "--out", tmp_path / "o", cwd=tmp_path)
+    payload = json.loads(done.stdout)
+    assert payload["identical"] is True and done.returncode == 0, done.stderr
+    rules = {d["rule"] for d in payload["differences"]}
+    assert "mark trigger" in rules and "unexplained" not in rules
+    one_line_error(cli("backtest", BREAKOUT, "--data", data, "--mark-data", marks, cwd=tmp_path), 2,
+                   "--mark-data", "BackBroker")
 
 
 KUCOIN_KEYS = {"BRACKET_KUCOIN_API_KEY": "key-abc", "BRACKET_KUCOIN_SECRET": "sec-def", "BRACKET_KUCOIN_PASSWORD": "pw-ghi"}

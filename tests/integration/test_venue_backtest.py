@@ -12,7 +12,7 @@ from bracket_plugin.markets import MarketInfo
 from bracket_plugin.runs import run_backtest
 from bracket_plugin.bars import read_bars
 from bracket_plugin.sim.venue import EXCHANGE_RULES, default_balances
-from markets import MARKETS, market_file
+from markets import MARKETS, calmer_marks, market_file
 
 STRATEGIES = [BreakoutBracket, OcoExit, ShortBracket]
 BARS = 700
@@ -98,3 +98,33 @@ def test_fees_charged_in_the_base_on_cryptocom_leave_less_than_a_lot(run, files)
     if run is run_venue_backtest:
         trades = result.store.exchange.fetch_my_trades(symbol)
         assert {(t['side'], t['fee']['currency']) for t in trades} == {('buy', 'ETH'), ('sell', 'BTC')}
+
+
+@pytest.mark.parametrize('strategy', STRATEGIES, ids=lambda s: s.__name__)
+def test_cryptocom_triggers_on_a_mark_series_the_same_in_the_venue_backtest_and_paper(strategy, files, tmp_path):
+    path, symbol, size = files['eth_btc']
+    marks = calmer_marks(path, tmp_path / 'marks.csv')
+    params = {'size': size}
+    venue = run_venue_backtest(strategy, 'cryptocom', path, symbol, params=params, marks=marks)
+    paper = run_paper(strategy, 'cryptocom', path, symbol, params=params, marks=marks)
+    assert venue.trades == paper.trades and venue.fills == paper.fills
+    # KuCoin's triggers watch the last price: the same series changes nothing there
+    assert run_venue_backtest(strategy, 'kucoin', path, symbol, params=params, marks=marks).trades == \
+        run_venue_backtest(strategy, 'kucoin', path, symbol, params=params).trades
+    cash = float(default_balances({symbol: read_bars(path)})[symbol.split('/')[1]])
+    back = run_backtest(strategy, path, symbol, cash=cash, params=params, commission=0.00075)
+    info = MarketInfo.from_ccxt(venue.store.exchange.market(symbol))
+    labelled = differences.label(back.trades, venue.trades, info, venues.profile('cryptocom'), marks=True)
+    assert [d for d in labelled if d['rule'] == differences.UNEXPLAINED] == []
+
+
+def test_a_calmer_mark_changes_the_exits_of_cryptocom_stops(files, tmp_path):
+    path, symbol, size = files['eth_btc']
+    marks = calmer_marks(path, tmp_path / 'marks.csv')
+    with_marks = run_venue_backtest(BreakoutBracket, 'cryptocom', path, symbol, params={'size': size}, marks=marks)
+    plain = run_venue_backtest(BreakoutBracket, 'cryptocom', path, symbol, params={'size': size})
+    changed = [(a, b) for a, b in zip(plain.trades, with_marks.trades) if a != b]
+    assert changed
+    # the first trade that differs: its stop fired later (or not at all) on the calmer mark
+    a, b = changed[0]
+    assert a['exit_reason'] == 'stop_loss' and (b['exit_reason'] != 'stop_loss' or b['exit_time'] > a['exit_time'])

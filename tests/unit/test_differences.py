@@ -51,3 +51,15 @@ def test_an_entry_moved_by_a_later_exit_is_shifted():
     venue = [trade(exit_='t5', why='stop_loss', xp=1.18), trade(entry='t6', exit_='t8')]
     assert rules(back, venue) == [D.STOP_LIMIT_GAP, D.SHIFTED, D.SHIFTED]
     assert D.counts(D.label(back, venue, INFO, venues.profile('kucoin'))) == {D.STOP_LIMIT_GAP: 1, D.SHIFTED: 2}
+
+
+def test_an_exit_moved_by_the_mark_is_a_mark_trigger_only_where_triggers_watch_a_given_mark():
+    # the mark dipped to the stop where the trades did not: the venue stopped out first
+    back, venue = [trade(exit_='t7', why='take_profit')], [trade(exit_='t3', why='stop_loss', xp=1.19)]
+
+    def on(venue_id, **kw):
+        return [d['rule'] for d in D.label(back, venue, INFO, venues.profile(venue_id), **kw)]
+
+    assert on('cryptocom', marks=True) == [D.MARK_TRIGGER]
+    assert on('cryptocom') == [D.UNEXPLAINED]              # no mark series: mark = last
+    assert on('kucoin', marks=True) == [D.UNEXPLAINED]     # KuCoin watches the last price
