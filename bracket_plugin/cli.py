@@ -494,7 +494,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = Parser(
         prog="bracket-plugin",
         description="Run backtrader strategies with bracket (OTOCO) and OCO orders: backtest on BackBroker, "
-                    "paper-trade them through ccxt against a local exchange simulator, or trade them live on KuCoin or Crypto.com.",
+                    "paper-trade them through ccxt against a local exchange simulator, or trade them live on " + venues.names() + ".",
         epilog="Start with: bracket-plugin demo",
     )
     parser.add_argument("--debug", action="store_true", help="show the full traceback when something fails")
@@ -549,9 +549,9 @@ def build_parser() -> argparse.ArgumentParser:
                         '"differences": [{"trade": i, "rule": "..."}]}')
     p.set_defaults(func=cmd_compare)
 
-    p = sub.add_parser("demo", help="compare the bundled breakout bracket strategy on the bundled data, for both exchange dialects",
+    p = sub.add_parser("demo", help="compare the bundled breakout bracket strategy on the bundled data, for every exchange dialect",
                        description="Backtest vs paper trading of the bundled breakout strategy (strategies/breakout_bracket.py) "
-                                   "on the bundled ETH/BTC 5-minute bars, for the KuCoin and the Crypto.com dialect.")
+                                   "on the bundled ETH/BTC 5-minute bars, for the " + venues.names("and") + " dialects.")
     p.set_defaults(func=cmd_demo, symbol=DEFAULT_SYMBOL, cash=DEFAULT_CASH, param=None)
     _outputs(p)
 

@@ -26,4 +26,13 @@ def exchange(id: str, config: dict | None = None):
     return cls(config or {})
 
 
+def __getattr__(name: str):
+    # every registered venue's async class by its id (bracket_plugin.async_support.binance)
+    from ..venues import known, profile
+
+    if known(name):
+        return profile(name).exchange_class(asynchronous=True)
+    raise AttributeError(f'module {__name__!r} has no attribute {name!r}')
+
+
 __all__ = ['kucoin', 'cryptocom', 'exchange']

@@ -214,7 +214,8 @@ def _plan_oto(spec, has, exchange_id, slippage) -> Plan:
     entry = spec.entry
     exits = spec.exits
     tp, sl = spec.leg(TAKE_PROFIT), spec.leg(STOP_LOSS)
-    native_entry = entry.kind in (MARKET, LIMIT)
+    venue = find(exchange_id)
+    native_entry = entry.kind in (venue.native_entry_kinds if venue is not None else (MARKET, LIMIT))
     if native_entry and spec.kind == OTOCO and has.get('createOtocoOrder'):
         params = {'entryType': entry.kind}
         sll = stop_limit_price(sl, exchange_id, slippage)

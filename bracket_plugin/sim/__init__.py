@@ -1,4 +1,4 @@
-"""Loopback exchange simulator: KuCoin and Crypto.com REST dialects over a bar-replay engine."""
+"""Loopback exchange simulator: the REST dialects of the registered venues over a bar-replay engine."""
 from bracket_plugin.sim.venue import Venue
 
 __all__ = ["Venue"]

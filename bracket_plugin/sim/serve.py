@@ -42,8 +42,8 @@ def _speed(text: str) -> float:
 
 def add_subcommand(subparsers) -> None:
     p = subparsers.add_parser(
-        "serve", help="serve the KuCoin and Crypto.com dialects on 127.0.0.1",
-        description="Replay OHLCV bars behind a loopback exchange that speaks KuCoin's and Crypto.com's REST "
+        "serve", help=f"serve the {venues.names('and')} dialects on 127.0.0.1",
+        description=f"Replay OHLCV bars behind a loopback exchange that speaks the REST dialects of {venues.names('and')}; "
                     "dialects. Point ccxt (or the exchanges' own SDKs) at the printed URL with the printed credentials.")
     p.add_argument("--data", metavar="FILE", default=None,
                    help="CSV of bars (timestamp ms,open,high,low,close,volume); default: the bundled ETH/BTC 5m bars")

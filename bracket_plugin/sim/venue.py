@@ -95,7 +95,7 @@ def market_rules(symbol: str, bars: list[Bar], exchange_id: str, description: di
 
 
 class Venue:
-    """A loopback exchange (KuCoin and Crypto.com dialects) replaying OHLCV bars.
+    """A loopback exchange (the registered venues' dialects) replaying OHLCV bars.
 
     data: CSV path (with `symbol`) or {symbol: path}; balances: starting totals per currency
     (default: default_balances); mode 'step' (clock moves on step()) or 'realtime' (`speed` bars

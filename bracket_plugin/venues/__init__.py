@@ -52,6 +52,8 @@ class VenueProfile:
     key_env: dict                    # ccxt credential field -> environment variable
     sim: SimDefaults
     notes: tuple = ()                # rules worth telling a trader, one line each
+    # entry kinds an OTO / OTOCO may start with ('limit', 'market'); others are managed
+    native_entry_kinds: frozenset = frozenset({'limit', 'market'})
 
     def exchange_class(self, asynchronous: bool = False):
         module, _, attr = (self.async_class if asynchronous else self.sync_class).partition(':')
@@ -97,3 +99,9 @@ def find(venue_id) -> VenueProfile | None:
 
 def profiles() -> list[VenueProfile]:
     return [profile(v) for v in _MODULES]
+
+
+def names(conjunction: str = 'or') -> str:
+    """The registered venues as traders write them: 'KuCoin, Crypto.com or Binance'."""
+    *rest, last = [p.name for p in profiles()]
+    return f'{", ".join(rest)} {conjunction} {last}' if rest else last
