@@ -159,7 +159,8 @@ def make_strategy():
 def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     p.add_argument('--url', required=True, help='venue base URL (control endpoints /sim/step, /sim/status)')
-    p.add_argument('--exchange', required=True, choices=('kucoin', 'cryptocom'))
+    from bracket_plugin import venues
+    p.add_argument('--exchange', required=True, choices=venues.ids())
     p.add_argument('--config', required=True, help='ccxt config as JSON (Venue.ccxt_config)')
     p.add_argument('--journal', required=True)
     p.add_argument('--plan', required=True, help='plan file (JSON list of items)')

@@ -11,9 +11,9 @@ from bracket_plugin.backtrader import BracketStore
 from bracket_plugin.backtrader.paper import paper_exchange
 from bracket_plugin.backtrader.planner import LIMIT, OCO, STOP, STOP_LOSS, TAKE_PROFIT, BracketSpec, LegSpec
 from bracket_plugin.sim import Venue
+from conformance import VENUES, facts
 
 SYM = 'ETH/BTC'
-CREATE = {'kucoin': r'/kucoin/api/v3/oco/order$', 'cryptocom': r'private/advanced/create-oco$'}
 FAULTS = [
     dict(kind='lose_response'),
     dict(kind='http_5xx', status=503),
@@ -24,7 +24,6 @@ FAULTS = [
     dict(kind='lose_response', lookup='http_5xx'),   # the lookup that follows fails too
     dict(kind='http_429', lookup='reset'),
 ]
-LOOKUP = {'kucoin': r'/oco/client-order/', 'cryptocom': r'private/advanced/get-order-detail$'}
 
 
 @pytest.fixture(scope='module')
@@ -40,7 +39,7 @@ def oco(px):
                                   LegSpec(STOP_LOSS, 'sell', 1.0, STOP, trigger=t(px * 0.98))))
 
 
-@pytest.mark.parametrize('exchange_id', ['kucoin', 'cryptocom'])
+@pytest.mark.parametrize('exchange_id', VENUES)
 @pytest.mark.parametrize('fault', FAULTS, ids=lambda f: f['kind'] + str(f.get('status', '')) + ('+lookup-' + f['lookup'] if 'lookup' in f else ''))
 def test_list_create_under_fault_is_placed_exactly_once(data, exchange_id, fault):
     with Venue(data=str(data), symbol=SYM, start=100, exchanges=(exchange_id,)) as venue:
@@ -50,9 +49,9 @@ def test_list_create_under_fault_is_placed_exactly_once(data, exchange_id, fault
         engine = venue.engine_for(exchange_id)
         fault = dict(fault)
         lookup = fault.pop('lookup', None)
-        rule = venue.faults.add(pattern=CREATE[exchange_id], **fault)
+        rule = venue.faults.add(pattern=facts(exchange_id).OCO_CREATE, **fault)
         if lookup:
-            lookup_rule = venue.faults.add(pattern=LOOKUP[exchange_id], kind=lookup)
+            lookup_rule = venue.faults.add(pattern=facts(exchange_id).LIST_LOOKUP, kind=lookup)
         group = store.submit(oco(float(engine.last_price(SYM))))
         assert rule.fired == 1
         if lookup:
@@ -88,10 +87,7 @@ def test_fill_polling_survives_429(data):
         assert len(filled) == 1 and store.journal.net_position(SYM) == -1.0
 
 
-SINGLE_CREATE = {'kucoin': r'/orders$', 'cryptocom': r'private/create-order$'}
-
-
-@pytest.mark.parametrize('exchange_id', ['kucoin', 'cryptocom'])
+@pytest.mark.parametrize('exchange_id', VENUES)
 @pytest.mark.parametrize('kind', ['lose_response', 'http_5xx', 'reset', 'http_429'])
 def test_single_order_create_under_fault_is_placed_exactly_once(data, exchange_id, kind):
     from bracket_plugin.backtrader.planner import ENTRY, SINGLE
@@ -100,7 +96,7 @@ def test_single_order_create_under_fault_is_placed_exactly_once(data, exchange_i
         ex.timeout = 700
         store = BracketStore(ex, journal=':memory:', retry_delay=0.01)
         engine = venue.engine_for(exchange_id)
-        rule = venue.faults.add(pattern=SINGLE_CREATE[exchange_id], kind=kind, method='POST')
+        rule = venue.faults.add(pattern=facts(exchange_id).SINGLE_CREATE, kind=kind, method='POST')
         px = round(float(engine.last_price(SYM)) * 0.5, 6)
         group = store.submit(BracketSpec(SINGLE, SYM, (LegSpec(ENTRY, 'buy', 1.0, LIMIT, price=px),)))
         assert rule.fired == 1

@@ -17,6 +17,7 @@ from bracket_plugin.examples.oco_exit import OcoExit
 from bracket_plugin.examples.short_bracket import ShortBracket
 from bracket_plugin.runs import run_backtest
 from bracket_plugin.sim import Venue
+from conformance import VENUES
 
 NO_LISTS = {'has': {'createOcoOrder': False, 'createOtoOrder': False, 'createOtocoOrder': False}}
 
@@ -32,7 +33,7 @@ def _next_bar(iso):
     return (dt.datetime.fromisoformat(iso) + dt.timedelta(minutes=5)).isoformat()
 
 
-@pytest.mark.parametrize('exchange_id', ['kucoin', 'cryptocom'])
+@pytest.mark.parametrize('exchange_id', VENUES)
 @pytest.mark.parametrize('strategy', [BreakoutBracket, OcoExit, ShortBracket], ids=lambda s: s.__name__)
 def test_managed_stop_fills_one_bar_later_at_the_open_everything_else_equal(strategy, exchange_id, slice_path):
     bars = read_bars(slice_path)

@@ -16,6 +16,7 @@ import pytest
 from bracket_plugin.backtrader.paper import run_paper
 from bracket_plugin.backtrader.planner import exit_amount, floor_lot
 from bracket_plugin.sim import Venue
+from conformance import VENUES, native_brackets
 
 SIZE = 40.0             # ETH; at 1% of bars of a few hundred ETH, each order needs several bars
 FRACTION = '0.01'
@@ -140,7 +141,7 @@ def assert_partial_then_completed(notes, size):
     assert sizes[-1] == pytest.approx(size, abs=1e-9)
 
 
-@pytest.mark.parametrize('exchange_id', ['kucoin', 'cryptocom'])
+@pytest.mark.parametrize('exchange_id', VENUES)
 def test_bracket_entry_fills_partially_exits_follow_the_filled_entry(exchange_id, slice_path):
     log, (positions, snapshots), engine, fills, orders, still_open, lists = run(PartialBracket, exchange_id, slice_path)
 
@@ -176,11 +177,11 @@ def test_bracket_entry_fills_partially_exits_follow_the_filled_entry(exchange_id
         for side, role, status, amount, filled in snap:
             if side == 'sell':
                 assert complete or (status not in LIVE and filled == 0), (role, status, e)
-                if exchange_id == 'kucoin':
-                    assert complete   # the managed OCO is placed only after the entry filled
+                if not native_brackets(exchange_id):
+                    assert complete   # the managed exits are placed only after the entry filled
     assert part_filled_seen
-    # Crypto.com holds the OTOCO's exits on the venue, pending, while the entry fills
-    assert pending_exits_seen == (exchange_id == 'cryptocom')
+    # a native OTOCO's exits wait on the venue, pending, while the entry fills
+    assert pending_exits_seen == native_brackets(exchange_id)
     # the exits' fills come after the entry's last fill; no exit notification before its Completed
     exit_fills = [f for f in fills if f.side == 'sell']
     assert exit_fills and min(f.ts for f in exit_fills) > max(f.ts for f in entry_fills)
@@ -209,7 +210,7 @@ def test_bracket_entry_fills_partially_exits_follow_the_filled_entry(exchange_id
     assert all(lst.status != 'open' for lst in lists)
 
 
-@pytest.mark.parametrize('exchange_id', ['kucoin', 'cryptocom'])
+@pytest.mark.parametrize('exchange_id', VENUES)
 def test_oco_exit_partial_fill_of_one_leg_cancels_the_other(exchange_id, slice_path):
     log, (positions, snapshots), engine, fills, orders, still_open, lists = run(PartialOcoExit, exchange_id, slice_path)
     (buy,) = [o for o in orders if o.side == 'buy']

@@ -14,11 +14,10 @@ from bracket_plugin.backtrader.paper import paper_exchange
 from bracket_plugin.backtrader.planner import (ENTRY, LIMIT, MARKET, OCO, OTOCO, STOP, STOP_LOSS, TAKE_PROFIT,
                                                BracketSpec, LegSpec, exit_amount)
 from bracket_plugin.sim import Venue
+from bracket_plugin import venues
+from conformance import NO_LISTS, VENUES, bracket_modes, facts, native_brackets
 
 SYM = 'ETH/BTC'
-NO_LISTS = {'has': {'createOcoOrder': False, 'createOtoOrder': False, 'createOtocoOrder': False}}
-CANCEL = {'kucoin': r'/api/v1/orders/[^/]+$', 'cryptocom': r'private/cancel-order$'}
-FILLS = {'kucoin': r'/api/v1/fills', 'cryptocom': r'private/get-trades$'}
 
 
 @pytest.fixture()
@@ -62,7 +61,7 @@ def run(venue, ex_id, store, cond, limit=300):
     return cond()
 
 
-@pytest.mark.parametrize('ex_id', ['kucoin', 'cryptocom'])
+@pytest.mark.parametrize('ex_id', VENUES)
 def test_lost_cancel_answer_of_the_resting_leg_still_sends_the_watched_stop(venue, ex_id):
     """Managed OCO: the stop fires, the cancel of the resting limit is processed but its answer
     lost; the repeated cancel's OrderNotFound is settled by reading the order: canceled, so the
@@ -72,7 +71,8 @@ def test_lost_cancel_answer_of_the_resting_leg_still_sends_the_watched_stop(venu
     spec = BracketSpec(OCO, SYM, (LegSpec(TAKE_PROFIT, 'sell', 1.0, LIMIT, price=tick(px * 1.5)),
                                   LegSpec(STOP_LOSS, 'sell', 1.0, STOP, trigger=tick(px * 0.999))))
     group = store.submit(spec)
-    rule = venue.faults.add(pattern=CANCEL[ex_id], kind='lose_response', method='DELETE' if ex_id == 'kucoin' else None)
+    pattern, method = facts(ex_id).SINGLE_CANCEL
+    rule = venue.faults.add(pattern=pattern, kind='lose_response', method=method)
     assert run(venue, ex_id, store, lambda: group.done)
     assert rule.fired == 1
     assert group.legs[STOP_LOSS].status == 'filled' and group.legs[TAKE_PROFIT].status == 'canceled'
@@ -81,12 +81,11 @@ def test_lost_cancel_answer_of_the_resting_leg_still_sends_the_watched_stop(venu
     assert sorted(o.status for o in orders) == ['canceled', 'filled']
 
 
-@pytest.mark.parametrize('ex_id', ['kucoin', 'cryptocom'])
+@pytest.mark.parametrize('ex_id', VENUES)
 def test_create_processed_while_lookups_fail_is_placed_once_under_one_client_id(venue, ex_id):
     store = store_for(venue, ex_id)
     store.exchange.timeout = 700
-    create = {'kucoin': r'/api/v3/oco/order$', 'cryptocom': r'private/advanced/create-oco$'}[ex_id]
-    lookup = {'kucoin': r'/oco/client-order/', 'cryptocom': r'private/advanced/get-order-detail$'}[ex_id]
+    create, lookup = facts(ex_id).OCO_CREATE, facts(ex_id).LIST_LOOKUP
     venue.faults.add(pattern=create, kind='lose_response')
     failing = venue.faults.add(pattern=lookup, kind='http_5xx', count=8)   # more than one cycle's tries
     px = last(venue, ex_id)
@@ -105,7 +104,7 @@ def test_create_processed_while_lookups_fail_is_placed_once_under_one_client_id(
     assert group.legs[TAKE_PROFIT].list_id == lst.id
 
 
-@pytest.mark.parametrize('ex_id', ['kucoin', 'cryptocom'])
+@pytest.mark.parametrize('ex_id', VENUES)
 def test_late_processed_create_is_not_doubled(venue, ex_id):
     """The venue processes the create after the client gave up (and after the first look-up said
     it had no such order): the resend under the same client id is refused as a duplicate, or the
@@ -115,7 +114,7 @@ def test_late_processed_create_is_not_doubled(venue, ex_id):
         pytest.skip('simulator without late processing')
     store = store_for(venue, ex_id)
     store.exchange.timeout = 500
-    create = {'kucoin': r'/api/v1/orders$', 'cryptocom': r'private/create-order$'}[ex_id]
+    create = facts(ex_id).SINGLE_CREATE
     venue.faults.add(pattern=create, kind='late', delay=1.0, method='POST')
     px = tick(last(venue, ex_id) * 0.5)
     group = store.submit(BracketSpec('single', SYM, (LegSpec(ENTRY, 'buy', 1.0, LIMIT, price=px),)))
@@ -127,7 +126,7 @@ def test_late_processed_create_is_not_doubled(venue, ex_id):
     assert group.legs[ENTRY].order_id == orders[0].id and group.legs[ENTRY].status == 'open'
 
 
-@pytest.mark.parametrize('ex_id', ['kucoin', 'cryptocom'])
+@pytest.mark.parametrize('ex_id', VENUES)
 def test_fills_beyond_one_page_are_all_read(venue, ex_id):
     """Another bot fills many orders on the account after our entry filled: more fills since the
     cursor than a page holds. Our entry's fill, the oldest, is still found and its exits placed."""
@@ -148,10 +147,12 @@ def test_fills_beyond_one_page_are_all_read(venue, ex_id):
     assert group.legs[ENTRY].status == 'filled'
     assert group.legs[TAKE_PROFIT].status == 'open'       # the exits went out
     # and no fill of the other bot was taken for ours (Crypto.com: less the buy's fee, paid in ETH)
-    assert store.journal.net_position(SYM) == pytest.approx(1.0 - (0.00075 if ex_id == 'cryptocom' else 0.0))
+    profile = venues.profile(ex_id)
+    assert store.journal.net_position(SYM) == pytest.approx(
+        1.0 - (float(profile.taker_fee) if profile.fee_currency == venues.RECEIVED else 0.0))
 
 
-@pytest.mark.parametrize('ex_id', ['kucoin', 'cryptocom'])
+@pytest.mark.parametrize('ex_id', VENUES)
 def test_entry_canceled_by_someone_else_reaches_the_strategy_within_the_reconcile_interval(venue, ex_id):
     store = store_for(venue, ex_id, NO_LISTS, reconcile_every=3)
     px = last(venue, ex_id)
@@ -168,14 +169,16 @@ def test_entry_canceled_by_someone_else_reaches_the_strategy_within_the_reconcil
     assert sorted(canceled) == [ENTRY, STOP_LOSS, TAKE_PROFIT]
 
 
-@pytest.mark.parametrize('ex_id', ['kucoin', 'cryptocom'])
+@pytest.mark.parametrize('ex_id', VENUES)
 def test_exits_canceled_by_someone_else_are_reported_unprotected_within_the_interval(venue, ex_id):
     store = store_for(venue, ex_id, reconcile_every=3)
     px = last(venue, ex_id)
     spec = BracketSpec(OCO, SYM, (LegSpec(TAKE_PROFIT, 'sell', 1.0, LIMIT, price=tick(px * 1.5)),
                                   LegSpec(STOP_LOSS, 'sell', 1.0, STOP, trigger=tick(px * 0.5))))
-    otoco = BracketSpec(OTOCO, SYM, (LegSpec(ENTRY, 'buy', 1.0, MARKET),) + spec.legs)
-    if ex_id == 'kucoin':
+    profile = venues.profile(ex_id)
+    if 'otoco' in profile.native and MARKET in profile.native_entry_kinds:   # a native OTOCO with a market entry
+        otoco = BracketSpec(OTOCO, SYM, (LegSpec(ENTRY, 'buy', 1.0, MARKET),) + spec.legs)
+    else:
         otoco = BracketSpec(OTOCO, SYM, (LegSpec(ENTRY, 'buy', 1.0, LIMIT, price=tick(px * 1.01)),) + spec.legs)
     group = store.submit(otoco)
     assert run(venue, ex_id, store, lambda: group.legs[ENTRY].status == 'filled', limit=20)
@@ -195,8 +198,9 @@ def bracket_client(venue, ex_id):
     return bracket_plugin.exchange(ex_id, dict(venue.ccxt_config(ex_id), enableRateLimit=False))
 
 
-@pytest.mark.parametrize('ex_id,skew', [('kucoin', 6_000), ('cryptocom', 61_000)])
-def test_clock_ahead_of_the_venue_is_measured_and_corrected(venue, ex_id, skew):
+@pytest.mark.parametrize('ex_id', VENUES)
+def test_clock_ahead_of_the_venue_is_measured_and_corrected(venue, ex_id):
+    skew = facts(ex_id).CLOCK_SKEW_REFUSED_MS
     store = store_for(venue, ex_id)
     ex = store.exchange
     ex.milliseconds = lambda: int(time.time() * 1000) + skew     # the client's clock runs ahead
@@ -207,7 +211,7 @@ def test_clock_ahead_of_the_venue_is_measured_and_corrected(venue, ex_id, skew):
     assert store.policy.calls['load_time_difference'] == 1
 
 
-@pytest.mark.parametrize('ex_id', ['kucoin', 'cryptocom'])
+@pytest.mark.parametrize('ex_id', VENUES)
 def test_clock_refusal_that_persists_is_rejected_with_what_to_fix(venue, ex_id):
     store = store_for(venue, ex_id)
     ex = store.exchange
@@ -260,8 +264,7 @@ def test_cash_and_value_after_a_restart_come_from_the_journal(bundled_slice, tmp
         store.journal.close()
 
 
-@pytest.mark.parametrize('ex_id,caps', [('kucoin', None), ('cryptocom', NO_LISTS), ('cryptocom', None)],
-                         ids=['kucoin-managed', 'cryptocom-managed', 'cryptocom-native'])
+@pytest.mark.parametrize('ex_id,caps', bracket_modes())
 @pytest.mark.parametrize('protect', [False, True])
 def test_part_filled_entry_canceled_by_the_strategy(bundled_slice, ex_id, caps, protect):
     """A part-filled entry that the strategy cancels: reported unprotected, or (opt-in) protected
@@ -293,7 +296,7 @@ def test_part_filled_entry_canceled_by_the_strategy(bundled_slice, ex_id, caps, 
             assert 'part-filled' in msg and group.key in msg
 
 
-@pytest.mark.parametrize('ex_id', ['kucoin', 'cryptocom'])
+@pytest.mark.parametrize('ex_id', VENUES)
 def test_strategy_cancel_of_an_entry_someone_else_canceled_is_answered_at_once(venue, ex_id):
     """The venue answers the cancel with OrderNotFound: a question, settled by reading the order
     (canceled), so the strategy gets Canceled now, not never."""
@@ -310,11 +313,9 @@ def test_strategy_cancel_of_an_entry_someone_else_canceled_is_answered_at_once(v
     assert sorted(ev[2]) == [ENTRY, STOP_LOSS, TAKE_PROFIT]
 
 
-@pytest.mark.parametrize('ex_id,caps,cancel', [
-    ('kucoin', NO_LISTS, r'/api/v1/orders/[^/]+$'),
-    ('cryptocom', NO_LISTS, r'private/cancel-order$'),
-    ('cryptocom', None, r'private/advanced/cancel-otoco$')], ids=['kucoin-managed', 'cryptocom-managed', 'cryptocom-native'])
-def test_entry_fill_that_wins_the_race_with_a_failing_cancel_keeps_the_exits(venue, ex_id, caps, cancel):
+@pytest.mark.parametrize('ex_id,caps', bracket_modes())
+def test_entry_fill_that_wins_the_race_with_a_failing_cancel_keeps_the_exits(venue, ex_id, caps):
+    cancel = facts(ex_id).BRACKET_LIST_CANCEL if native_brackets(ex_id, caps) else facts(ex_id).SINGLE_CANCEL[0]
     """The strategy cancels a bracket, the cancel does not get through (5xx) while the entry fills:
     the cancel is void, the exits protect the position (and are not canceled by a later resend)."""
     store = store_for(venue, ex_id, caps)

@@ -17,6 +17,7 @@ from bracket_plugin.examples.oco_exit import OcoExit
 from bracket_plugin.examples.short_bracket import ShortBracket
 from bracket_plugin.runs import run_backtest
 from bracket_plugin.sim.venue import EXCHANGE_RULES
+from conformance import VENUES, facts
 
 STRATEGIES = [BreakoutBracket, OcoExit, ShortBracket]
 FEES = {ex: float(rules['taker_fee']) for ex, rules in EXCHANGE_RULES.items()}
@@ -24,7 +25,7 @@ FEES = {ex: float(rules['taker_fee']) for ex, rules in EXCHANGE_RULES.items()}
 
 
 
-@pytest.mark.parametrize('exchange_id', ['kucoin', 'cryptocom'])
+@pytest.mark.parametrize('exchange_id', VENUES)
 @pytest.mark.parametrize('strategy', STRATEGIES, ids=lambda s: s.__name__)
 def test_paper_trades_equal_backtest_on_a_slice(strategy, exchange_id, slice_path):
     back = run_backtest(strategy, slice_path, cash=1.0, commission=FEES[exchange_id])
@@ -50,11 +51,8 @@ def test_paper_trades_equal_backtest_on_a_slice(strategy, exchange_id, slice_pat
             assert b['size'] / (1 - rate) - 0.0001 < p['size'] < b['size'] / (1 - rate) + 0.0001
 
 
-KUCOIN_KNOWN = {('ShortBracket', '2018-01-16T08:30:00')}
-
-
 @pytest.mark.slow
-@pytest.mark.parametrize('exchange_id', ['kucoin', 'cryptocom'])
+@pytest.mark.parametrize('exchange_id', VENUES)
 @pytest.mark.parametrize('strategy', STRATEGIES, ids=lambda s: s.__name__)
 def test_paper_trades_equal_backtest_on_all_bundled_bars(strategy, exchange_id):
     data = bundled_data_path()
@@ -64,7 +62,7 @@ def test_paper_trades_equal_backtest_on_all_bundled_bars(strategy, exchange_id):
     assert venue.trades == paper.trades and venue.fills == paper.fills   # the venue backtest, on every bar
     assert len(back.trades) >= 30
     assert len(paper.trades) == len(back.trades)
-    known = KUCOIN_KNOWN if exchange_id == 'kucoin' else set()
+    known = facts(exchange_id).KNOWN_PARITY_DIFFERENCES
     differing = {(strategy.__name__, b['entry_time']) for b, p in zip(back.trades, paper.trades) if b != p}
     assert differing == {k for k in known if k[0] == strategy.__name__}
     for b, p in zip(back.trades, paper.trades):
@@ -73,21 +71,13 @@ def test_paper_trades_equal_backtest_on_all_bundled_bars(strategy, exchange_id):
             assert b['exit_time'] == p['exit_time']
 
 
-FAULTS = {
-    'kucoin': [(r'/api/v3/oco/order$', 'lose_response', 2), (r'fills', 'http_429', 3), (r'candles', 'reset', 2),
-               (r'/api/v1/(hf/)?orders', 'http_5xx', 2)],
-    'cryptocom': [(r'create-otoco$', 'lose_response', 2), (r'get-trades', 'reset', 3), (r'get-candlestick', 'reset', 2),
-                  (r'create-oco$', 'http_429', 1)],
-}
-
-
-@pytest.mark.parametrize('exchange_id', ['kucoin', 'cryptocom'])
+@pytest.mark.parametrize('exchange_id', VENUES)
 @pytest.mark.parametrize('strategy', [BreakoutBracket, OcoExit], ids=lambda s: s.__name__)
 def test_parity_holds_under_injected_faults(strategy, exchange_id, slice_path):
     from bracket_plugin.sim import Venue
     back = run_backtest(strategy, slice_path, cash=1.0, commission=FEES[exchange_id])
     with Venue(data=str(slice_path), symbol='ETH/BTC', exchanges=(exchange_id,)) as venue:
-        rules = [venue.faults.add(pattern=p, kind=k, count=n) for p, k, n in FAULTS[exchange_id]]
+        rules = [venue.faults.add(pattern=p, kind=k, count=n) for p, k, n in facts(exchange_id).RUN_FAULTS]
         paper = run_paper(strategy, exchange_id, slice_path, cash=1.0, venue=venue,
                           store_kwargs={'retry_delay': 0.01})
         fired = sum(r.fired for r in rules)

@@ -13,9 +13,9 @@ from bracket_plugin.backtrader.paper import run_paper
 from bracket_plugin.examples.breakout_bracket import BreakoutBracket
 from bracket_plugin.sim import Venue
 from bracket_plugin.sim.venue import DEFAULT_CREDENTIALS
+from conformance import VENUES, facts
 
 ROOT = Path(__file__).resolve().parents[2]
-LIST_CREATE = {'kucoin': r'/api/v3/oco/order$', 'cryptocom': r'advanced/create-otoco$'}
 
 
 def secrets_of(exchange_id):
@@ -28,12 +28,12 @@ def assert_clean(blob: bytes, exchange_id):
         assert secret.encode() not in blob
 
 
-@pytest.mark.parametrize('exchange_id', ['kucoin', 'cryptocom'])
+@pytest.mark.parametrize('exchange_id', VENUES)
 def test_journal_and_logs_hold_no_secret(exchange_id, slice_path, tmp_path, caplog):
     journal = tmp_path / 'journal.sqlite'
     caplog.set_level(logging.DEBUG)   # every logger, ccxt's request log included
     with Venue(data=str(slice_path), symbol='ETH/BTC', exchanges=(exchange_id,)) as venue:
-        lost = venue.faults.add(pattern=LIST_CREATE[exchange_id], kind='lose_response', count=1, method='POST')
+        lost = venue.faults.add(pattern=facts(exchange_id).BRACKET_LIST_CREATE, kind='lose_response', count=1, method='POST')
         result = run_paper(BreakoutBracket, exchange_id, slice_path, cash=1.0, journal=str(journal), venue=venue)
     assert result.trades, 'the run must trade, or it proves nothing'
     assert lost.fired == 1, 'a create answer must have been lost, so the lookup path ran'
@@ -54,7 +54,7 @@ def test_cli_run_files_and_output_hold_no_secret(slice_path, tmp_path):
     assert_clean(done.stdout + done.stderr + b''.join(p.read_bytes() for p in files), 'kucoin')
 
 
-@pytest.mark.parametrize('exchange_id', ['kucoin', 'cryptocom'])
+@pytest.mark.parametrize('exchange_id', VENUES)
 def test_verbose_output_through_the_store_holds_no_secret(exchange_id, bundled_slice, capsys):
     data = bundled_slice(120)
     with Venue(data=str(data), symbol='ETH/BTC', exchanges=(exchange_id,)) as venue:

@@ -6,9 +6,11 @@ import asyncio
 import ccxt
 import pytest
 
+from bracket_plugin import venues
+from conformance import VENUES
 from simfixtures import START, SYMBOL, client, venue  # noqa: F401  (fixture)
 
-EXCHANGES = ["kucoin", "cryptocom"]
+EXCHANGES = VENUES
 
 
 @pytest.mark.parametrize("exchange_id", EXCHANGES)
@@ -63,8 +65,12 @@ def test_orders_and_fills_sync(venue, exchange_id):
     buy = ex.create_order(SYMBOL, "limit", "buy", 1, 0.05)  # far below: rests
     sell = ex.create_order(SYMBOL, "market", "sell", 0.5)
     assert ex.fetch_order(buy["id"], SYMBOL)["status"] == "open"
-    # KuCoin holds the fee with the cost; Crypto.com takes a buy's fee out of the ETH it receives
-    assert ex.fetch_balance()["BTC"]["used"] == pytest.approx(0.05 * 1.001 if exchange_id == "kucoin" else 0.05)
+    # a venue charging fees in the quote holds the fee with the cost; one charging the asset
+    # received takes a buy's fee out of the ETH it receives
+    profile = venues.profile(exchange_id)
+    fee_rate = float(profile.taker_fee)
+    held = 0.05 * (1 + float(profile.maker_fee)) if profile.fee_currency == venues.QUOTE else 0.05
+    assert ex.fetch_balance()["BTC"]["used"] == pytest.approx(held)
     assert {o["id"] for o in ex.fetch_open_orders(SYMBOL)} == {buy["id"], sell["id"]}
     assert ex.fetch_my_trades(SYMBOL) == []  # nothing fills at placement
     venue.step()
@@ -72,7 +78,6 @@ def test_orders_and_fills_sync(venue, exchange_id):
     assert (done["status"], done["filled"], done["average"]) == ("closed", 0.5, float(nxt.open))
     trades = ex.fetch_my_trades(SYMBOL)
     assert [(t["order"], t["side"], t["amount"], t["price"]) for t in trades] == [(sell["id"], "sell", 0.5, float(nxt.open))]
-    fee_rate = 0.001 if exchange_id == "kucoin" else 0.00075
     assert trades[0]["fee"]["currency"] == "BTC" and trades[0]["fee"]["cost"] == pytest.approx(0.5 * float(nxt.open) * fee_rate)
     ex.cancel_order(buy["id"], SYMBOL)
     assert ex.fetch_order(buy["id"], SYMBOL)["status"] == "canceled"
@@ -94,7 +99,7 @@ def test_stop_orders_trigger_on_bars(venue, exchange_id):
     trigger = float(round(last * 99 / 100, 6))
     params = {"stopLossPrice": trigger}
     stop = ex.create_order(SYMBOL, "market", "sell", 1, None, params)
-    fetch_params = {"trigger": True} if exchange_id == "kucoin" else {}
+    fetch_params = {"trigger": True} if venues.profile(exchange_id).separate_trigger_orders else {}
     assert ex.fetch_order(stop["id"], SYMBOL, fetch_params)["status"] == "open"
     for _ in range(k - START + 1):
         venue.step()

@@ -9,6 +9,7 @@ import pytest
 import bracket_plugin
 import bracket_plugin.async_support as bp_async
 from simfixtures import START, SYMBOL, venue  # noqa: F401  (fixture)
+from conformance import VENUES
 
 TICK = Decimal("0.000001")
 
@@ -28,7 +29,7 @@ def stop_bar(venue, level: Decimal) -> int:
     return next(i for i in range(START, len(bars)) if bars[i].low <= level)
 
 
-@pytest.mark.parametrize("exchange_id", ["kucoin", "cryptocom"])
+@pytest.mark.parametrize('exchange_id', VENUES)
 def test_oco_stop_fills_and_cancels_the_take_profit(venue, exchange_id):
     ex = make(venue, exchange_id)
     ex.load_markets()
@@ -53,7 +54,7 @@ def test_oco_stop_fills_and_cancels_the_take_profit(venue, exchange_id):
     assert ex.fetch_open_oco_orders(SYMBOL) == []
 
 
-@pytest.mark.parametrize("exchange_id", ["kucoin", "cryptocom"])
+@pytest.mark.parametrize('exchange_id', VENUES)
 def test_oco_cancel_releases_the_hold(venue, exchange_id):
     ex = make(venue, exchange_id)
     ex.load_markets()
@@ -137,7 +138,7 @@ def test_async_otoco_fill_cycle(venue):
     assert {o["role"]: o["status"] for o in done["orders"]} == {"entry": "closed", "stop_loss": "closed", "take_profit": "canceled"}
 
 
-@pytest.mark.parametrize("exchange_id", ["kucoin", "cryptocom"])
+@pytest.mark.parametrize('exchange_id', VENUES)
 def test_single_order_found_and_canceled_by_client_order_id(venue, exchange_id):
     ex = make(venue, exchange_id)
     ex.load_markets()

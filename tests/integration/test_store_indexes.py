@@ -10,6 +10,7 @@ from bracket_plugin.backtrader.paper import paper_exchange
 from bracket_plugin.backtrader.planner import (ENTRY, LIMIT, OTOCO, STOP, STOP_LOSS, TAKE_PROFIT, BracketSpec,
                                                LegSpec)
 from bracket_plugin.sim import Venue
+from conformance import VENUES
 
 SYM = 'ETH/BTC'
 MANAGED = {'has': {'createOcoOrder': False, 'createOtoOrder': False, 'createOtocoOrder': False}}
@@ -37,7 +38,7 @@ def assert_indexes(store):
                 assert store.groups[store._by_order[leg.order_id]].leg_by_order(leg.order_id) is not None
 
 
-@pytest.mark.parametrize('exchange_id,caps', [('kucoin', None), ('cryptocom', None), ('kucoin', MANAGED)])
+@pytest.mark.parametrize('exchange_id,caps', [(v, None) for v in VENUES] + [(VENUES[0], MANAGED)])
 def test_indexes_follow_every_change_and_a_restart(tmp_path, exchange_id, caps):
     path = tmp_path / 'bars.csv'
     path.write_text(''.join(bundled_data_path().read_text().splitlines(keepends=True)[:501]))

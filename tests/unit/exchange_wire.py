@@ -138,13 +138,15 @@ def markets(sep):
 
 
 def make(exchange_id, wire, is_async=False, **config):
+    """The venue's exchange class on the intercepted transport, with its test markets and the
+    credentials it takes (both from the venue's facts, tests/venue_facts/<id>.py)."""
+    from conformance import facts
+
     module = async_support if is_async else bracket_plugin
-    keys = dict(KEYS)
-    if exchange_id == 'cryptocom':
-        keys.pop('password')
+    keys = {k: KEYS[k] for k in facts(exchange_id).WIRE_CREDENTIALS}
     ex = getattr(module, exchange_id)({**keys, **config})
     ex.session = AsyncSession(wire) if is_async else SyncSession(wire)
-    ex.set_markets(markets('-' if exchange_id == 'kucoin' else '_'))
+    ex.set_markets(facts(exchange_id).wire_markets())
     return ex
 
 

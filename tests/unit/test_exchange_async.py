@@ -8,6 +8,7 @@ import pytest
 
 from bracket_plugin import async_support
 from exchange_wire import Wire, cryptocom_check_signature, kucoin_check_signature, make
+from conformance import VENUES, facts
 
 
 def run(exchange_id, replies, body):
@@ -108,14 +109,14 @@ def test_async_kucoin_has_no_oto():
     assert wire.sent == []
 
 
-@pytest.mark.parametrize('exchange_id', ['cryptocom', 'kucoin'])
+@pytest.mark.parametrize('exchange_id', VENUES)
 @pytest.mark.parametrize('status, body, cls', [
     (503, '<html><title>503 Service Temporarily Unavailable</title></html>', ccxt.ExchangeNotAvailable),
     (505, '<html>HTTP Version Not Supported</html>', ccxt.ExchangeNotAvailable),   # ccxt async would return the page
     (429, 'Too Many Requests', ccxt.RateLimitExceeded),
 ], ids=['503', '505', '429'])
 def test_async_http_error_without_exchange_code(exchange_id, status, body, cls):
-    stop_limit = 0.0499 if exchange_id == 'kucoin' else None
+    stop_limit = facts(exchange_id).OCO_STOP_LIMIT
     with pytest.raises(cls) as info:
         run(exchange_id, [(status, body)],
             lambda ex: ex.create_oco_order('ETH/BTC', 'sell', 0.01, 0.06, 0.05, stop_limit))

@@ -5,6 +5,7 @@ import pytest
 from bracket_plugin.exchanges.cryptocom import CRYPTOCOM_EXACT
 from bracket_plugin.exchanges.kucoin import kucoin_error_class
 from exchange_wire import Wire, make
+from conformance import VENUES, facts
 
 CDC_CASES = [
     (140001, 'API_DISABLED', ccxt.NotSupported),
@@ -96,11 +97,11 @@ HTTP_CASES = [
 
 
 def create_oco(exchange_id, ex):
-    stop_limit = 0.0499 if exchange_id == 'kucoin' else None
+    stop_limit = facts(exchange_id).OCO_STOP_LIMIT
     return ex.create_oco_order('ETH/BTC', 'sell', 0.01, 0.06, 0.05, stop_limit)
 
 
-@pytest.mark.parametrize('exchange_id', ['cryptocom', 'kucoin'])
+@pytest.mark.parametrize('exchange_id', VENUES)
 @pytest.mark.parametrize('status, body, cls', HTTP_CASES, ids=[str(c[0]) for c in HTTP_CASES])
 def test_http_error_without_exchange_code(exchange_id, status, body, cls):
     wire = Wire().reply((status, body))

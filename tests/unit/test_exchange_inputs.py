@@ -7,6 +7,7 @@ import ccxt
 import pytest
 
 from exchange_wire import Wire, cryptocom_check_signature, make
+from conformance import VENUES, facts
 
 OCO = dict(symbol='ETH/BTC', side='sell', amount=0.01, price=0.06, stop_price=0.05, stop_limit_price=0.0499)
 OTO = dict(symbol='ETH/BTC', side='buy', amount=0.01, price=0.05, stop_loss_price=0.045)
@@ -150,11 +151,9 @@ def test_cryptocom_extra_params_are_sent_as_strings_and_signed_as_the_exchange_d
     cryptocom_check_signature(sent)
 
 
-@pytest.mark.parametrize('exchange_id', ['kucoin', 'cryptocom'])
+@pytest.mark.parametrize('exchange_id', VENUES)
 def test_list_queries_take_params_none(exchange_id):
-    answer = ({'code': '200000', 'data': {'cancelledOrderIds': ['a', 'b']}} if exchange_id == 'kucoin'
-              else {'id': 1, 'method': 'x', 'code': 0})
-    wire = Wire().reply(answer)
+    wire = Wire().reply(facts(exchange_id).LIST_CANCELED)
     assert make(exchange_id, wire).cancel_oco_order('L1', 'ETH/BTC', None)['status'] == 'canceled'
     assert len(wire.sent) == 1
     refused(exchange_id, lambda ex: ex.fetch_open_oco_orders('ETH/BTC', params={'x': [1]}), ccxt.BadRequest,
@@ -177,7 +176,7 @@ BAD_SINGLE = [
 
 
 @pytest.mark.parametrize('is_async', [False, True], ids=['sync', 'async'])
-@pytest.mark.parametrize('exchange_id', ['kucoin', 'cryptocom'])
+@pytest.mark.parametrize('exchange_id', VENUES)
 @pytest.mark.parametrize('kw, exc, fragment', BAD_SINGLE, ids=[f'{e.__name__}-{f}'[:40] for _, e, f in BAD_SINGLE])
 def test_create_order_bad_input_is_refused_before_any_request(exchange_id, is_async, kw, exc, fragment):
     wire = Wire()   # no reply queued: any request would fail the test with an AssertionError
@@ -213,13 +212,12 @@ def test_create_order_list_param_crashing_cryptocom_signer_is_refused(is_async):
     assert wire.sent == []
 
 
-@pytest.mark.parametrize('exchange_id', ['kucoin', 'cryptocom'])
+@pytest.mark.parametrize('exchange_id', VENUES)
 def test_create_order_with_params_none_is_sent(exchange_id):
-    order = {'code': '200000', 'data': {'orderId': 'k1'}} if exchange_id == 'kucoin' else \
-        {'id': 1, 'method': 'private/create-order', 'code': 0, 'result': {'order_id': 'c1'}}
-    replies = [KUCOIN_ACCOUNT_MODE, order] if exchange_id == 'kucoin' else [order]
+    replies = facts(exchange_id).SINGLE_CREATED
     wire = Wire().reply(*replies)
-    assert make(exchange_id, wire).create_order('ETH/BTC', 'limit', 'buy', 0.01, 0.05, None)['id'] in ('k1', 'c1')
+    assert make(exchange_id, wire).create_order('ETH/BTC', 'limit', 'buy', 0.01, 0.05, None)['id'] == \
+        facts(exchange_id).SINGLE_CREATED_ID
     assert len(wire.sent) == len(replies)
 
 

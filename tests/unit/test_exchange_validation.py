@@ -6,6 +6,7 @@ import pytest
 from bracket_plugin import validation
 from bracket_plugin.model import Violation
 from exchange_wire import Wire, make
+from conformance import VENUES
 
 
 def rejected(exchange_id, call, exc, *fragments):
@@ -127,7 +128,7 @@ def test_cost_below_market_minimum():
 
 
 # ---- symbol ----
-@pytest.mark.parametrize('exchange_id', ['kucoin', 'cryptocom'])
+@pytest.mark.parametrize('exchange_id', VENUES)
 def test_unknown_symbol(exchange_id):
     rejected(exchange_id, lambda ex: ex.create_oco_order('NOPE/BTC', 'sell', 0.01, 0.06, 0.05, 0.0499),
              ccxt.BadSymbol, 'symbol', "'NOPE/BTC' is not a market")

@@ -1,0 +1,1 @@
+"""Per-venue facts for the conformance suite (see tests/conformance.py), one module per venue."""
