@@ -485,7 +485,7 @@ class BinanceDialect(DialectBase):
         cid = p.get(key)
         if cid in (None, ""):  # rest-api.md: "Automatically generated if not sent."
             return "".join(secrets.choice(ID_CHARS) for _ in range(22))
-        if len(cid) > 36 or any(ch not in ID_CHARS + "._:/-" for ch in cid):  # rest-api.md: ^[\.A-Z\:/a-z0-9_-]{1,36}$
+        if len(cid) > 36 or any(ch not in ID_CHARS + "._:/-_" for ch in cid):  # rest-api.md: ^[\.A-Z\:/a-z0-9_-]{1,36}$
             raise ApiError(-1100, f"Illegal characters found in parameter '{key}'; legal range is '^[\\.A-Z\\:/a-z0-9_-]{{1,36}}$'.")
         return cid
 
