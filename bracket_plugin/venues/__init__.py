@@ -15,6 +15,7 @@ from decimal import Decimal
 _MODULES = {
     'kucoin': 'bracket_plugin.venues.kucoin',
     'cryptocom': 'bracket_plugin.venues.cryptocom',
+    'binance': 'bracket_plugin.venues.binance',
 }
 
 QUOTE, RECEIVED = 'quote', 'received'     # the currency a fill's fee is charged in
