@@ -127,8 +127,9 @@ class BinanceOrderLists(OrderListBase):
     def describe(self):
         return self.deep_extend(super().describe(), {
             'has': dict(ORDER_LIST_HAS, createOtoOrderNetOfFee=True, createOtocoOrderNetOfFee=True),
-            # spot only: load_markets reads /api/v3/exchangeInfo, not the futures hosts nor margin pairs
-            'options': {'fetchMarkets': {'types': ['spot']}, 'fetchMargins': False},
+            # spot only: load_markets reads /api/v3/exchangeInfo alone, not the futures hosts, the margin
+            # pairs nor the wallet's coin list (sapi capital/config/getall); options may turn them back on
+            'options': {'fetchMarkets': {'types': ['spot']}, 'fetchMargins': False, 'fetchCurrencies': False},
         })
 
     # ---- credentials and errors ----
@@ -345,18 +346,49 @@ class BinanceOrderLists(OrderListBase):
         return {self.safe_string(r, 'orderId'): r for r in self.safe_list(raw, 'orderReports', [])}
 
     # ---- flows (see base.py) ----
-    def _flow_create(self, kind, net_of_fee, cid, request):
+    def _placed(self, symbol, request, prefixes) -> list[dict]:
+        """The legs just sent, from the request (in ccxt's order shape): OCO limit leg then stop leg;
+        OTO entry then exit; OTOCO entry, stop, take-profit. A net-of-fee leg's amount is not known yet."""
+        legs = []
+        for prefix in prefixes:
+            head = 'pending' if prefix.startswith('pending') else ('working' if prefix == 'working' else '')
+            side = request[head + 'Side' if head else 'side'].lower()
+            amount = request.get(head + 'Quantity' if head else 'quantity')
+            cid = request[prefix + 'ClientOrderId']
+            leg = self._placed_leg(symbol, side, request[prefix + 'Type'].lower(), amount or 0,
+                                   request.get(prefix + 'Price'), request.get(prefix + 'StopPrice'), cid,
+                                   ROLE_OF_SUFFIX[cid[-1]])
+            leg['amount'] = None if amount is None else leg['amount']
+            legs.append(leg)
+        return legs
+
+    def _flow_create(self, kind, net_of_fee, symbol, cid, request):
         response = yield (CREATE_METHOD[kind, net_of_fee], (request,))
-        out = self._parse_list(response, self._reports(response))
-        out['clientOrderId'] = out['clientOrderId'] or cid
-        return out
+        if kind == OCO:
+            prefixes = self._above_below(request['side'].lower())
+        else:
+            prefixes = ['working'] + (['pending'] if kind == OTO else
+                                      list(reversed(self._above_below(request['pendingSide'].lower(), 'pending'))))
+        legs = self._placed(symbol, request, prefixes)
+        ids = {self.safe_string(o, 'clientOrderId'): self.safe_string(o, 'orderId')
+               for o in self.safe_list(response, 'orders', [])}
+        reports = {self.safe_string(r, 'clientOrderId'): r for r in self.safe_list(response, 'orderReports', [])}
+        for leg in legs:
+            leg['id'] = ids.get(leg['clientOrderId'])
+            report = reports.get(leg['clientOrderId'])
+            if report is not None:   # e.g. a working leg filled at once
+                leg['status'] = self.safe_string(LEG_STATUS, self.safe_string(report, 'status'), OPEN)
+                leg['filled'] = self.safe_number(report, 'executedQty')
+        ts = self.safe_integer(response, 'transactionTime')
+        return self._order_list(id=self.safe_string(response, 'orderListId'), client_order_id=cid, symbol=symbol,
+                                kind=kind, status=OPEN, orders=legs, info=response, timestamp=ts)
 
     def _flow_create_oco(self, symbol, side, amount, price, stop_price, stop_limit_price, params):
         self._require('createOcoOrder')
         params = self._checked_params(params)
         yield from self._ensure_markets()
         cid, request = self._oco_request(symbol, side, amount, price, stop_price, stop_limit_price, params)
-        return (yield from self._flow_create(OCO, False, cid, request))
+        return (yield from self._flow_create(OCO, False, symbol, cid, request))
 
     def _flow_create_entry(self, kind, flag, net_of_fee, symbol, side, amount, price, stop_loss_price,
                            take_profit_price, params):
@@ -365,7 +397,7 @@ class BinanceOrderLists(OrderListBase):
         yield from self._ensure_markets()
         cid, request = self._entry_request(kind, symbol, side, amount, price, stop_loss_price, take_profit_price,
                                            params, net_of_fee)
-        return (yield from self._flow_create(kind, net_of_fee, cid, request))
+        return (yield from self._flow_create(kind, net_of_fee, symbol, cid, request))
 
     def _flow_create_oto(self, symbol, side, amount, price, stop_loss_price, take_profit_price, params):
         return self._flow_create_entry(OTO, 'createOtoOrder', False, symbol, side, amount, price, stop_loss_price,
