@@ -552,7 +552,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="compare the bundled breakout bracket strategy on the bundled data, for every exchange dialect",
                        description="Backtest vs paper trading of the bundled breakout strategy (strategies/breakout_bracket.py) "
                                    "on the bundled ETH/BTC 5-minute bars, for the " + venues.names("and") + " dialects.")
-    p.set_defaults(func=cmd_demo, symbol=DEFAULT_SYMBOL, cash=DEFAULT_CASH, param=None)
+    p.set_defaults(func=cmd_demo, symbol=DEFAULT_SYMBOL, cash=DEFAULT_CASH, param=None, mark_data=None)
     _outputs(p)
 
     _add_sim(sub)

@@ -18,13 +18,14 @@ import re
 from collections import deque
 
 import ccxt
+import ccxt.async_support as ccxt_async
 from ccxt.base.errors import (ArgumentsRequired, BadRequest, DuplicateOrderId, InvalidOrder, NotSupported,
                               OrderNotFound)
 
 from .. import validation as v
 from ..model import (CLOSED, ENTRY, ENTRY_MARKET, OCO, OPEN, OTO, OTOCO, REJECTED, STOP_LOSS, TAKE_PROFIT,
                      Violation, list_status)
-from .base import ORDER_LIST_HAS, OrderListBase, SyncShell
+from .base import ORDER_LIST_HAS, AsyncShell, OrderListBase, SyncShell
 
 # Binance `code` -> class where ccxt 4.5.90 has none or a looser one (it maps -1013 / -1111 to
 # BadRequest); checked before ccxt's tables. The answer's code and message stay in the text.
@@ -523,3 +524,9 @@ class BinanceOrderLists(OrderListBase):
 
 class binance(SyncShell, BinanceOrderLists, ccxt.binance):
     """ccxt.binance (spot) with Binance's OCO / OTO / OTOCO order lists and their net-of-fee twins."""
+
+
+class binance_async(AsyncShell, BinanceOrderLists, ccxt_async.binance):
+    """ccxt.async_support.binance (spot) with the same order lists, awaitable; reached as
+    bracket_plugin.async_support.binance (kept in this module: a submodule of that name would
+    shadow the package's lookup of registered venues)."""

@@ -328,3 +328,12 @@ def test_ctrl_c_message_is_the_command_that_resumes(tmp_path, monkeypatch, journ
     assert command == ["bracket-plugin", *same, "--journal", str(journal)]
     resumed = build_parser().parse_args(command[1:])
     assert vars(resumed) == {k: v for k, v in vars(args).items() if k != "argv"} | {"journal": str(journal)}
+
+
+@pytest.mark.parametrize("argv", [["demo"], ["backtest", "s.py"], ["compare", "s.py", "-x", "kucoin"],
+                                  ["live", "s.py", "-x", "kucoin"]], ids=lambda a: a[0])
+def test_every_run_command_gives_the_options_the_shared_run_helpers_read(argv):
+    # the demo runs the compare helpers with a parser of its own: each option they read must be there
+    args = build_parser().parse_args(argv)
+    assert (args.mark_data, args.param, args.cash) == (None, None, None)
+    assert args.symbol == "ETH/BTC"

@@ -506,8 +506,6 @@ def test_async_class_sends_the_same_requests():
     assert opo['type'] == 'oto' and 'pendingQuantity' not in signed(wire.sent[3])
 
 
-@pytest.mark.xfail(strict=True, reason='the submodule bracket_plugin/async_support/binance.py shadows the package '
-                   "__getattr__ once imported: async_support/__init__.py needs `from .binance import binance`")
 def test_async_support_attribute_is_the_class():
-    import bracket_plugin.async_support.binance  # noqa: F401  (imported by any use of the profile)
-    assert isinstance(async_support.binance, type)
+    assert issubclass(async_support.binance, ccxt.async_support.binance)
+    assert async_support.exchange('binance', {}).__class__ is async_support.binance
