@@ -672,15 +672,19 @@ class BracketStore:
             self._execute(it, settle_only=True)
 
     def _read_fills(self, symbol: str) -> bool:
-        """Every fill since the cursor, page by page (venues answer the newest first within
-        [since, until]), applied in time order, each once. False if they could not all be read."""
+        """Every fill since the cursor, page by page, applied in time order, each once. Venues
+        answer the newest first within [since, until], so pages go back in time; or, where the
+        exchange class says `my_trades_oldest_first` (Binance), the oldest first from `since` on,
+        so pages go forward. False if they could not all be read."""
         if not self._learn_leg_ids(symbol):
             return False    # a fill of a leg whose id we do not know yet would be passed over
         since = self.journal.cursor(symbol)
         page_size = getattr(self.exchange, 'my_trades_page_size', None)
-        trades, until, complete = {}, None, True
+        forward = getattr(self.exchange, 'my_trades_oldest_first', False)
+        # forward pages start somewhere: from the beginning when no fill was read yet
+        trades, start, until, complete = {}, (0 if forward and since is None else since), None, True
         for _ in range(MAX_FILL_PAGES):
-            out = self.policy.read('fetch_my_trades', symbol, since, page_size, {} if until is None else {'until': until})
+            out = self.policy.read('fetch_my_trades', symbol, start, page_size, {} if until is None else {'until': until})
             if not out.done:
                 log.warning('fills of %s not read this cycle: %s', symbol, type(out.error).__name__)
                 return False    # the cursor did not move: the same fills are read again next cycle
@@ -689,8 +693,11 @@ class BracketStore:
             trades.update((str(t['id']), t) for t in page)
             if page_size is None or len(page) < page_size:
                 break
-            oldest = min(int(t.get('timestamp') or 0) for t in page)
-            until = oldest if fresh else oldest - 1
+            stamps = [int(t.get('timestamp') or 0) for t in page]
+            if forward:     # the next page starts at this one's newest (its other fills at that ms come again)
+                start = max(stamps) if fresh else max(stamps) + 1
+                continue
+            until = min(stamps) if fresh else min(stamps) - 1
             if since is not None and until < since:
                 break
         else:

@@ -23,7 +23,7 @@ from ccxt.base.errors import (ArgumentsRequired, BadRequest, DuplicateOrderId, I
                               OrderNotFound)
 
 from .. import validation as v
-from ..model import (CLOSED, ENTRY, ENTRY_MARKET, OCO, OPEN, OTO, OTOCO, REJECTED, STOP_LOSS, TAKE_PROFIT,
+from ..model import (CANCELED, CLOSED, ENTRY, ENTRY_MARKET, OCO, OPEN, OTO, OTOCO, REJECTED, STOP_LOSS, TAKE_PROFIT,
                      Violation, list_status)
 from .base import ORDER_LIST_HAS, AsyncShell, OrderListBase, SyncShell
 
@@ -63,9 +63,11 @@ def binance_error_class(code: str | None, msg: str | None):
 
 # listClientOrderId and every leg's client id (rest-api.md)
 CLIENT_ID_CHARS = re.compile(r'[.A-Z:/a-z0-9_-]+')
+# a list leg's status (enums.md): EXPIRED is a leg the list's rule canceled (its sibling filled),
+# canceled as the other venues report it
 LEG_STATUS = {'NEW': OPEN, 'PENDING_NEW': OPEN, 'PARTIALLY_FILLED': OPEN, 'FILLED': CLOSED,
-              'CANCELED': 'canceled', 'PENDING_CANCEL': OPEN, 'REJECTED': REJECTED, 'EXPIRED': 'expired',
-              'EXPIRED_IN_MATCH': 'expired'}
+              'CANCELED': CANCELED, 'PENDING_CANCEL': OPEN, 'REJECTED': REJECTED, 'EXPIRED': CANCELED,
+              'EXPIRED_IN_MATCH': CANCELED}
 SUFFIX = {ENTRY: 'e', TAKE_PROFIT: 't', STOP_LOSS: 's'}
 ROLE_OF_SUFFIX = {s: r for r, s in SUFFIX.items()}
 CREATE_METHOD = {(OCO, False): 'privatePostOrderListOco', (OTO, False): 'privatePostOrderListOto',
@@ -123,6 +125,8 @@ def check_binance_client_id(cid, max_len: int) -> list[Violation]:
 
 class BinanceOrderLists(OrderListBase):
     _list_client_id_max = 34       # + 2-char leg suffix = Binance's 36
+    my_trades_page_size = 1000     # GET /api/v3/myTrades: `limit` at most 1000 (rest-api.md) ...
+    my_trades_oldest_first = True  # ... and with startTime the oldest trades of the window come first
     _signatures_kept = 64          # recent request signatures, masked in logs like the credentials
 
     def describe(self):

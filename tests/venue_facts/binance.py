@@ -47,3 +47,4 @@ def wire_markets():
     info = json.loads((Path(__file__).parents[1] / 'fixtures' / 'binance_exchange_info.json').read_text())
     ex = ccxt.binance({'options': {'crossMarginPairsData': [], 'isolatedMarginPairsData': []}})   # set by fetch_markets
     return ex.parse_markets(info['symbols'])
+VERBOSE_KEY_FIELD = 'X-MBX-APIKEY'

@@ -29,3 +29,4 @@ def wire_markets():
     from exchange_wire import markets
     return markets('_')
 VERBOSE_MASKED = ('"api_key":"***"',)
+VERBOSE_KEY_FIELD = '"api_key"'

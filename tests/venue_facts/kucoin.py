@@ -35,3 +35,4 @@ def wire_markets():
     from exchange_wire import markets
     return markets('-')
 VERBOSE_MASKED = ("'KC-API-KEY': '***'", "'KC-API-PASSPHRASE': '***'")   # how verbose output shows the masked key
+VERBOSE_KEY_FIELD = 'KC-API-KEY'    # the field verbose output shows for the (masked) key
