@@ -15,7 +15,7 @@ from ccxt.base.errors import NotSupported
 
 from .. import validation
 from ..errors import http_error_class
-from ..model import ENTRY_LIMIT, OPEN, Violation, order_list
+from ..model import ENTRY_LIMIT, ENTRY_MARKET, OCO, OPEN, OTO, OTOCO, Violation, order_list
 from .redacting_logger import RedactingLogger, mask, secrets_of
 
 # the has-flags this layer adds; per-exchange classes set False where there is no native endpoint
@@ -157,6 +157,83 @@ class OrderListBase:
         if not params or params.keys() <= OWN_PARAMS:
             return {}
         return {k: v for k, v in params.items() if k not in OWN_PARAMS and v is not None}
+
+    # ---- pure: the checks and precision every list create shares (venues add their own rules) ----
+    def _check_client_id(self, cid) -> list[Violation]:
+        return validation.check_client_order_id(cid, self._list_client_id_max)
+
+    def _level_violations(self, market, qty, priced: dict) -> list[Violation]:
+        """What the market refuses of the legs' priced levels: its minimums (venues add filters)."""
+        return validation.check_minimums(market, qty, priced)
+
+    def _list_checks(self, symbol, side, amount, params):
+        """Market, side, amount on the lot, client id, price params on the tick.
+        -> (market, tick, client id, violations so far)."""
+        market, bad = self._market_or_violation(symbol)
+        self._raise(bad)
+        lot, tick = self._steps(market)
+        cid = self._client_order_id(params)
+        bad = validation.check_side(side) + validation.check_positive('amount', amount, step=lot) \
+            + self._check_client_id(cid) + validation.check_price_params(params, tick)
+        return market, tick, cid, bad
+
+    def _oco_levels(self, symbol, side, amount, price, stop_price, stop_limit_price, params):
+        """An OCO's arguments checked and made precise: (market, client id, amount, prices)."""
+        market, tick, cid, bad = self._list_checks(symbol, side, amount, params)
+        bad += validation.check_positive('price', price, step=tick) \
+            + validation.check_positive('stop_price', stop_price, step=tick) \
+            + validation.check_positive('stop_limit_price', stop_limit_price, required=False, step=tick)
+        self._raise(bad)
+        qty, p = self._precise(symbol, amount, {'price': price, 'stop_price': stop_price,
+                                                'stop_limit_price': stop_limit_price})
+        stop_field = 'stop_limit_price' if p['stop_limit_price'] is not None else 'stop_price'
+        self._raise(validation.check_ordering(OCO, side, price=p['price'], stop_price=p['stop_price'])
+                    + self._level_violations(market, qty, {'price': p['price'], stop_field: p[stop_field]}))
+        return market, cid, qty, p
+
+    def _entry_levels(self, kind, symbol, side, amount, price, stop_loss_price, take_profit_price, params,
+                      more=lambda market: []):
+        """An OTO's / OTOCO's arguments checked and made precise (`more(market)`: the venue's own
+        violations): (market, client id, entry type, amount, exit amount, prices: price,
+        stop_loss_price, take_profit_price, sl_limit, tp_limit). A market entry has no price."""
+        market, tick, cid, bad = self._list_checks(symbol, side, amount, params)
+        entry_type = self._entry_type(params)
+        bad += validation.check_entry_type(entry_type, price) + more(market)
+        if kind == OTO:
+            bad += validation.check_one_exit(stop_loss_price, take_profit_price)
+        if entry_type == ENTRY_MARKET:
+            price = None
+        required = kind == OTOCO
+        bad += validation.check_positive('price', price, required=False, step=tick) \
+            + validation.check_positive('stop_loss_price', stop_loss_price, required=required, step=tick) \
+            + validation.check_positive('take_profit_price', take_profit_price, required=required, step=tick)
+        self._raise(bad)
+        qty, p = self._precise(symbol, amount, {
+            'price': price, 'stop_loss_price': stop_loss_price, 'take_profit_price': take_profit_price,
+            'sl_limit': params.get('stopLossLimitPrice'), 'tp_limit': params.get('takeProfitLimitPrice')})
+        # exits of another size than the entry (params['exitAmount']: e.g. net of a fee paid in the base)
+        exit_qty = qty if params.get('exitAmount') is None else self.amount_to_precision(symbol, params['exitAmount'])
+        priced = {'price': p['price'], 'stop_loss_price': p['sl_limit'] or p['stop_loss_price'],
+                  'take_profit_price': p['tp_limit'] or p['take_profit_price']}
+        self._raise(validation.check_ordering(kind, side, price=p['price'], stop_loss_price=p['stop_loss_price'],
+                                              take_profit_price=p['take_profit_price'])
+                    + self._level_violations(market, qty, priced))
+        return market, cid, entry_type, qty, exit_qty, p
+
+    def _exit_amount_violations(self, market, params) -> list[Violation]:
+        return validation.check_positive('exitAmount', params.get('exitAmount'), required=False,
+                                         step=self._steps(market)[0])
+
+    def _with_extra(self, request: dict, params: dict) -> dict:
+        """request plus the extra params (`_extra_params`), each written as the venue takes it."""
+        extra = self._extra_params(params)
+        if not extra:
+            return request
+        self._raise(validation.check_not_replacing(extra, request))
+        return self.extend(request, {k: self._param_value(x) for k, x in extra.items()})
+
+    def _param_value(self, value):
+        return value
 
     def _raise(self, violations: list[Violation]) -> None:
         validation.raise_for(self.id, violations)

@@ -165,18 +165,12 @@ class BinanceOrderLists(OrderListBase):
         return found if found or url is None else self.safe_dict(self.exceptions['spot'], exactOrBroad, {})
 
     # ---- pure: validation and request building ----
-    def _common_checks(self, symbol, side, amount, params):
-        market, bad = self._market_or_violation(symbol)
-        self._raise(bad)
-        lot, tick = self._steps(market)
-        cid = self._client_order_id(params)
-        bad = v.check_side(side) + v.check_positive('amount', amount, step=lot) \
-            + check_binance_client_id(cid, self._list_client_id_max) + v.check_price_params(params, tick)
-        return market, tick, cid, bad
+    def _check_client_id(self, cid) -> list[Violation]:
+        return check_binance_client_id(cid, self._list_client_id_max)
 
-    def _checked_levels(self, market, qty, ordering, limits: dict) -> None:
-        """Price relations of the list, then the symbol's filters on every leg's priced level."""
-        self._raise(ordering + v.check_minimums(market, qty, limits) + filter_violations(market, qty, limits))
+    def _level_violations(self, market, qty, priced: dict) -> list[Violation]:
+        """The minimums, then the symbol's filters on every leg's priced level."""
+        return super()._level_violations(market, qty, priced) + filter_violations(market, qty, priced)
 
     @staticmethod
     def _leg_fields(prefix, cid, role, type, price=None, stop=None, tif=None) -> dict:
@@ -208,15 +202,7 @@ class BinanceOrderLists(OrderListBase):
         return (above, below) if exit_side == 'sell' else (below, above)
 
     def _oco_request(self, symbol, side, amount, price, stop_price, stop_limit_price, params):
-        market, tick, cid, bad = self._common_checks(symbol, side, amount, params)
-        bad += v.check_positive('price', price, step=tick) + v.check_positive('stop_price', stop_price, step=tick) \
-            + v.check_positive('stop_limit_price', stop_limit_price, required=False, step=tick)
-        self._raise(bad)
-        qty, p = self._precise(symbol, amount, {'price': price, 'stop_price': stop_price,
-                                                'stop_limit_price': stop_limit_price})
-        stop_field = 'stop_limit_price' if p['stop_limit_price'] is not None else 'stop_price'
-        self._checked_levels(market, qty, v.check_ordering(OCO, side, price=p['price'], stop_price=p['stop_price']),
-                             {'price': p['price'], stop_field: p[stop_field]})
+        market, cid, qty, p = self._oco_levels(symbol, side, amount, price, stop_price, stop_limit_price, params)
         tp, sl = self._above_below(side)
         request = {'symbol': market['id'], 'side': side.upper(), 'quantity': qty, 'listClientOrderId': cid}
         request.update(self._leg_fields(tp, cid, TAKE_PROFIT, 'LIMIT_MAKER', p['price']))
@@ -226,31 +212,15 @@ class BinanceOrderLists(OrderListBase):
     def _entry_request(self, kind, symbol, side, amount, price, stop_loss_price, take_profit_price, params,
                        net_of_fee=False):
         """OTO / OTOCO (and their OPO twins): a LIMIT working leg, then the pending exit(s)."""
-        market, tick, cid, bad = self._common_checks(symbol, side, amount, params)
-        entry_type = self._entry_type(params)
-        bad += v.check_entry_type(entry_type, price)
-        if entry_type == ENTRY_MARKET:
-            bad.append(Violation('params.entryType', "Binance's OTO / OTOCO working leg is a LIMIT order: "
-                                 "'market' is not supported", 'NotSupported'))
-        if net_of_fee:
-            bad += self._opo_violations(kind, market, side, params)
-        else:
-            bad += v.check_positive('exitAmount', params.get('exitAmount'), required=False, step=self._steps(market)[0])
-        if kind == OTO:
-            bad += v.check_one_exit(stop_loss_price, take_profit_price)
-        required = kind == OTOCO
-        bad += v.check_positive('price', price, required=False, step=tick) \
-            + v.check_positive('stop_loss_price', stop_loss_price, required=required, step=tick) \
-            + v.check_positive('take_profit_price', take_profit_price, required=required, step=tick)
-        self._raise(bad)
-        qty, p = self._precise(symbol, amount, {
-            'price': price, 'stop_loss_price': stop_loss_price, 'take_profit_price': take_profit_price,
-            'sl_limit': params.get('stopLossLimitPrice'), 'tp_limit': params.get('takeProfitLimitPrice')})
-        exit_qty = qty if params.get('exitAmount') is None else self.amount_to_precision(symbol, params['exitAmount'])
-        self._checked_levels(market, qty, v.check_ordering(kind, side, price=p['price'], stop_loss_price=p['stop_loss_price'],
-                                                           take_profit_price=p['take_profit_price']),
-                             {'price': p['price'], 'stop_loss_price': p['sl_limit'] or p['stop_loss_price'],
-                              'take_profit_price': p['tp_limit'] or p['take_profit_price']})
+        def more(market) -> list[Violation]:
+            bad = []
+            if self._entry_type(params) == ENTRY_MARKET:
+                bad.append(Violation('params.entryType', "Binance's OTO / OTOCO working leg is a LIMIT order: "
+                                     "'market' is not supported", 'NotSupported'))
+            return bad + (self._opo_violations(kind, market, side, params) if net_of_fee
+                          else self._exit_amount_violations(market, params))
+        market, cid, _, qty, exit_qty, p = self._entry_levels(
+            kind, symbol, side, amount, price, stop_loss_price, take_profit_price, params, more)
         exit_side = 'sell' if side == 'buy' else 'buy'
         request = {'symbol': market['id'], 'listClientOrderId': cid, 'workingSide': side.upper()}
         request.update(self._leg_fields('working', cid, ENTRY, 'LIMIT', p['price'], tif=GTC))
@@ -282,13 +252,8 @@ class BinanceOrderLists(OrderListBase):
                                  'receives, net of the fee', 'BadRequest'))
         return bad
 
-    def _with_extra(self, request, params):
-        """request plus the extra params; bools as Binance writes them ('true', not ccxt's 'True')."""
-        extra = self._extra_params(params)
-        if not extra:
-            return request
-        self._raise(v.check_not_replacing(extra, request))
-        return self.extend(request, {k: (str(x).lower() if isinstance(x, bool) else x) for k, x in extra.items()})
+    def _param_value(self, value):
+        return str(value).lower() if isinstance(value, bool) else value   # 'true', not ccxt's 'True'
 
     # ---- pure: parsing ----
     def _leg_role(self, cid, kind, index, type) -> str | None:

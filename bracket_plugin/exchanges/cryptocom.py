@@ -164,15 +164,6 @@ class CryptocomOrderLists(OrderListBase):
         return self.parse_order(self.safe_dict(response, 'result', {}), market)
 
     # ---- pure: validation and request building ----
-    def _common_checks(self, symbol, side, amount, params):
-        market, bad = self._market_or_violation(symbol)
-        self._raise(bad)
-        lot, tick = self._steps(market)
-        cid = self._client_order_id(params)
-        bad = v.check_side(side) + v.check_positive('amount', amount, step=lot) \
-            + v.check_client_order_id(cid, self._list_client_id_max) + v.check_price_params(params, tick)
-        return market, tick, cid, bad
-
     def _leg_request(self, market, cid, role, side, type, quantity, price=None, ref_price=None, mark_only=False):
         leg = {'instrument_name': market['id'], 'side': side.upper(), 'type': type, 'quantity': quantity}
         if price is not None:
@@ -191,46 +182,16 @@ class CryptocomOrderLists(OrderListBase):
         return self._leg_request(market, cid, role, side, type, qty, price=limit, ref_price=trigger, mark_only=mark_only)
 
     def _oco_request(self, symbol, side, amount, price, stop_price, stop_limit_price, params):
-        market, tick, cid, bad = self._common_checks(symbol, side, amount, params)
-        bad += v.check_positive('price', price, step=tick) + v.check_positive('stop_price', stop_price, step=tick) \
-            + v.check_positive('stop_limit_price', stop_limit_price, required=False, step=tick)
-        self._raise(bad)
-        qty, p = self._precise(symbol, amount, {'price': price, 'stop_price': stop_price,
-                                                'stop_limit_price': stop_limit_price})
-        bad = v.check_ordering(OCO, side, price=p['price'], stop_price=p['stop_price'])
-        stop_field = 'stop_limit_price' if p['stop_limit_price'] is not None else 'stop_price'
-        bad += v.check_minimums(market, qty, {'price': p['price'], stop_field: p[stop_field]})
-        self._raise(bad)
+        market, cid, qty, p = self._oco_levels(symbol, side, amount, price, stop_price, stop_limit_price, params)
         legs = [self._leg_request(market, cid, TAKE_PROFIT, side, 'LIMIT', qty, price=p['price']),
                 self._exit_leg(market, cid, STOP_LOSS, side, qty, p['stop_price'], p['stop_limit_price'], mark_only=True)]
         return cid, self._with_extra({'order_list': legs}, params)
 
     def _entry_request(self, kind, symbol, side, amount, price, stop_loss_price, take_profit_price, params):
         """Shared by OTO and OTOCO: entry leg first, then the stop leg, then the take-profit leg."""
-        market, tick, cid, bad = self._common_checks(symbol, side, amount, params)
-        entry_type = self._entry_type(params)
-        bad += v.check_entry_type(entry_type, price) \
-            + v.check_positive('exitAmount', params.get('exitAmount'), required=False, step=self._steps(market)[0])
-        if kind == OTO:
-            bad += v.check_one_exit(stop_loss_price, take_profit_price)
-        required = kind == OTOCO
-        bad += v.check_positive('price', price if entry_type != ENTRY_MARKET else None, required=False, step=tick) \
-            + v.check_positive('stop_loss_price', stop_loss_price, required=required, step=tick) \
-            + v.check_positive('take_profit_price', take_profit_price, required=required, step=tick)
-        self._raise(bad)
-        if entry_type == ENTRY_MARKET:
-            price = None
-        qty, p = self._precise(symbol, amount, {
-            'price': price, 'stop_loss_price': stop_loss_price, 'take_profit_price': take_profit_price,
-            'sl_limit': params.get('stopLossLimitPrice'), 'tp_limit': params.get('takeProfitLimitPrice')})
-        # exits of another size than the entry (params['exitAmount']: e.g. net of a fee paid in the base)
-        exit_qty = qty if params.get('exitAmount') is None else self.amount_to_precision(symbol, params['exitAmount'])
-        bad = v.check_ordering(kind, side, price=p['price'], stop_loss_price=p['stop_loss_price'],
-                               take_profit_price=p['take_profit_price'])
-        priced = {'price': p['price'], 'stop_loss_price': p['sl_limit'] or p['stop_loss_price'],
-                  'take_profit_price': p['tp_limit'] or p['take_profit_price']}
-        bad += v.check_minimums(market, qty, priced)
-        self._raise(bad)
+        market, cid, entry_type, qty, exit_qty, p = self._entry_levels(
+            kind, symbol, side, amount, price, stop_loss_price, take_profit_price, params,
+            more=lambda market: self._exit_amount_violations(market, params))
         exit_side = 'sell' if side == 'buy' else 'buy'
         if entry_type == ENTRY_MARKET:
             legs = [self._leg_request(market, cid, ENTRY, side, 'MARKET', qty)]
@@ -242,16 +203,9 @@ class CryptocomOrderLists(OrderListBase):
             legs.append(self._exit_leg(market, cid, TAKE_PROFIT, exit_side, exit_qty, p['take_profit_price'], p['tp_limit']))
         return cid, self._with_extra({'order_list': legs}, params)
 
-    def _with_extra(self, request, params):
-        """request plus the extra params, each value as a string: Crypto.com takes every param value as
-        one, and ccxt's signer writes other values unlike the exchange (True as 'True', not 'true')."""
-        extra = self._extra_params(params)
-        if not extra:
-            return request
-        self._raise(v.check_not_replacing(extra, request))
-        return self.extend(request, {k: self._param_text(x) for k, x in extra.items()})
-
-    def _param_text(self, value) -> str:
+    def _param_value(self, value) -> str:
+        """Every param value as a string: Crypto.com takes each as one, and ccxt's signer writes
+        other values unlike the exchange (True as 'True', not 'true')."""
         if isinstance(value, bool):
             return 'true' if value else 'false'
         return value if isinstance(value, str) else self.number_to_string(value)
