@@ -56,7 +56,7 @@ def test_strategy_file_without_strategy(tmp_path):
 
 
 def test_unknown_exchange(tmp_path):
-    one_line_error(cli("compare", BREAKOUT, "--exchange", "binance", cwd=tmp_path), 2, "invalid choice: 'binance'", "kucoin", "cryptocom")
+    one_line_error(cli("compare", BREAKOUT, "--exchange", "bybit", cwd=tmp_path), 2, "invalid choice: 'bybit'", "kucoin", "binance")
     one_line_error(cli("live", BREAKOUT, "--exchange", "ftx", cwd=tmp_path), 2, "invalid choice")
 
 
