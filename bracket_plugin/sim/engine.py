@@ -337,6 +337,10 @@ class Engine:
         # called with a journal entry (see state.op_*) after each accepted change; the venue's state
         # file appends them, so a restart repeats them on the last snapshot
         self.journal: Callable[[dict], None] | None = None
+        # called like `journal`, after it: whoever publishes changes as they happen (streams)
+        self.watchers: list[Callable[[dict], None]] = []
+        self._seq = 0                           # number of the latest change to an order or a list
+        self._changes: dict[str, int] = {}      # 'o:<id>' / 'l:<id>' -> number of its latest change
 
     # ---------------------------------------------------------------- clock and market data
     def now_ms(self) -> int:
@@ -488,8 +492,7 @@ class Engine:
         self._holds.set(f"o:{o.id}", need)
         if o.post_only and (o.price >= self.last_price(o.symbol) if o.side == BUY else o.price <= self.last_price(o.symbol)):
             self._finish(o, "canceled", "post_only", o.created_ms)
-        if self.journal is not None:
-            self.journal(S.op_place(req))
+        self._record(S.op_place(req))
         return o
 
     def place_list(self, kind: str, legs: list[OrderRequest], client_id: str | None = None) -> SimList:
@@ -534,11 +537,11 @@ class Engine:
             self._commit_order(o)
         lst.order_ids = [o.id for o in sorted(orders, key=lambda o: o.leg)]
         self._lists[lst.id] = lst
+        self._touch("l:" + lst.id)
         if client_id:
             self._client_ids[client_id] = ("list", lst.id)
         self._holds.set(hold_key + (lst.id if kind == "oco" else orders[0].id), need)
-        if self.journal is not None:
-            self.journal(S.op_place_list(kind, legs, client_id))
+        self._record(S.op_place_list(kind, legs, client_id))
         return lst
 
     def _build_oco(self, legs: list[OrderRequest]) -> list[SimOrder]:
@@ -711,6 +714,7 @@ class Engine:
         o.id = self._next_id("order")
         self._orders[o.id] = o
         self._active[o.id] = o
+        self._touch("o:" + o.id)
         if o.client_id:
             self._client_ids[o.client_id] = ("order", o.id)
 
@@ -729,8 +733,7 @@ class Engine:
             self._end_list(self._lists[o.list_id], "canceled", reason="user", ts=self.now_ms())
         else:
             self._finish(o, "canceled", "user", self.now_ms())
-        if self.journal is not None:
-            self.journal(S.op_cancel(order_id))
+        self._record(S.op_cancel(order_id))
         return o
 
     def cancel_list(self, list_id: str) -> SimList:
@@ -738,8 +741,7 @@ class Engine:
         if lst.status != "open":
             raise Reject(NOT_CANCELABLE, f"order list {list_id} is {lst.status}")
         self._end_list(lst, "canceled", reason="user", ts=self.now_ms())
-        if self.journal is not None:
-            self.journal(S.op_cancel_list(list_id))
+        self._record(S.op_cancel_list(list_id))
         return lst
 
     def cancel_all(self, symbol: str | None = None, lists: bool = True, singles: bool = True) -> list[str]:
@@ -758,6 +760,7 @@ class Engine:
         o.status = status
         o.reason = reason
         o.updated_ms = ts
+        self._touch("o:" + o.id)
         self._holds.pop(f"o:{o.id}")
         self._active.pop(o.id, None)
 
@@ -768,6 +771,7 @@ class Engine:
                 self._finish(o, "canceled", reason, ts)
         lst.status = status
         lst.updated_ms = ts
+        self._touch("l:" + lst.id)
         self._holds.pop(f"l:{lst.id}")
 
     # ---------------------------------------------------------------- the bar loop
@@ -796,8 +800,7 @@ class Engine:
                     self._finish(o, "canceled", o.time_in_force.lower(), t)
         for s in bars:
             self._cursor[s] += 1
-        if self.journal is not None:
-            self.journal(S.op_step())
+        self._record(S.op_step())
         return True
 
     def run(self, max_steps: int | None = None) -> int:
@@ -820,6 +823,7 @@ class Engine:
             o.status = "triggered"
             o.triggered_ms = bar.ts
             o.updated_ms = bar.ts
+            self._touch("o:" + o.id)
         if m.price is not None:
             self._execute(o, m.price, m.liquidity, bar)
 
@@ -861,6 +865,7 @@ class Engine:
         o.cost += cost
         o.fee += fee
         o.updated_ms = bar.ts
+        self._touch("o:" + o.id)
         self._fills.append(Fill(self._next_id("fill"), o.id, o.symbol, o.side, price, amount, fee, fee_currency, liquidity, bar.ts))
         complete = o.remaining <= 0
         if complete:
@@ -899,6 +904,7 @@ class Engine:
                 x.amount = R.floor_to(entry.filled, self._rules[x.symbol].lot_size)
             x.status = "open"
             x.updated_ms = ts
+            self._touch("o:" + x.id)
             needs.append(self._hold_need(x))
         need = max(needs, key=lambda h: h.amount)
         need.amount = min(need.amount, max(self._free(need.currency), Decimal(0)))
@@ -910,6 +916,38 @@ class Engine:
         if r is None:
             raise Reject(UNKNOWN_SYMBOL, f"symbol {symbol!r} is not listed (markets: {', '.join(self._rules)})")
         return r
+
+    # ---------------------------------------------------------------- change feed (streams)
+    def _record(self, entry: dict) -> None:
+        if self.journal is not None:
+            self.journal(entry)
+        for watch in self.watchers:
+            watch(entry)
+
+    def _touch(self, key: str) -> None:
+        self._seq += 1
+        self._changes.pop(key, None)     # re-inserted last: the dict runs oldest to newest change
+        self._changes[key] = self._seq
+
+    def changes_since(self, seq: int) -> tuple[int, list[SimOrder], list[SimList]]:
+        """(latest change number, orders, lists) changed after change number `seq`, in the order
+        of their latest change: what a stream has to publish since it last looked. Its cost is
+        what it returns (the changes are kept newest last)."""
+        orders: list[SimOrder] = []
+        lists: list[SimList] = []
+        for key in reversed(self._changes):
+            if self._changes[key] <= seq:
+                break
+            kind, _, oid = key.partition(":")
+            if kind == "o":
+                orders.append(self._orders[oid])
+            else:
+                lists.append(self._lists[oid])
+        return self._seq, orders[::-1], lists[::-1]
+
+    def fills_after(self, n: int) -> list[Fill]:
+        """The fills after the first `n` (fills are only ever appended)."""
+        return self._fills[n:]
 
     # ---------------------------------------------------------------- state file
     def to_state(self) -> dict:

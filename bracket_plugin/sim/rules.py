@@ -130,6 +130,16 @@ class Match:
 NO_MATCH = Match()
 
 
+def price_path(bar: Bar) -> tuple[Decimal, Decimal, Decimal, Decimal]:
+    """The prices a bar went through, in the order its fill rules assume: the open, then the
+    extreme on the side the bar closed away from, then the other extreme, then the close (a bar
+    that closes up went down first: open, low, high, close; one that closes down: open, high,
+    low, close). What a stream publishes inside a bar."""
+    if bar.close >= bar.open:
+        return bar.open, bar.low, bar.high, bar.close
+    return bar.open, bar.high, bar.low, bar.close
+
+
 def match_market(bar: Bar) -> Match:
     """Market orders fill at the open of the first bar after placement."""
     return Match(price=bar.open, liquidity=TAKER)

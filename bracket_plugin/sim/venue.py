@@ -12,6 +12,7 @@ Authentication uses the real wall clock; the market clock is the engines' (bar t
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import os
 import threading
@@ -92,6 +93,33 @@ def market_rules(symbol: str, bars: list[Bar], exchange_id: str, description: di
     return default_rules(symbol, bars, maker_fee=opts["maker_fee"], taker_fee=opts["taker_fee"],
                          max_open_stops=opts["max_open_stops"], fee_in=venues.profile(exchange_id).fee_currency,
                          description=description, trigger_price=venues.profile(exchange_id).trigger_price)
+
+
+@functools.lru_cache(maxsize=None)
+def _pro_stream_urls(exchange_id: str) -> tuple:
+    """(key path, URL) of every websocket URL ccxt.pro's class of this exchange knows."""
+    import ccxt.pro
+
+    def leaves(x, path=()):
+        if isinstance(x, dict):
+            for k, v in x.items():
+                yield from leaves(v, path + (k,))
+        elif isinstance(x, str):
+            yield path, x
+    return tuple(leaves(getattr(ccxt.pro, exchange_id)().describe()["urls"]["api"].get("ws", {})))
+
+
+def _stream_urls(exchange_id: str, base: str) -> dict:
+    """Every websocket URL ccxt.pro could use for the exchange, pointed at `base`/<its key path>, so
+    that a streaming client never reaches the exchange's own host (what the simulator serves at
+    each path is its dialect's choice)."""
+    out: dict = {}
+    for path, _ in _pro_stream_urls(exchange_id):
+        node = out
+        for key in path[:-1]:
+            node = node.setdefault(key, {})
+        node[path[-1]] = base + "/" + "/".join(path)
+    return out
 
 
 class Venue:
@@ -347,8 +375,9 @@ class Venue:
         creds = self.credentials(exchange_id)
         sim = venues.profile(exchange_id).sim
         base = f"{self.url}/{exchange_id}"
-        config = {"apiKey": creds.api_key, "secret": creds.secret,
-                  "urls": {"api": dict({k: base for k in sim.url_keys}, **{k: base + p for k, p in sim.url_paths.items()})}}
+        api = dict({k: base for k in sim.url_keys}, **{k: base + p for k, p in sim.url_paths.items()})
+        api["ws"] = _stream_urls(exchange_id, "ws" + base[len("http"):] + "/ws")
+        config = {"apiKey": creds.api_key, "secret": creds.secret, "urls": {"api": api}}
         if creds.passphrase:
             config["password"] = creds.passphrase
         return config

@@ -224,3 +224,29 @@ def test_two_markets_from_a_dict_of_files(tmp_path):
         cx = client(v, "cryptocom")
         assert sorted(cx.load_markets()) == ["ETH/BTC", "LTC/BTC"]
         assert cx.fetch_ticker("LTC/BTC")["last"] == float(v.engine_for("cryptocom").last_price("LTC/BTC"))
+
+
+def _url_leaves(x, path=()):
+    if isinstance(x, dict):
+        for k, v in x.items():
+            yield from _url_leaves(v, path + (k,))
+    elif isinstance(x, str):
+        yield path, x
+
+
+@pytest.mark.parametrize("exchange_id", VENUES)
+def test_every_url_a_client_could_use_points_at_the_simulator(exchange_id):
+    """REST and websocket: ccxt's, ccxt.pro's and our classes given ccxt_config reach 127.0.0.1 only."""
+    import ccxt
+    import ccxt.pro
+
+    import bracket_plugin
+    with make_venue() as v:
+        config = v.ccxt_config(exchange_id)
+        for cls in (getattr(ccxt, exchange_id), getattr(ccxt.pro, exchange_id), getattr(bracket_plugin, exchange_id)):
+            urls = list(_url_leaves(cls(config).urls["api"]))
+            assert urls and all(u.startswith(("http://127.0.0.1:", "ws://127.0.0.1:")) for _, u in urls), \
+                [(p, u) for p, u in urls if "127.0.0.1" not in u]
+        # the streams too: every websocket URL ccxt.pro knows for the exchange is replaced
+        ws = dict(_url_leaves(getattr(ccxt.pro, exchange_id)(config).urls["api"]["ws"]))
+        assert ws and all(u.startswith("ws://127.0.0.1:") for u in ws.values())
