@@ -166,10 +166,15 @@ def json_error(status: int, message: str) -> web.Response:
     return web.json_response({"error": message}, status=status)
 
 
+STREAM_PATH = "/ws/"   # below a dialect's prefix: its websocket streams (Venue.ccxt_config)
+
+
 class Dialect(Protocol):
     prefix: str  # '/kucoin'
 
     async def handle(self, request: web.Request) -> web.StreamResponse: ...
+
+    async def handle_stream(self, request: web.Request) -> web.StreamResponse: ...
 
     def rate_limited(self, request: web.Request) -> web.Response: ...
 
@@ -275,6 +280,8 @@ def build_app(dialects: list[Dialect], faults: Faults,
     for (method, path), handler in (control or {}).items():
         app.router.add_route(method, path, handler)
     for dialect in dialects:
+        # streams first: `<prefix>/ws/...` is where Venue.ccxt_config points every websocket URL
+        app.router.add_route("GET", dialect.prefix + STREAM_PATH + r"{tail:[\s\S]*}", dialect.handle_stream)
         app.router.add_route("*", dialect.prefix + r"/{tail:[\s\S]*}", dialect.handle)  # newlines too
     if root_dialect is not None:
         app.router.add_route("*", r"/{tail:[\s\S]*}", root_dialect.handle_at_root)
@@ -371,6 +378,10 @@ class DialectBase:
             if m:
                 return r, m.groupdict()
         return None, {}
+
+    async def handle_stream(self, request: web.Request) -> web.StreamResponse:
+        """A websocket under `<prefix>/ws/...`: the dialects that stream override this."""
+        return json_error(404, f"no stream at {request.path}: the {self.exchange_id} dialect does not stream yet")
 
     async def handle_at_root(self, request: web.Request) -> web.StreamResponse:
         """The dialect served at the root path: endpoints without the prefix."""

@@ -25,6 +25,7 @@ from bracket_plugin.sim.auth import Credentials
 from bracket_plugin.sim import state as S
 from bracket_plugin.sim.engine import Engine
 from bracket_plugin.sim.faults import Faults
+from bracket_plugin.sim.server import STREAM_PATH
 from bracket_plugin.sim.rules import MarketRules, default_rules
 
 from bracket_plugin import venues
@@ -376,7 +377,7 @@ class Venue:
         sim = venues.profile(exchange_id).sim
         base = f"{self.url}/{exchange_id}"
         api = dict({k: base for k in sim.url_keys}, **{k: base + p for k, p in sim.url_paths.items()})
-        api["ws"] = _stream_urls(exchange_id, "ws" + base[len("http"):] + "/ws")
+        api["ws"] = _stream_urls(exchange_id, "ws" + base[len("http"):] + STREAM_PATH.rstrip("/"))
         config = {"apiKey": creds.api_key, "secret": creds.secret, "urls": {"api": api}}
         if creds.passphrase:
             config["password"] = creds.passphrase

@@ -250,3 +250,17 @@ def test_every_url_a_client_could_use_points_at_the_simulator(exchange_id):
         # the streams too: every websocket URL ccxt.pro knows for the exchange is replaced
         ws = dict(_url_leaves(getattr(ccxt.pro, exchange_id)(config).urls["api"]["ws"]))
         assert ws and all(u.startswith("ws://127.0.0.1:") for u in ws.values())
+
+
+@pytest.mark.parametrize("exchange_id", VENUES)
+def test_stream_paths_are_the_dialects_own(exchange_id):
+    """A websocket URL from ccxt_config reaches the dialect's stream handler (404 until it streams),
+    not its REST routes."""
+    import ccxt.pro
+
+    with make_venue() as v:
+        url = next(iter(_url_leaves(getattr(ccxt.pro, exchange_id)(v.ccxt_config(exchange_id)).urls["api"]["ws"])))[1]
+        r = requests.get("http" + url[len("ws"):], timeout=10)
+        assert r.status_code in (101, 400, 404, 426) and f"/{exchange_id}/ws/" in url
+        if r.status_code == 404:
+            assert "does not stream" in r.json()["error"]
