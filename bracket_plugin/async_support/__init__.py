@@ -1,19 +1,21 @@
-"""Asynchronous exchange classes (ccxt.async_support), sharing every flow with the sync ones."""
+"""Asynchronous exchange classes, sharing every flow with the sync ones. They extend ccxt.pro's
+classes (themselves ccxt.async_support's, plus the websocket `watch_*` methods)."""
 from __future__ import annotations
 
 import ccxt.async_support as ccxt_async
+import ccxt.pro as ccxt_pro
 
 from ..exchanges.base import AsyncShell
 from ..exchanges.cryptocom import CryptocomOrderLists
 from ..exchanges.kucoin import KucoinOrderLists
 
 
-class kucoin(AsyncShell, KucoinOrderLists, ccxt_async.kucoin):
-    """ccxt.async_support.kucoin with the OCO order-list methods (awaitable)."""
+class kucoin(AsyncShell, KucoinOrderLists, ccxt_pro.kucoin):
+    """ccxt.pro.kucoin with the OCO order-list methods (awaitable)."""
 
 
-class cryptocom(AsyncShell, CryptocomOrderLists, ccxt_async.cryptocom):
-    """ccxt.async_support.cryptocom with the advanced order-list methods (awaitable)."""
+class cryptocom(AsyncShell, CryptocomOrderLists, ccxt_pro.cryptocom):
+    """ccxt.pro.cryptocom with the advanced order-list methods (awaitable)."""
 
 
 def exchange(id: str, config: dict | None = None):

@@ -18,7 +18,7 @@ import re
 from collections import deque
 
 import ccxt
-import ccxt.async_support as ccxt_async
+import ccxt.pro as ccxt_pro
 from ccxt.base.errors import (ArgumentsRequired, BadRequest, DuplicateOrderId, InvalidOrder, NotSupported,
                               OrderNotFound)
 
@@ -495,7 +495,7 @@ class binance(SyncShell, BinanceOrderLists, ccxt.binance):
     """ccxt.binance (spot) with Binance's OCO / OTO / OTOCO order lists and their net-of-fee twins."""
 
 
-class binance_async(AsyncShell, BinanceOrderLists, ccxt_async.binance):
-    """ccxt.async_support.binance (spot) with the same order lists, awaitable; reached as
+class binance_async(AsyncShell, BinanceOrderLists, ccxt_pro.binance):
+    """ccxt.pro.binance (spot) with the same order lists, awaitable; reached as
     bracket_plugin.async_support.binance (kept in this module: a submodule of that name would
     shadow the package's lookup of registered venues)."""
