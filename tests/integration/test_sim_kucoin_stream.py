@@ -1,0 +1,175 @@
+"""KuCoin's websocket API on the simulator: the protocol itself (raw aiohttp websockets), ccxt.pro's
+unmodified kucoin class, our class's watch_oco_orders, and KuCoin's own SDK. Real sockets on 127.0.0.1."""
+from __future__ import annotations
+
+import asyncio
+import json
+from decimal import Decimal
+
+import aiohttp
+import ccxt.pro
+import pytest
+
+import bracket_plugin.async_support as bp_async
+from bracket_plugin.sim.kucoin import KucoinDialect
+from bracket_plugin.sim.rules import price_path
+from simfixtures import START, SYMBOL, kucoin_raw, venue  # noqa: F401  (fixture)
+
+pytestmark = pytest.mark.timeout(30)
+WAIT = 5  # seconds: every wait on the network is bounded
+MID = "ETH-BTC"
+
+
+def run(coro):
+    return asyncio.run(asyncio.wait_for(coro, 20))
+
+
+def bullet(venue, private: bool) -> dict:
+    if private:
+        r = kucoin_raw(venue, "POST", "/api/v1/bullet-private")
+    else:
+        import requests
+        r = requests.post(venue.url + "/kucoin/api/v1/bullet-public", timeout=WAIT)
+    body = r.json()
+    assert body["code"] == "200000", body
+    return body["data"]
+
+
+async def connect(session, data: dict, token: str | None = None):
+    server = data["instanceServers"][0]
+    ws = await session.ws_connect(server["endpoint"], params={"token": token or data["token"], "connectId": "c1"},
+                                  timeout=aiohttp.ClientWSTimeout(ws_close=WAIT))
+    return ws
+
+
+async def recv(ws) -> dict:
+    msg = await ws.receive(timeout=WAIT)
+    assert msg.type == aiohttp.WSMsgType.TEXT, msg
+    return json.loads(msg.data)
+
+
+async def drain(ws, quiet: float = 0.3) -> list[dict]:
+    """Every message until none arrives for `quiet` seconds (bounded: at most 200)."""
+    out = []
+    for _ in range(200):
+        try:
+            msg = await ws.receive(timeout=quiet)
+        except asyncio.TimeoutError:
+            return out
+        if msg.type != aiohttp.WSMsgType.TEXT:
+            return out
+        out.append(json.loads(msg.data))
+    return out
+
+
+def step_in_thread(venue, n: int = 1):
+    return asyncio.get_running_loop().run_in_executor(None, lambda: [venue.step() for _ in range(n)])
+
+
+# ---------------------------------------------------------------- the protocol
+def test_handshake_ping_subscribe_ack_and_ticks(venue):
+    data = bullet(venue, private=False)
+    server = data["instanceServers"][0]
+    assert server["endpoint"].startswith("ws://127.0.0.1:") and server["pingInterval"] > 0 and server["pingTimeout"] > 0
+
+    async def go():
+        async with aiohttp.ClientSession() as s:
+            ws = await connect(s, data)
+            assert await recv(ws) == {"id": "c1", "type": "welcome"}
+            await ws.send_json({"id": "p1", "type": "ping"})
+            pong = await recv(ws)
+            assert (pong["id"], pong["type"]) == ("p1", "pong")
+            for _ in range(2):  # twice: still published once
+                await ws.send_json({"id": "s1", "type": "subscribe", "topic": f"/market/ticker:{MID}", "response": True})
+                assert await recv(ws) == {"id": "s1", "type": "ack"}
+            await ws.send_json({"id": "s2", "type": "subscribe", "topic": f"/market/match:{MID}", "response": False})
+            await step_in_thread(venue)
+            got = await drain(ws)
+            await ws.close()
+            return got
+    got = run(go())
+    bar = venue.engine_for("kucoin").closed_bars(SYMBOL, limit=1)[-1]
+    path = [str(p.normalize()) for p in price_path(bar)]
+    ticks = [m["data"]["price"] for m in got if m["topic"] == f"/market/ticker:{MID}"]
+    trades = [m["data"]["price"] for m in got if m["topic"] == f"/market/match:{MID}"]
+    assert [Decimal(p) for p in ticks] == [Decimal(p) for p in path]   # no ack for s2 (response false), no duplicates
+    assert [Decimal(p) for p in trades] == [Decimal(p) for p in path]
+    assert {m["subject"] for m in got} == {"trade.ticker", "trade.l3match"}
+
+
+def test_refusals_bad_token_unknown_topic_private_topic_on_public_token(venue):
+    data = bullet(venue, private=False)
+    bad = kucoin_raw(venue, "POST", "/api/v1/bullet-private", sign="AAAA")
+    assert bad.json()["code"] != "200000"
+
+    async def go():
+        async with aiohttp.ClientSession() as s:
+            ws = await connect(s, data, token="not-a-token")
+            err = await recv(ws)
+            assert (err["type"], err["code"], err["data"]) == ("error", 401, "token is invalid")
+            closed = await ws.receive(timeout=WAIT)
+            assert closed.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
+            ws = await connect(s, data)
+            assert (await recv(ws))["type"] == "welcome"
+            await ws.send_json({"id": "a", "type": "subscribe", "topic": "/market/nothing:ETH-BTC", "response": True})
+            assert (await recv(ws))["code"] == 404
+            await ws.send_json({"id": "b", "type": "subscribe", "topic": "/market/ticker:NOPE-BTC", "response": True})
+            assert (await recv(ws))["code"] == 404
+            await ws.send_json({"id": "c", "type": "subscribe", "topic": "/spotMarket/tradeOrders", "response": True})
+            err = await recv(ws)
+            assert (err["id"], err["type"], err["code"]) == ("c", "error", 401)
+            await ws.send_json({"id": "d", "type": "dance"})
+            assert (await recv(ws))["code"] == 415
+            await ws.close()
+    run(go())
+
+
+def test_idle_connection_is_closed_after_ping_timeout(venue, monkeypatch):
+    monkeypatch.setattr(KucoinDialect, "PING_INTERVAL_MS", 200)
+    monkeypatch.setattr(KucoinDialect, "PING_TIMEOUT_MS", 200)
+    data = bullet(venue, private=False)
+    assert data["instanceServers"][0]["pingInterval"] == 200
+
+    async def go():
+        async with aiohttp.ClientSession() as s:
+            ws = await connect(s, data)
+            assert (await recv(ws))["type"] == "welcome"
+            for _ in range(3):   # pinging keeps it open past the idle limit
+                await asyncio.sleep(0.2)
+                await ws.send_json({"id": "p", "type": "ping"})
+                assert (await recv(ws))["type"] == "pong"
+            msg = await ws.receive(timeout=WAIT)   # silence: closed after 0.4 s
+            assert msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
+    run(go())
+
+
+def test_private_order_events_for_a_limit_order_that_fills(venue):
+    data = bullet(venue, private=True)
+    eng = venue.engine_for("kucoin")
+    bars = venue.bars[SYMBOL]
+    last = eng.last_price(SYMBOL)
+    k = next(i for i in range(START, len(bars)) if bars[i].low < last * Decimal("0.995"))
+    price = str((last * Decimal("0.995")).quantize(Decimal("0.000001")))
+
+    async def go():
+        async with aiohttp.ClientSession() as s:
+            ws = await connect(s, data)
+            assert (await recv(ws))["type"] == "welcome"
+            for topic in ("/spotMarket/tradeOrders", "/spotMarket/tradeOrdersV2"):
+                await ws.send_json({"id": topic, "type": "subscribe", "topic": topic, "privateChannel": True, "response": True})
+                assert (await recv(ws))["type"] == "ack"
+            loop = asyncio.get_running_loop()
+            r = await loop.run_in_executor(None, lambda: kucoin_raw(venue, "POST", "/api/v1/orders", {
+                "clientOid": "w1", "symbol": MID, "side": "buy", "type": "limit", "price": price, "size": "1"}))
+            assert r.json()["code"] == "200000", r.text
+            await step_in_thread(venue, k - START + 1)
+            got = await drain(ws)
+            await ws.close()
+            return r.json()["data"]["orderId"], got
+    oid, got = run(go())
+    v1 = [(m["data"]["type"], m["data"]["status"]) for m in got if m["topic"] == "/spotMarket/tradeOrders"]
+    v2 = [(m["data"]["type"], m["data"]["status"]) for m in got if m["topic"] == "/spotMarket/tradeOrdersV2"]
+    assert v1 == [("open", "open"), ("match", "open"), ("filled", "done")]
+    assert v2 == [("received", "new")] + v1
+    match = next(m["data"] for m in got if m["data"]["type"] == "match")
+    assert (match["orderId"], match["matchPrice"], match["matchSize"], match["liquidity"]) == (oid, price, "1", "maker")
