@@ -56,6 +56,7 @@ SEND_QUEUE = 1000
 MAX_IN_BYTES = 64 * 1024
 PUBLIC = {"/market/ticker": "trade.ticker", "/market/snapshot": "trade.snapshot", "/market/match": "trade.l3match"}
 ORDERS, ORDERS_V2, STOPS = "/spotMarket/tradeOrders", "/spotMarket/tradeOrdersV2", "/spotMarket/advancedOrders"
+SNAPSHOT_DROPS = ("time", "symbolName", "bestBidSize", "bestAskSize", "last")
 PRIVATE = {ORDERS: "orderChange", ORDERS_V2: "orderChange", STOPS: "stopOrder"}
 
 
@@ -240,7 +241,8 @@ class KucoinStreamMixin:
             bar = eng.closed_bars(symbol, limit=1)[-1]
             mid = self.market_id(symbol)
             size = num(bar.volume / 4)
-            snapshot = self.ticker_view(symbol)
+            # Get Market Snapshot's fields, from the REST ticker (without the fields it does not carry)
+            snapshot = {k: v for k, v in self.ticker_view(symbol).items() if k not in SNAPSHOT_DROPS}
             for i, price in enumerate(price_path(bar)):
                 t = bar.ts + i * eng.interval_ms(symbol) // 4
                 seq = str(t * 10 + i)
@@ -249,7 +251,7 @@ class KucoinStreamMixin:
                     "/market/ticker": {"sequence": seq, "price": p, "size": size, "bestAsk": p, "bestAskSize": size,
                                        "bestBid": p, "bestBidSize": size, "time": t},
                     "/market/snapshot": {"sequence": seq, "data": dict(
-                        snapshot, symbol=mid, symbolCode=mid, trading=True, lastTradedPrice=p, buy=p, sell=p,
+                        snapshot, symbol=mid, symbolCode=mid, trading=True, lastTradedPrice=p, close=p, buy=p, sell=p,
                         datetime=t, baseCurrency=eng.rules(symbol).base, quoteCurrency=eng.rules(symbol).quote,
                         market=eng.rules(symbol).quote)},
                     "/market/match": {"sequence": seq, "symbol": mid, "side": "buy" if i % 2 else "sell", "size": size,

@@ -173,3 +173,84 @@ def test_private_order_events_for_a_limit_order_that_fills(venue):
     assert v2 == [("received", "new")] + v1
     match = next(m["data"] for m in got if m["data"]["type"] == "match")
     assert (match["orderId"], match["matchPrice"], match["matchSize"], match["liquidity"]) == (oid, price, "1", "maker")
+
+
+# ---------------------------------------------------------------- ccxt.pro, unmodified
+def pro(venue):
+    return ccxt.pro.kucoin(dict(venue.ccxt_config("kucoin"), enableRateLimit=False))
+
+
+async def watch_until(watch, done, limit: int = 20):
+    """Call `watch()` until `done(result)` (at most `limit` updates, each bounded by WAIT)."""
+    for _ in range(limit):
+        result = await asyncio.wait_for(watch(), WAIT)
+        if done(result):
+            return result
+    raise AssertionError(f"no matching update in {limit} updates")
+
+
+def test_ccxt_pro_watch_ticker_sees_the_price_path(venue):
+    """ccxt keeps the latest ticker only: a pending watch returns the first tick of a bar's burst of
+    four; the rest land in `ex.tickers` (a later watch waits for the next bar)."""
+    eng = venue.engine_for("kucoin")
+
+    async def go():
+        ex = pro(venue)
+        try:
+            seen = []
+            for _ in range(2):
+                pending = asyncio.ensure_future(ex.watch_ticker(SYMBOL))
+                await asyncio.sleep(0.3)   # subscribed (the first call negotiates, connects, subscribes)
+                await step_in_thread(venue)
+                path = [float(p) for p in price_path(eng.closed_bars(SYMBOL, limit=1)[-1])]
+                first = await asyncio.wait_for(pending, WAIT)
+                for _ in range(50):   # bounded: the burst's last tick arrives within 0.5 s
+                    if ex.tickers[SYMBOL]["last"] == path[-1]:
+                        break
+                    await asyncio.sleep(0.01)
+                seen.append((path, first["last"], ex.tickers[SYMBOL]))
+            return seen
+        finally:
+            await ex.close()
+    for path, first, latest in run(go()):
+        assert first == path[0] and latest["last"] == path[-1]
+        assert latest["symbol"] == SYMBOL and latest["bid"] == latest["ask"] == path[-1]
+        assert latest["high"] >= max(path) and latest["low"] <= min(path)
+
+
+def test_ccxt_pro_watch_orders_and_my_trades_see_a_rest_order_fill(venue):
+    eng = venue.engine_for("kucoin")
+    bars = venue.bars[SYMBOL]
+    last = eng.last_price(SYMBOL)
+    level = last * Decimal("0.995")
+    k = next(i for i in range(START, len(bars)) if bars[i].low < level)
+
+    async def go():
+        ex = pro(venue)
+        try:
+            await ex.load_markets()
+            orders = asyncio.ensure_future(ex.watch_orders(SYMBOL))
+            trades = asyncio.ensure_future(ex.watch_my_trades(SYMBOL))
+            await asyncio.sleep(0.5)
+            placed = await ex.create_order(SYMBOL, "limit", "buy", 1, float(level.quantize(Decimal("0.000001"))))
+            first = await asyncio.wait_for(orders, WAIT)
+            assert [(o["id"], o["status"]) for o in first] == [(placed["id"], "open")]
+            # ccxt resolves a pending watch with the first message of a burst; the rest land in its
+            # caches (a later watch waits for the next message): arm the watch, then step
+            orders = asyncio.ensure_future(ex.watch_orders(SYMBOL))
+            await asyncio.sleep(0.2)
+            await step_in_thread(venue, k - START + 1)
+            updated = await asyncio.wait_for(orders, WAIT)
+            assert updated[-1]["id"] == placed["id"] and updated[-1]["filled"] == 1.0
+            mine = await asyncio.wait_for(trades, WAIT)
+            for _ in range(50):   # bounded: the burst's `filled` message follows within 0.5 s
+                if ex.orders.hashmap[SYMBOL][placed["id"]]["status"] == "closed":
+                    break
+                await asyncio.sleep(0.01)
+            return placed, ex.orders.hashmap[SYMBOL][placed["id"]], mine
+        finally:
+            await ex.close()
+    placed, order, mine = run(go())
+    assert (order["id"], order["status"], order["filled"], order["side"]) == (placed["id"], "closed", 1.0, "buy")
+    assert [(t["order"], t["amount"], t["takerOrMaker"]) for t in mine] == [(placed["id"], 1.0, "maker")]
+    assert mine[0]["id"] == eng.fills(symbol=SYMBOL)[-1].id
