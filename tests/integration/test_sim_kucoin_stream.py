@@ -13,7 +13,7 @@ import pytest
 import bracket_plugin.async_support as bp_async
 from bracket_plugin.sim.kucoin import KucoinDialect
 from bracket_plugin.sim.rules import price_path
-from simfixtures import START, SYMBOL, kucoin_raw, venue  # noqa: F401  (fixture)
+from simfixtures import START, SYMBOL, kucoin_raw, make_venue, venue  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.timeout(30)
 WAIT = 5  # seconds: every wait on the network is bounded
@@ -254,3 +254,53 @@ def test_ccxt_pro_watch_orders_and_my_trades_see_a_rest_order_fill(venue):
     assert (order["id"], order["status"], order["filled"], order["side"]) == (placed["id"], "closed", 1.0, "buy")
     assert [(t["order"], t["amount"], t["takerOrMaker"]) for t in mine] == [(placed["id"], 1.0, "maker")]
     assert mine[0]["id"] == eng.fills(symbol=SYMBOL)[-1].id
+
+
+# ---------------------------------------------------------------- our class: watch_oco_orders
+def test_watch_oco_orders_sees_an_oco_go_from_open_to_done():
+    """Partial fills (a bar fills at most 0.05 % of its volume) spread the stop leg's fill over two
+    bars: after the first the list is open (stop leg part-filled, take-profit canceled), after the
+    second it is closed. ccxt's caches update a list's dict in place, so each bar is its own watch."""
+    q = lambda x: float(x.quantize(Decimal("0.000001")))  # noqa: E731
+
+    async def go(venue):
+        eng = venue.engine_for("kucoin")
+        last = eng.last_price(SYMBOL)
+        stop = last * Decimal("0.99")
+        assert venue.bars[SYMBOL][START].low <= stop   # the first bar triggers the stop
+        ex = bp_async.kucoin(dict(venue.ccxt_config("kucoin"), enableRateLimit=False))
+        try:
+            assert ex.has["watchOcoOrders"]
+            await ex.load_markets()
+            placed = await ex.create_oco_order(SYMBOL, "sell", 1, q(last * 2), q(stop), q(stop * Decimal("0.9")),
+                                               {"clientOrderId": "wso1"})
+            read = await ex.fetch_oco_order(placed["id"], SYMBOL)   # learns the legs' ids
+            seen = []
+            for want in ("open", "closed"):
+                pending = asyncio.ensure_future(ex.watch_oco_orders(SYMBOL))
+                await asyncio.sleep(0.3)
+                await step_in_thread(venue)
+                first = await asyncio.wait_for(pending, WAIT)
+                assert [x["id"] for x in first] == [read["id"]]
+                for _ in range(50):   # bounded: the rest of the bar's burst lands in the cache
+                    if ex.oco_orders[-1]["status"] == want:
+                        break
+                    await asyncio.sleep(0.01)
+                await asyncio.sleep(0.1)   # nothing else of that bar may come
+                lst = ex.oco_orders[-1]
+                seen.append((lst["status"], {o["role"]: (o["status"], o.get("filled")) for o in lst["orders"]}))
+            return read, seen, list(ex.oco_orders)
+        finally:
+            await ex.close()
+    with make_venue(volume_fraction=Decimal("0.0005")) as venue:
+        read, seen, cache = run(go(venue))
+    roles = {o["id"]: o["role"] for o in read["orders"]}
+    assert read["status"] == "open" and set(roles.values()) == {"take_profit", "stop_loss"}
+    (s1, legs1), (s2, legs2) = seen
+    assert s1 == "open" and legs1["take_profit"][0] == "canceled" and legs1["stop_loss"][0] == "open"
+    assert 0 < legs1["stop_loss"][1] < 1
+    assert s2 == "closed" and legs2 == {"take_profit": ("canceled", None), "stop_loss": ("closed", 1.0)}
+    assert len(cache) == 1   # one entry per list: its latest version
+    done = cache[0]
+    assert (done["id"], done["type"], done["clientOrderId"]) == (read["id"], "oco", "wso1")
+    assert set(done) == set(read)   # the same dict shape as fetch_oco_order's
