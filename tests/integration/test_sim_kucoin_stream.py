@@ -48,7 +48,7 @@ async def recv(ws) -> dict:
     return json.loads(msg.data)
 
 
-async def drain(ws, quiet: float = 0.3) -> list[dict]:
+async def drain(ws, quiet: float = 1.0) -> list[dict]:
     """Every message until none arrives for `quiet` seconds (bounded: at most 200)."""
     out = []
     for _ in range(200):
@@ -304,3 +304,61 @@ def test_watch_oco_orders_sees_an_oco_go_from_open_to_done():
     done = cache[0]
     assert (done["id"], done["type"], done["clientOrderId"]) == (read["id"], "oco", "wso1")
     assert set(done) == set(read)   # the same dict shape as fetch_oco_order's
+
+
+# ---------------------------------------------------------------- KuCoin's official SDK
+def test_official_sdk_websocket_ticker_and_private_orders(venue):
+    """kucoin-universal-sdk's own websocket client, only its spot endpoint changed: it asks the
+    bullet endpoints over REST (signing its own request), connects where they say, waits for the
+    welcome, pings, subscribes and parses the pushes into its own models."""
+    import threading
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        from kucoin_universal_sdk.api.client import DefaultClient
+        from kucoin_universal_sdk.generate.spot.order.model_add_order_old_req import AddOrderOldReqBuilder
+        from kucoin_universal_sdk.model.client_option import ClientOptionBuilder
+        from kucoin_universal_sdk.model.transport_option import TransportOptionBuilder
+        from kucoin_universal_sdk.model.websocket_option import WebSocketClientOptionBuilder
+    creds = venue.credentials("kucoin")
+    option = (ClientOptionBuilder().set_key(creds.api_key).set_secret(creds.secret).set_passphrase(creds.passphrase)
+              .set_spot_endpoint(venue.url + "/kucoin")
+              .set_transport_option(TransportOptionBuilder().set_connect_timeout(5).set_read_timeout(5).set_max_retries(0).build())
+              .set_websocket_client_option(WebSocketClientOptionBuilder().with_reconnect(False).with_dial_timeout(5).build())
+              .build())
+    client = DefaultClient(option)
+    ticks, orders = [], []
+    got_ticks, got_done = threading.Event(), threading.Event()
+
+    def on_tick(topic, subject, event):
+        ticks.append((topic, event.price))
+        if len(ticks) == 4:
+            got_ticks.set()
+
+    def on_order(topic, subject, event):
+        orders.append((event.order_id, event.type.value, event.status.value, event.filled_size))
+        if event.type.value == "filled":
+            got_done.set()
+    public = client.ws_service().new_spot_public_ws()
+    private = client.ws_service().new_spot_private_ws()
+    public.start()
+    private.start()
+    try:
+        public.ticker([MID], on_tick)
+        private.order_v1(on_order)
+        eng = venue.engine_for("kucoin")
+        price = (eng.last_price(SYMBOL) * Decimal("1.2")).quantize(Decimal("0.000001"))   # buys at the next open
+        placed = client.rest_service().get_spot_service().get_order_api().add_order_old(
+            AddOrderOldReqBuilder().set_client_oid("sdk-ws").set_symbol(MID).set_side("buy").set_type("limit")
+            .set_price(str(price)).set_size("1").build())
+        venue.step()
+        assert got_ticks.wait(WAIT) and got_done.wait(WAIT)
+    finally:
+        # the SDK's stop() joins websocket-client's reader thread, which notices the close only at
+        # its select timeout (up to 10 s): stop in the background (daemon threads end on their own)
+        for ws in (public, private):
+            threading.Thread(target=ws.stop, daemon=True).start()
+    bar = eng.closed_bars(SYMBOL, limit=1)[-1]
+    assert [Decimal(p) for _, p in ticks] == list(price_path(bar)) and {t for t, _ in ticks} == {f"/market/ticker:{MID}"}
+    assert orders == [(placed.order_id, "open", "open", "0"), (placed.order_id, "match", "match", "1"),
+                      (placed.order_id, "filled", "done", "1")]
