@@ -362,3 +362,77 @@ def test_official_sdk_websocket_ticker_and_private_orders(venue):
     assert [Decimal(p) for _, p in ticks] == list(price_path(bar)) and {t for t, _ in ticks} == {f"/market/ticker:{MID}"}
     assert orders == [(placed.order_id, "open", "open", "0"), (placed.order_id, "match", "match", "1"),
                       (placed.order_id, "filled", "done", "1")]
+
+
+# ---------------------------------------------------------------- dropped connections, shutdown
+def test_ccxt_pro_after_a_dropped_connection_reconnects_and_resubscribes(venue):
+    """What ccxt.pro does: the pending watch fails with NetworkError; the next watch opens a new
+    connection (the cached token URL) and subscribes again."""
+    async def go():
+        ex = pro(venue)
+        loop = asyncio.get_running_loop()
+        try:
+            pending = asyncio.ensure_future(ex.watch_ticker(SYMBOL))
+            await asyncio.sleep(0.3)
+            await step_in_thread(venue)
+            first = (await asyncio.wait_for(pending, WAIT))["last"]
+            (url, client), = ex.clients.items()
+            pending = asyncio.ensure_future(ex.watch_ticker(SYMBOL))
+            await asyncio.sleep(0.1)
+            await client.connection.close()   # the connection drops under the watch
+            with pytest.raises(ccxt.NetworkError):
+                await asyncio.wait_for(pending, WAIT)
+            pending = asyncio.ensure_future(ex.watch_ticker(SYMBOL))
+            await asyncio.sleep(0.3)
+            assert list(ex.clients) == [url] and ex.clients[url] is not client
+            await loop.run_in_executor(None, venue.step)
+            return first, (await asyncio.wait_for(pending, WAIT))["last"]
+        finally:
+            await ex.close()
+    first, after = run(go())
+    bars = venue.engine_for("kucoin").closed_bars(SYMBOL, limit=2)
+    assert (first, after) == (float(bars[0].open), float(bars[1].open))
+
+
+def test_a_new_connection_on_the_same_token_gets_each_tick_once(venue):
+    data = bullet(venue, private=False)
+
+    async def go():
+        async with aiohttp.ClientSession() as s:
+            topic = {"id": "s", "type": "subscribe", "topic": f"/market/ticker:{MID}", "response": True}
+            old = await connect(s, data)
+            assert (await recv(old))["type"] == "welcome"
+            await old.send_json(topic)
+            assert (await recv(old))["type"] == "ack"
+            await old.close()
+            new = await connect(s, data)   # the same token: good for more than one connection
+            assert (await recv(new))["type"] == "welcome"
+            await new.send_json(topic)
+            assert (await recv(new))["type"] == "ack"
+            await step_in_thread(venue)
+            got = await drain(new)
+            await new.close()
+            return got
+    got = run(go())
+    bar = venue.engine_for("kucoin").closed_bars(SYMBOL, limit=1)[-1]
+    assert [Decimal(m["data"]["price"]) for m in got] == list(price_path(bar))
+
+
+def test_closing_the_venue_closes_its_streams():
+    venue = make_venue().start_server()
+    try:
+        data = bullet(venue, private=False)
+
+        async def go():
+            async with aiohttp.ClientSession() as s:
+                ws = await connect(s, data)
+                assert (await recv(ws))["type"] == "welcome"
+                loop = asyncio.get_running_loop()
+                await loop.run_in_executor(None, venue.close)
+                msg = await ws.receive(timeout=WAIT)
+                return msg.type
+        assert run(go()) in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.CLOSING)
+        assert venue.engine_for("kucoin").watchers == []   # the change feed is let go with the last stream
+        venue.step()   # and stepping afterwards publishes nowhere (no error)
+    finally:
+        venue.close()
