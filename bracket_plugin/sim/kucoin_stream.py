@@ -123,7 +123,9 @@ class KucoinStreamMixin:
     # ------------------------------------------------------------------ the websocket
     async def handle_stream(self, request: web.Request) -> web.StreamResponse:
         if request.match_info.get("tail") != ENDPOINT:
-            return json_error(404, f"no stream at {request.path}: ask /api/v1/bullet-public for the endpoint")
+            return json_error(404, f"no stream at {request.path}: the {self.exchange_id} dialect does not stream at this path "
+                                   "(unified-account push URLs are not served); POST /api/v1/bullet-public or "
+                                   "/api/v1/bullet-private answers the endpoint")
         conns = self._stream_state()
         ws = web.WebSocketResponse(max_msg_size=MAX_IN_BYTES)
         await ws.prepare(request)
