@@ -66,6 +66,20 @@ def step_in_thread(venue, n: int = 1):
     return asyncio.get_running_loop().run_in_executor(None, lambda: [venue.step() for _ in range(n)])
 
 
+async def subscribe(ws, topic: str, mid: str = "s", response: bool = True) -> None:
+    await ws.send_json({"id": mid, "type": "subscribe", "topic": topic, "privateChannel": topic.startswith("/spot"),
+                        "response": response})
+    if response:
+        assert await recv(ws) == {"id": mid, "type": "ack"}
+
+
+async def step_and_drain(venue, ws, n: int = 1) -> list[dict]:
+    await step_in_thread(venue, n)
+    got = await drain(ws)
+    await ws.close()
+    return got
+
+
 # ---------------------------------------------------------------- the protocol
 def test_handshake_ping_subscribe_ack_and_ticks(venue):
     data = bullet(venue, private=False)
@@ -80,13 +94,9 @@ def test_handshake_ping_subscribe_ack_and_ticks(venue):
             pong = await recv(ws)
             assert (pong["id"], pong["type"]) == ("p1", "pong")
             for _ in range(2):  # twice: still published once
-                await ws.send_json({"id": "s1", "type": "subscribe", "topic": f"/market/ticker:{MID}", "response": True})
-                assert await recv(ws) == {"id": "s1", "type": "ack"}
-            await ws.send_json({"id": "s2", "type": "subscribe", "topic": f"/market/match:{MID}", "response": False})
-            await step_in_thread(venue)
-            got = await drain(ws)
-            await ws.close()
-            return got
+                await subscribe(ws, f"/market/ticker:{MID}", "s1")
+            await subscribe(ws, f"/market/match:{MID}", "s2", response=False)
+            return await step_and_drain(venue, ws)
     got = run(go())
     bar = venue.engine_for("kucoin").closed_bars(SYMBOL, limit=1)[-1]
     path = [str(p.normalize()) for p in price_path(bar)]
@@ -156,16 +166,12 @@ def test_private_order_events_for_a_limit_order_that_fills(venue):
             ws = await connect(s, data)
             assert (await recv(ws))["type"] == "welcome"
             for topic in ("/spotMarket/tradeOrders", "/spotMarket/tradeOrdersV2"):
-                await ws.send_json({"id": topic, "type": "subscribe", "topic": topic, "privateChannel": True, "response": True})
-                assert (await recv(ws))["type"] == "ack"
+                await subscribe(ws, topic)
             loop = asyncio.get_running_loop()
             r = await loop.run_in_executor(None, lambda: kucoin_raw(venue, "POST", "/api/v1/orders", {
                 "clientOid": "w1", "symbol": MID, "side": "buy", "type": "limit", "price": price, "size": "1"}))
             assert r.json()["code"] == "200000", r.text
-            await step_in_thread(venue, k - START + 1)
-            got = await drain(ws)
-            await ws.close()
-            return r.json()["data"]["orderId"], got
+            return r.json()["data"]["orderId"], await step_and_drain(venue, ws, k - START + 1)
     oid, got = run(go())
     v1 = [(m["data"]["type"], m["data"]["status"]) for m in got if m["topic"] == "/spotMarket/tradeOrders"]
     v2 = [(m["data"]["type"], m["data"]["status"]) for m in got if m["topic"] == "/spotMarket/tradeOrdersV2"]
@@ -399,20 +405,14 @@ def test_a_new_connection_on_the_same_token_gets_each_tick_once(venue):
 
     async def go():
         async with aiohttp.ClientSession() as s:
-            topic = {"id": "s", "type": "subscribe", "topic": f"/market/ticker:{MID}", "response": True}
             old = await connect(s, data)
             assert (await recv(old))["type"] == "welcome"
-            await old.send_json(topic)
-            assert (await recv(old))["type"] == "ack"
+            await subscribe(old, f"/market/ticker:{MID}")
             await old.close()
             new = await connect(s, data)   # the same token: good for more than one connection
             assert (await recv(new))["type"] == "welcome"
-            await new.send_json(topic)
-            assert (await recv(new))["type"] == "ack"
-            await step_in_thread(venue)
-            got = await drain(new)
-            await new.close()
-            return got
+            await subscribe(new, f"/market/ticker:{MID}")
+            return await step_and_drain(venue, new)
     got = run(go())
     bar = venue.engine_for("kucoin").closed_bars(SYMBOL, limit=1)[-1]
     assert [Decimal(m["data"]["price"]) for m in got] == list(price_path(bar))
