@@ -67,10 +67,15 @@ class _Conn:
     topics: set = field(default_factory=set)   # single topics: '/market/ticker:ETH-BTC', '/spotMarket/tradeOrders'
     queue: asyncio.Queue = field(default_factory=lambda: asyncio.Queue(SEND_QUEUE))
 
+    dropped: bool = False
+
     def send(self, message: dict) -> None:
+        if self.dropped:
+            return
         try:
             self.queue.put_nowait(json.dumps(message))
         except asyncio.QueueFull:  # a reader this slow is dropped (module docstring)
+            self.dropped = True
             asyncio.ensure_future(self.ws.close(code=WSCloseCode.TRY_AGAIN_LATER, message=b"send queue full"))
 
     async def write_loop(self) -> None:

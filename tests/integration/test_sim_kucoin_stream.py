@@ -319,7 +319,7 @@ def test_official_sdk_websocket_ticker_and_private_orders(venue):
     welcome, pings, subscribes and parses the pushes into its own models."""
     import threading
     import warnings
-    with warnings.catch_warnings():
+    with warnings.catch_warnings():   # imported here: the SDK takes seconds to import (its pydantic models)
         warnings.simplefilter("ignore", DeprecationWarning)
         from kucoin_universal_sdk.api.client import DefaultClient
         from kucoin_universal_sdk.generate.spot.order.model_add_order_old_req import AddOrderOldReqBuilder
