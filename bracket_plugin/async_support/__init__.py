@@ -7,11 +7,11 @@ import ccxt.pro as ccxt_pro
 
 from ..exchanges.base import AsyncShell
 from ..exchanges.cryptocom import CryptocomOrderLists
-from ..exchanges.kucoin import KucoinOrderLists
+from ..exchanges.kucoin import KucoinOcoStream, KucoinOrderLists
 
 
-class kucoin(AsyncShell, KucoinOrderLists, ccxt_pro.kucoin):
-    """ccxt.pro.kucoin with the OCO order-list methods (awaitable)."""
+class kucoin(AsyncShell, KucoinOcoStream, KucoinOrderLists, ccxt_pro.kucoin):
+    """ccxt.pro.kucoin with the OCO order-list methods (awaitable) and watch_oco_orders."""
 
 
 class cryptocom(AsyncShell, CryptocomOrderLists, ccxt_pro.cryptocom):

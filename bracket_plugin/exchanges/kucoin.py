@@ -5,14 +5,17 @@ Endpoint facts: POST/DELETE/GET /api/v3/oco/* (KuCoin spot OCO, marked deprecate
 own SDK spec but still the only spot OCO route)."""
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 
 from ccxt.base.errors import (ArgumentsRequired, BadRequest, BadSymbol, DuplicateOrderId, InsufficientFunds, InvalidOrder,
                               NotSupported, OperationRejected, OrderNotFound)
 
+from ccxt.async_support.base.ws.cache import ArrayCacheBySymbolById
+
 from .. import validation as v
-from ..model import CANCELED, OCO, OPEN, STOP_LOSS, TAKE_PROFIT
+from ..model import CANCELED, CLOSED, OCO, OPEN, STOP_LOSS, TAKE_PROFIT, list_status
 from .base import ORDER_LIST_HAS, OrderListBase
 
 # KuCoin `code` -> class, checked before ccxt's own tables.
@@ -251,3 +254,81 @@ class KucoinOrderLists(OrderListBase):
         market = self.markets[symbol] if symbol is not None else None
         return [self._leg(None, market, id=leg_id, status=CANCELED)
                 for leg_id in self.safe_list(data, 'cancelledOrderIds', [])]
+
+
+# ---- streams (async class only: needs ccxt.pro's client machinery) ----
+STOP_TOPIC, ORDER_TOPIC = '/spotMarket/advancedOrders', '/spotMarket/tradeOrders'
+# a leg event's `type` -> the leg's unified status ('received' says nothing new); KuCoin's
+# stop-order topic: open / triggered / cancel; order-change topic: open / match / update / filled / canceled
+LEG_EVENT_STATUS = {'open': OPEN, 'triggered': OPEN, 'match': OPEN, 'update': OPEN,
+                    'filled': CLOSED, 'canceled': CANCELED, 'cancel': CANCELED}
+
+
+class KucoinOcoStream:
+    """watch_oco_orders on ccxt.pro's KuCoin client (bullet token, subscribe, ack, ping).
+
+    KuCoin's order topics carry no list: an OCO's legs are reported one by one, on the stop-order
+    topic until they trigger and on the order-change topic afterwards, with no list id. The list
+    is rebuilt from leg events: each leg id is mapped to its list when this instance reads the list
+    through REST (fetch_oco_order, which answers the legs' ids; create_oco_order does not learn
+    them), and every event of a known leg updates that leg's status and the list's (model.list_status),
+    then resolves `ocoOrders` and `ocoOrders:<symbol>`. Events of legs of lists never read are not
+    reported (no REST call maps a leg id to its list)."""
+
+    def describe(self):
+        return self.deep_extend(super().describe(), {'has': {'watchOcoOrders': True}})
+
+    def _parse_list(self, data: dict, legs_known: bool = True) -> dict:
+        lst = super()._parse_list(data, legs_known)
+        if lst['orders']:
+            self._remember_list(lst)
+        return lst
+
+    def _remember_list(self, lst: dict) -> None:
+        index = self.__dict__.setdefault('_oco_by_leg', {})
+        for leg in lst['orders']:
+            if leg['id'] is not None:
+                index[leg['id']] = lst
+
+    async def watch_oco_orders(self, symbol=None, since=None, limit=None, params={}):
+        """Updated OCO lists (the fetch_oco_order dict), ccxt's watch conventions: an
+        ArrayCacheBySymbolById of the latest version of each list, filtered by symbol, since, limit."""
+        await self.load_markets()
+        symbol = self.market(symbol)['symbol'] if symbol is not None else None
+        url = await self.negotiate(True)
+        message_hash = 'ocoOrders' if symbol is None else 'ocoOrders:' + symbol
+        request = self.extend({'privateChannel': True}, params)
+        # one subscribe message per topic (KuCoin takes one topic a message); both wait on one future
+        lists = (await asyncio.gather(*[self.subscribe(url, message_hash, topic, request)
+                                        for topic in (STOP_TOPIC, ORDER_TOPIC)]))[0]
+        if self.newUpdates:
+            limit = lists.getLimit(symbol, limit)
+        return self.filter_by_symbol_since_limit(lists, symbol, since, limit, True)
+
+    def handle_order(self, client, message):
+        super().handle_order(client, message)
+        data = self.safe_dict(message, 'data', {})
+        lst = self.__dict__.get('_oco_by_leg', {}).get(self.safe_string(data, 'orderId'))
+        status = LEG_EVENT_STATUS.get(self.safe_string(data, 'type'))
+        if lst is None or status is None:
+            return
+        leg_id = self.safe_string(data, 'orderId')
+        legs = []
+        for leg in lst['orders']:
+            if leg['id'] == leg_id:
+                leg = self.extend(leg, {'status': status})
+                filled = self.safe_number(data, 'filledSize')
+                if filled is not None:
+                    leg['filled'] = filled
+            legs.append(leg)
+        statuses = [leg['status'] for leg in legs]
+        updated = self._order_list(id=lst['id'], client_order_id=lst['clientOrderId'], symbol=lst['symbol'], kind=OCO,
+                                   status=list_status(statuses, exit_filled=CLOSED in statuses), orders=legs,
+                                   timestamp=lst['timestamp'], info=data)
+        self._remember_list(updated)
+        cache = self.__dict__.get('oco_orders')
+        if cache is None:
+            cache = self.oco_orders = ArrayCacheBySymbolById(self.safe_integer(self.options, 'ordersLimit', 1000))
+        cache.append(updated)
+        client.resolve(cache, 'ocoOrders')
+        client.resolve(cache, 'ocoOrders:' + updated['symbol'])

@@ -28,6 +28,7 @@ from aiohttp import web
 from bracket_plugin.sim import engine as E
 from bracket_plugin.sim.auth import kucoin_verify
 from bracket_plugin.sim.candles import candles_from, market_window, num
+from bracket_plugin.sim.kucoin_stream import KucoinStreamMixin
 from bracket_plugin.sim.rules import DOWN, UP
 from bracket_plugin.sim.server import ApiError, Call, DialectBase, Malformed, parse_json, route
 
@@ -87,7 +88,7 @@ def _page(items: list, query: dict, default_size: int = 50, view=None) -> dict:
             "items": [view(x) for x in rows] if view else rows}
 
 
-class KucoinDialect(DialectBase):
+class KucoinDialect(KucoinStreamMixin, DialectBase):
     prefix = "/kucoin"
     exchange_id = "kucoin"
 
