@@ -31,6 +31,7 @@ from aiohttp import web
 from bracket_plugin.sim import engine as E
 from bracket_plugin.sim.auth import cryptocom_verify
 from bracket_plugin.sim.candles import candles_from, market_window, num
+from bracket_plugin.sim.cryptocom_stream import CryptocomStream
 from bracket_plugin.sim.rules import DOWN, SELL, UP
 from bracket_plugin.sim.server import ApiError, Call, DialectBase, Malformed, parse_json, route
 
@@ -111,7 +112,9 @@ def _limit(value, default: int = 100, most: int = 100) -> int:
     return value
 
 
-class CryptocomDialect(DialectBase):
+class CryptocomDialect(CryptocomStream, DialectBase):
+    """REST below; the websocket streams (user and market data) come from CryptocomStream."""
+
     prefix = "/cryptocom"
     exchange_id = "cryptocom"
 

@@ -1,0 +1,363 @@
+"""Crypto.com Exchange v1 websocket API for the simulator: a mixin of the Crypto.com dialect.
+
+Two endpoints under `<prefix>/ws/` (Venue.ccxt_config points ccxt.pro's `urls.api.ws` there):
+`private` is the User API (wss://stream.crypto.com/exchange/v1/user), `public` the Market Data
+API (.../v1/market). Messages are the REST envelope (`{id, method, code, result}`), and every
+order, trade and ticker row is rendered by the REST dialect's own views (order_view, trade_view,
+ticker_view), so the stream and REST answers never disagree.
+
+Served (doc = the Crypto.com Exchange v1 websocket reference, exchange-developer.crypto.com):
+- `public/auth` (User API): api_key + sig over `method + id + api_key + nonce` (the REST signature
+  with no params, sim/auth.py) answered `{id, method, code: 0}`; a bad one `code: 40101`;
+- `public/heartbeat` sent by the server every HEARTBEAT_S s, `public/respond-heartbeat` with its
+  id expected within HEARTBEAT_GRACE_S s, else the connection closes with code 1000 (doc);
+- `subscribe` / `unsubscribe` with `params.channels`;
+- User API channels `user.order[.{instrument}]`, `user.advance.order[.{instrument}]` (the brief's
+  spelling `user.advanced.order` is accepted too and echoed as sent), `user.trade[.{instrument}]`;
+  Market Data channels `ticker.{instrument}`, `trade.{instrument}`.
+Live updates (`id: -1`, doc) come from the engine's change feed: the orders and lists changed
+since the last look (changes_since), the new fills (fills_after), and each newly closed bar's
+price path (rules.price_path) as four ticker updates and four public trades.
+
+Choices where the docs are silent:
+- plain orders go to `user.order`, advanced ones (list legs, single advanced triggers) to
+  `user.advance.order`, as REST keeps the two families apart; fills of both go to `user.trade`;
+- a subscription without an instrument gets one message per instrument, each naming it in
+  `instrument_name` (ccxt.pro's handle_trades needs that field);
+- each subscribe request is acknowledged `{id, method: "subscribe", code: 0}`; then, for each newly
+  subscribed channel, `user.order*` / `user.advance.order*` get a snapshot of the open orders of
+  their family (doc: "initial response with same id contains current open orders"), `ticker.*` the
+  current ticker; `user.trade*` and `trade.*` get no snapshot. Subscribing a channel already held
+  changes nothing (no second snapshot, no second stream);
+- refusals: a user channel before `public/auth` 40101 UNAUTHORIZED; an unknown channel, one of the
+  other endpoint, or an unlisted instrument 40004 MISSING_OR_INVALID_ARGUMENT (the whole request is
+  refused); more than MAX_SUBSCRIPTIONS channels 40107 EXCEED_MAX_SUBSCRIPTIONS; an unknown method
+  (including the private/* order methods, not served over the stream) 40002 METHOD_NOT_FOUND; a
+  frame that is not a JSON object `{id: -1, method: "ERROR", code: 40001, original}` (doc's format);
+- the price path: point i of a bar at `ts + i * (interval - 1) // 3` (open at the bar's open time,
+  close at its last ms); a ticker row is ticker_view after the bar with the last, bid and ask set to
+  the point's price (high, low and volumes are the 24 h figures after the bar); public trades carry
+  a quarter of the bar's volume each, side BUY when the price did not fall, id `<bar ts><i>`, in
+  time order; at most MAX_BARS_PER_PUMP bars (the latest) are published per look;
+- bounds: a connection whose outgoing queue holds QUEUE_MAX messages is closed with 1008; frames
+  over MAX_FRAME_BYTES close it (aiohttp's limit); a venue that stops ends every connection (the
+  server's shutdown), and `close_streams()` ends them on demand (code 1013, doc: "server
+  restarting"), which tests use as a dropped connection.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from decimal import Decimal
+
+from aiohttp import WSMsgType, web
+
+from bracket_plugin.sim.auth import cryptocom_verify
+from bracket_plugin.sim.candles import num
+from bracket_plugin.sim.rules import price_path
+from bracket_plugin.sim.server import ApiError, Malformed, parse_json
+
+HEARTBEAT_S = 30.0        # doc (public/heartbeat): "sent by server every 30s"
+HEARTBEAT_GRACE_S = 5.0   # doc: "client must respond with public/respond-heartbeat within 5 seconds"
+QUEUE_MAX = 1000          # choice: messages waiting to be sent to one connection
+MAX_SUBSCRIPTIONS = 200   # choice; the code is the doc's 40107 EXCEED_MAX_SUBSCRIPTIONS
+MAX_FRAME_BYTES = 64 * 1024
+MAX_BARS_PER_PUMP = 100
+CLOSE_TIMEOUT_S = 2.0
+
+ORDER, ADVANCED, TRADE = "user.order", "user.advance.order", "user.trade"
+TICKER, PRINTS = "ticker", "trade"
+# doc (subscribe): the user channels; `user.advanced.order` is the brief's spelling of the same one
+USER_FAMILIES = {ORDER: ORDER, ADVANCED: ADVANCED, "user.advanced.order": ADVANCED, TRADE: TRADE}
+MARKET_FAMILIES = {TICKER: TICKER, PRINTS: PRINTS}
+NEEDS_INSTRUMENT = (TICKER, PRINTS)
+
+
+def _split(channel: str, families: dict) -> tuple[str, str, str | None] | None:
+    """(spelling, family, instrument or None) of a channel name, None when it names no family."""
+    for spelling in sorted(families, key=len, reverse=True):
+        if channel == spelling:
+            return spelling, families[spelling], None
+        if channel.startswith(spelling + "."):
+            return spelling, families[spelling], channel[len(spelling) + 1:]
+    return None
+
+
+class _Conn:
+    """One websocket: what it subscribed, whether it authenticated, its bounded outgoing queue."""
+
+    def __init__(self, ws: web.WebSocketResponse, private: bool) -> None:
+        self.ws, self.private = ws, private
+        self.authed = False
+        self.subs: dict[str, tuple[str, str, str | None]] = {}   # channel -> _split(channel)
+        self.queue: asyncio.Queue[str] = asyncio.Queue(QUEUE_MAX)
+        self.heartbeat_id: int | None = None   # the heartbeat not answered yet
+
+    def send(self, message: dict) -> None:
+        try:
+            self.queue.put_nowait(json.dumps(message))
+        except asyncio.QueueFull:   # a client that does not read: dropped rather than buffered forever
+            self.close(1008, "too many messages queued")
+
+    def close(self, code: int, reason: str) -> None:
+        if not self.ws.closed:
+            asyncio.ensure_future(self.ws.close(code=code, message=reason.encode()))
+
+
+class CryptocomStream:
+    """The websocket half of CryptocomDialect (which supplies engine, venue, order_view,
+    trade_view, ticker_view, is_advanced, symbol_of and instrument)."""
+
+    heartbeat_s = HEARTBEAT_S
+    heartbeat_grace_s = HEARTBEAT_GRACE_S
+
+    def __init__(self, venue) -> None:
+        super().__init__(venue)
+        self._conns: set[_Conn] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._pump_due = False
+        self._seq = 0          # engine change number published up to
+        self._fills = 0        # engine fills published
+        self._bar_ts: dict[str, int] = {}   # open time of the last bar whose path was published
+
+    # ------------------------------------------------------------------ connections
+    async def handle_stream(self, request: web.Request) -> web.StreamResponse:
+        tail = request.match_info.get("tail", "")
+        if tail not in ("private", "public"):
+            return await super().handle_stream(request)
+        ws = web.WebSocketResponse(max_msg_size=MAX_FRAME_BYTES, timeout=CLOSE_TIMEOUT_S)
+        if not ws.can_prepare(request).ok:
+            return web.json_response({"error": "a websocket upgrade is expected here"}, status=400)
+        await ws.prepare(request)
+        conn = _Conn(ws, private=tail == "private")
+        self._attach(conn)
+        tasks = [asyncio.ensure_future(self._send_loop(conn)), asyncio.ensure_future(self._heartbeat(conn))]
+        try:
+            async for msg in ws:
+                if msg.type == WSMsgType.TEXT:
+                    self._on_text(conn, msg.data)
+                elif msg.type == WSMsgType.BINARY:
+                    conn.send(self._error(None, None, 40001, "BAD_REQUEST", "binary frames are not read"))
+        finally:
+            self._detach(conn)
+            for task in tasks:
+                task.cancel()
+            if not ws.closed:
+                await ws.close()
+        return ws
+
+    async def _send_loop(self, conn: _Conn) -> None:
+        while not conn.ws.closed:
+            text = await conn.queue.get()
+            try:
+                await conn.ws.send_str(text)
+            except ConnectionError:
+                return
+
+    async def _heartbeat(self, conn: _Conn) -> None:
+        while not conn.ws.closed:
+            await asyncio.sleep(self.heartbeat_s)
+            beat = int(time.time() * 1000)   # doc example: the id is a ms timestamp
+            conn.heartbeat_id = beat
+            conn.send({"id": beat, "method": "public/heartbeat", "code": 0})
+            await asyncio.sleep(self.heartbeat_grace_s)
+            if conn.heartbeat_id == beat:
+                # doc (termination codes): 1000, "usually when the heartbeat isn't handled properly"
+                await conn.ws.close(code=1000, message=b"heartbeat not answered")
+                return
+
+    def close_streams(self, code: int = 1013) -> int:
+        """End every open stream connection (doc: 1013 'server restarting'); call on the server's
+        loop (venue._server.submit). Returns how many were open."""
+        conns = list(self._conns)
+        for conn in conns:
+            conn.close(code, "server restarting")
+        return len(conns)
+
+    def _attach(self, conn: _Conn) -> None:
+        if not self._conns:
+            self._watch(asyncio.get_running_loop())
+        self._conns.add(conn)
+
+    def _detach(self, conn: _Conn) -> None:
+        self._conns.discard(conn)
+        if not self._conns:
+            self._unwatch()
+
+    # ------------------------------------------------------------------ the engine's change feed
+    def _watch(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Start following the engine from its present state (nothing older is published)."""
+        with self.venue.lock:
+            engine = self.engine
+            self._loop = loop
+            self._seq = engine.changes_since(2**62)[0]
+            self._fills = len(engine.fills_after(0))
+            for symbol in engine.symbols():
+                last = engine.closed_bars(symbol, limit=1)
+                self._bar_ts[symbol] = last[-1].ts if last else -1
+            if self._on_change not in engine.watchers:
+                engine.watchers.append(self._on_change)
+
+    def _unwatch(self) -> None:
+        with self.venue.lock:
+            if self._on_change in self.engine.watchers:
+                self.engine.watchers.remove(self._on_change)
+            self._loop = None
+
+    def _on_change(self, entry: dict) -> None:
+        """Engine watcher: runs in the thread that changed the engine, under venue.lock; hops to
+        the server's loop (one pending look at a time)."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            self._unwatch()
+            return
+        if self._pump_due:
+            return
+        self._pump_due = True
+        try:
+            loop.call_soon_threadsafe(self._pump)
+        except RuntimeError:   # the loop closed meanwhile (venue stopped)
+            self._unwatch()
+
+    def _pump(self) -> None:
+        """Publish what changed since the last look to the connections subscribed to it."""
+        self._pump_due = False
+        if not self._conns:
+            return
+        with self.venue.lock:
+            engine = self.engine
+            self._seq, orders, _lists = engine.changes_since(self._seq)
+            fills = engine.fills_after(self._fills)
+            self._fills += len(fills)
+            feeds: dict[str, dict[str, list]] = {ORDER: {}, ADVANCED: {}, TRADE: {}, TICKER: {}, PRINTS: {}}
+            for o in orders:
+                family = ADVANCED if self.is_advanced(o) else ORDER
+                feeds[family].setdefault(self.instrument(o.symbol), []).append(self.order_view(o))
+            for f in fills:
+                feeds[TRADE].setdefault(self.instrument(f.symbol), []).append(self.trade_view(f))
+            for symbol in engine.symbols():
+                bars = engine.closed_bars(symbol, since=self._bar_ts.get(symbol, -1) + 1)[-MAX_BARS_PER_PUMP:]
+                if bars:
+                    self._bar_ts[symbol] = bars[-1].ts
+                    ticks, prints = self._paths(symbol, bars)
+                    feeds[TICKER][self.instrument(symbol)] = ticks
+                    feeds[PRINTS][self.instrument(symbol)] = prints
+        for conn in list(self._conns):
+            for channel, (_, family, instrument) in conn.subs.items():
+                for name, rows in feeds[family].items():
+                    if instrument in (None, name):
+                        self._push(conn, -1, channel, name, rows, family)
+
+    def _paths(self, symbol: str, bars) -> tuple[list, list]:
+        """Each bar's price path as ticker rows and public trades, oldest first."""
+        base = self.ticker_view(symbol)
+        interval = self.engine.interval_ms(symbol)
+        name = self.instrument(symbol)
+        ticks, prints = [], []
+        for bar in bars:
+            before = bar.open
+            for i, price in enumerate(price_path(bar)):
+                ts = bar.ts + i * (interval - 1) // 3
+                ticks.append(dict(base, a=num(price), b=num(price), k=num(price), t=ts))
+                prints.append({"d": f"{bar.ts}{i}", "s": "BUY" if price >= before else "SELL", "p": num(price),
+                               "q": num(bar.volume / Decimal(4)), "t": ts, "tn": str(ts * 1_000_000), "i": name})
+                before = price
+        return ticks, prints
+
+    @staticmethod
+    def _push(conn: _Conn, req_id, channel: str, name: str, rows: list, family: str) -> None:
+        result = {"instrument_name": name, "subscription": channel, "channel": conn.subs[channel][0], "data": rows}
+        if family in (TICKER, PRINTS):
+            # market data: one message a ticker row (ccxt.pro keeps each), trades in one message
+            if family == TICKER:
+                for row in rows:
+                    conn.send({"id": req_id, "method": "subscribe", "code": 0, "result": dict(result, data=[row])})
+                return
+        conn.send({"id": req_id, "method": "subscribe", "code": 0, "result": result})
+
+    # ------------------------------------------------------------------ requests
+    @staticmethod
+    def _error(req_id, method, code: int, message: str, original: str | None = None) -> dict:
+        if req_id is None and method is None:   # doc (error response format): id -1, method ERROR
+            return {"id": -1, "method": "ERROR", "code": code, "message": message, "original": (original or "")[:1000]}
+        return {"id": -1 if req_id is None else req_id, "method": method, "code": code, "message": message}
+
+    def _on_text(self, conn: _Conn, text: str) -> None:
+        from bracket_plugin.sim.cryptocom import _numeric_id
+
+        try:
+            body = parse_json(text)
+        except Malformed:
+            body = None
+        if not isinstance(body, dict) or not isinstance(body.get("method"), str):
+            conn.send(self._error(None, None, 40001, "BAD_REQUEST", text))
+            return
+        method, req_id = body["method"], _numeric_id(body.get("id", -1))
+        if method == "public/respond-heartbeat":
+            if str(body.get("id")) == str(conn.heartbeat_id):
+                conn.heartbeat_id = None
+            return
+        if method == "public/auth" and conn.private:
+            conn.send(self._auth(conn, body, req_id))
+        elif method in ("subscribe", "unsubscribe"):
+            channels = (body.get("params") or {}).get("channels") if isinstance(body.get("params"), dict) else None
+            if not isinstance(channels, list) or not channels or not all(isinstance(c, str) for c in channels):
+                conn.send(self._error(req_id, method, 40004, "MISSING_OR_INVALID_ARGUMENT"))
+            elif method == "subscribe":
+                self._subscribe(conn, req_id, channels)
+            else:
+                for channel in channels:
+                    conn.subs.pop(channel, None)
+                conn.send({"id": req_id, "method": method, "code": 0})
+        else:
+            conn.send(self._error(req_id, method, 40002, "METHOD_NOT_FOUND"))
+
+    def _auth(self, conn: _Conn, body: dict, req_id) -> dict:
+        failure = cryptocom_verify(body, "public/auth", self.venue.credentials(self.exchange_id), int(time.time() * 1000))
+        if failure is not None:
+            return self._error(req_id, "public/auth", int(failure.code), failure.message)
+        conn.authed = True
+        return {"id": req_id, "method": "public/auth", "code": 0}
+
+    def _subscribe(self, conn: _Conn, req_id, channels: list[str]) -> None:
+        if conn.private and not conn.authed:
+            conn.send(self._error(req_id, "subscribe", 40101, "UNAUTHORIZED"))
+            return
+        families = USER_FAMILIES if conn.private else MARKET_FAMILIES
+        parsed = {}
+        for channel in channels:
+            split = _split(channel, families)
+            try:
+                if split is None or (split[1] in NEEDS_INSTRUMENT and split[2] is None):
+                    raise ApiError(40004, "MISSING_OR_INVALID_ARGUMENT")
+                if split[2] is not None:
+                    self.symbol_of(split[2])
+            except ApiError:
+                conn.send(self._error(req_id, "subscribe", 40004, f"invalid channel {channel}"))
+                return
+            parsed[channel] = split
+        new = {c: s for c, s in parsed.items() if c not in conn.subs}
+        if len(conn.subs) + len(new) > MAX_SUBSCRIPTIONS:
+            conn.send(self._error(req_id, "subscribe", 40107, "EXCEED_MAX_SUBSCRIPTIONS"))
+            return
+        self._pump()   # what changed before this request goes out first: the snapshot follows it
+        conn.send({"id": req_id, "method": "subscribe", "code": 0})
+        with self.venue.lock:
+            for channel, split in new.items():
+                conn.subs[channel] = split
+                for name, rows in self._snapshot(split[1], split[2]).items():
+                    self._push(conn, req_id, channel, name, rows, split[1])
+
+    def _snapshot(self, family: str, instrument: str | None) -> dict[str, list]:
+        """What a new subscription starts from: open orders of the family, or the ticker."""
+        symbol = self.symbol_of(instrument) if instrument else None
+        if family == TICKER:
+            return {instrument: [self.ticker_view(symbol)]}
+        if family not in (ORDER, ADVANCED):
+            return {}
+        out: dict[str, list] = {instrument: []} if instrument else {}
+        for o in self.engine.open_orders(symbol):
+            if self.is_advanced(o) == (family == ADVANCED):
+                out.setdefault(self.instrument(o.symbol), []).append(self.order_view(o))
+        return out
