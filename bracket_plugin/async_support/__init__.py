@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import ccxt.async_support as ccxt_async
 import ccxt.pro as ccxt_pro
+from ccxt.async_support.base.ws.cache import ArrayCacheBySymbolById
 
 from ..exchanges.base import AsyncShell
 from ..exchanges.cryptocom import CryptocomOrderLists
 from ..exchanges.kucoin import KucoinOrderLists
+
+ADVANCED_CHANNEL = 'user.advance.order'   # Crypto.com's websocket channel of advanced (list) orders
 
 
 class kucoin(AsyncShell, KucoinOrderLists, ccxt_pro.kucoin):
@@ -15,7 +18,59 @@ class kucoin(AsyncShell, KucoinOrderLists, ccxt_pro.kucoin):
 
 
 class cryptocom(AsyncShell, CryptocomOrderLists, ccxt_pro.cryptocom):
-    """ccxt.pro.cryptocom with the advanced order-list methods (awaitable)."""
+    """ccxt.pro.cryptocom with the advanced order-list methods (awaitable) and `watch_oco_orders`.
+
+    ccxt.pro 4.5.90 never subscribes Crypto.com's advanced-order channel: `watch_oco_orders`
+    subscribes `user.advance.order[.{instrument}]` (the documented spelling) through ccxt.pro's own
+    private subscription (public/auth, then subscribe), keeps every leg seen by list id (an update
+    carries only the legs that changed) and parses each changed list with the REST layer's parser."""
+
+    def describe(self):
+        return self.deep_extend(super().describe(), {'has': {'watchOcoOrders': True}})
+
+    async def watch_oco_orders(self, symbol=None, since=None, limit=None, params={}):
+        """Order lists (the unified dict fetch_oco_order returns) as their legs change: an
+        ArrayCache-like list of the lists updated, newest last (ccxt's watch conventions)."""
+        await self.load_markets()
+        market = self.market(symbol) if symbol is not None else None
+        message_hash = ADVANCED_CHANNEL + ('.' + market['id'] if market is not None else '')
+        lists = await self.watch_private_subscribe(message_hash, params)
+        symbol = market['symbol'] if market is not None else None
+        if self.newUpdates:
+            limit = lists.getLimit(symbol, limit)
+        return self.filter_by_symbol_since_limit(lists, symbol, since, limit, True)
+
+    watchOcoOrders = watch_oco_orders
+
+    def handle_subscribe(self, client, message):
+        result = self.safe_dict(message, 'result')
+        channel = self.safe_string(result, 'channel') or ''
+        if channel.startswith(ADVANCED_CHANNEL) or channel.startswith('user.advanced.order'):
+            self.handle_oco_orders(client, result)
+        else:
+            super().handle_subscribe(client, message)
+
+    def handle_oco_orders(self, client, result):
+        legs = self.safe_list(result, 'data', [])
+        if not legs:
+            return
+        if getattr(self, 'oco_orders', None) is None:
+            self.oco_orders = ArrayCacheBySymbolById(self.safe_integer(self.options, 'ordersLimit', 1000))
+            self._oco_legs = {}
+        changed = []
+        for leg in legs:
+            list_id = self.safe_string(leg, 'list_id')
+            if list_id is None:   # a single advanced (trigger) order: no list
+                continue
+            self._oco_legs.setdefault(list_id, {})[self.safe_string(leg, 'order_id')] = leg
+            if list_id not in changed:
+                changed.append(list_id)
+        for list_id in changed:
+            known = list(self._oco_legs[list_id].values())
+            self.oco_orders.append(self._parse_list(list_id, known, known))
+        if changed:
+            client.resolve(self.oco_orders, self.safe_string(result, 'subscription'))
+            client.resolve(self.oco_orders, self.safe_string(result, 'channel'))
 
 
 def exchange(id: str, config: dict | None = None):
