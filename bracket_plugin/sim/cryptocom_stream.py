@@ -40,9 +40,9 @@ Choices where the docs are silent:
   a quarter of the bar's volume each, side BUY when the price did not fall, id `<bar ts><i>`, in
   time order; at most MAX_BARS_PER_PUMP bars (the latest) are published per look;
 - bounds: a connection whose outgoing queue holds QUEUE_MAX messages is closed with 1008; frames
-  over MAX_FRAME_BYTES close it (aiohttp's limit); a venue that stops ends every connection (the
-  server's shutdown), and `close_streams()` ends them on demand (code 1013, doc: "server
-  restarting"), which tests use as a dropped connection.
+  over MAX_FRAME_BYTES close it (aiohttp's limit); a venue that stops closes every connection with
+  1013 (doc: "server restarting") as soon as aiohttp's shutdown begins, and `close_streams()`
+  does the same on demand, which tests use as a dropped connection.
 """
 from __future__ import annotations
 
@@ -65,6 +65,7 @@ MAX_SUBSCRIPTIONS = 200   # choice; the code is the doc's 40107 EXCEED_MAX_SUBSC
 MAX_FRAME_BYTES = 64 * 1024
 MAX_BARS_PER_PUMP = 100
 CLOSE_TIMEOUT_S = 2.0
+SHUTDOWN_POLL_S = 0.05
 
 ORDER, ADVANCED, TRADE = "user.order", "user.advance.order", "user.trade"
 TICKER, PRINTS = "ticker", "trade"
@@ -87,8 +88,8 @@ def _split(channel: str, families: dict) -> tuple[str, str, str | None] | None:
 class _Conn:
     """One websocket: what it subscribed, whether it authenticated, its bounded outgoing queue."""
 
-    def __init__(self, ws: web.WebSocketResponse, private: bool) -> None:
-        self.ws, self.private = ws, private
+    def __init__(self, ws: web.WebSocketResponse, private: bool, request: web.Request) -> None:
+        self.ws, self.private, self.request = ws, private, request
         self.authed = False
         self.subs: dict[str, tuple[str, str, str | None]] = {}   # channel -> _split(channel)
         self.queue: asyncio.Queue[str] = asyncio.Queue(QUEUE_MAX)
@@ -120,6 +121,7 @@ class CryptocomStream:
         self._seq = 0          # engine change number published up to
         self._fills = 0        # engine fills published
         self._bar_ts: dict[str, int] = {}   # open time of the last bar whose path was published
+        self._watchdog: asyncio.Task | None = None
 
     # ------------------------------------------------------------------ connections
     async def handle_stream(self, request: web.Request) -> web.StreamResponse:
@@ -130,7 +132,7 @@ class CryptocomStream:
         if not ws.can_prepare(request).ok:
             return web.json_response({"error": "a websocket upgrade is expected here"}, status=400)
         await ws.prepare(request)
-        conn = _Conn(ws, private=tail == "private")
+        conn = _Conn(ws, private=tail == "private", request=request)
         self._attach(conn)
         tasks = [asyncio.ensure_future(self._send_loop(conn)), asyncio.ensure_future(self._heartbeat(conn))]
         try:
@@ -175,15 +177,29 @@ class CryptocomStream:
             conn.close(code, "server restarting")
         return len(conns)
 
+    async def _server_stopping(self) -> None:
+        """Close every stream as soon as the server starts shutting down (the venue stops): aiohttp
+        marks each connection closing first (Server.pre_shutdown), then waits for the handlers and
+        cancels them, which would drop websockets without a close frame."""
+        while self._conns:
+            if any(getattr(c.request.protocol, "_close", False) for c in self._conns):
+                self.close_streams()
+                return
+            await asyncio.sleep(SHUTDOWN_POLL_S)
+
     def _attach(self, conn: _Conn) -> None:
         if not self._conns:
             self._watch(asyncio.get_running_loop())
         self._conns.add(conn)
+        if self._watchdog is None or self._watchdog.done():
+            self._watchdog = asyncio.ensure_future(self._server_stopping())
 
     def _detach(self, conn: _Conn) -> None:
         self._conns.discard(conn)
         if not self._conns:
             self._unwatch()
+            if self._watchdog is not None:
+                self._watchdog.cancel()
 
     # ------------------------------------------------------------------ the engine's change feed
     def _watch(self, loop: asyncio.AbstractEventLoop) -> None:

@@ -449,14 +449,17 @@ def test_stopping_the_venue_closes_its_streams():
     from simfixtures import make_venue
 
     async def run(v):
-        async with DocClient(ws_url(v, "public")) as m:
-            await in_thread(v.close)
-            assert await m.recv(timeout=WAIT) is None
-            return m.ws.close_code
+        async with DocClient(ws_url(v, "public")) as m, DocClient(ws_url(v, "private")) as u:
+            started = time.monotonic()
+            stopping = asyncio.ensure_future(in_thread(v.close))
+            assert await m.recv(timeout=WAIT) is None and await u.recv(timeout=WAIT) is None
+            await stopping
+            # a close frame each (doc: 1013 "server restarting"), before aiohttp's 1 s handler grace
+            return m.ws.close_code, u.ws.close_code, time.monotonic() - started
 
     v = make_venue().start_server()
     try:
-        code = asyncio.run(run(v))
+        public, private, took = asyncio.run(run(v))
     finally:
         v.close()
-    assert code is not None
+    assert (public, private) == (1013, 1013) and took < 1.0
