@@ -7,6 +7,7 @@ class, and bracket_plugin's async class (watch_oco_orders). Every wait is bounde
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import hmac
 import json
@@ -156,6 +157,22 @@ def q(x: Decimal) -> float:
     return float(x.quantize(TICK))
 
 
+def first_bar(venue, start: int, reached) -> int:
+    """Index of the first bar from `start` on for which `reached(bar)` holds."""
+    bars = venue.bars[SYMBOL]
+    return next(i for i in range(start, len(bars)) if reached(bars[i]))
+
+
+@contextlib.asynccontextmanager
+async def loaded(ex):
+    """A ccxt.pro-based exchange with its markets loaded, closed (sockets and all) afterwards."""
+    try:
+        await ex.load_markets()
+        yield ex
+    finally:
+        await ex.close()
+
+
 def place_limit_buy(venue, price: Decimal, amount: float = 0.5) -> str:
     """A plain limit buy through REST (ccxt's sync class); returns its id."""
     return client(venue, "cryptocom").create_order(SYMBOL, "limit", "buy", amount, q(price))["id"]
@@ -268,9 +285,7 @@ def test_ccxt_pro_watch_ticker_and_trades_follow_a_step(venue):
     path = [float(p) for p in price_path(bar)]
 
     async def run():
-        ex = pro(venue)
-        try:
-            await ex.load_markets()
+        async with loaded(pro(venue)) as ex:
             before = await asyncio.wait_for(ex.watch_ticker(SYMBOL), WAIT)   # the subscription's snapshot
             assert before["last"] == float(venue.bars[SYMBOL][START - 1].close)
             trades = asyncio.ensure_future(ex.watch_trades(SYMBOL))
@@ -283,17 +298,13 @@ def test_ccxt_pro_watch_ticker_and_trades_follow_a_step(venue):
             got = await asyncio.wait_for(trades, WAIT)
             await until(lambda: len(ex.trades[SYMBOL]) == 4)
             assert [t["price"] for t in ex.trades[SYMBOL]] == path and got[0]["price"] == path[0]
-        finally:
-            await ex.close()
 
     asyncio.run(run())
 
 
 def test_ccxt_pro_watch_orders_and_my_trades_see_a_rest_order_fill(venue):
     async def run():
-        ex = pro(venue)
-        try:
-            await ex.load_markets()
+        async with loaded(pro(venue)) as ex:
             orders = asyncio.ensure_future(ex.watch_orders(SYMBOL))
             mine = asyncio.ensure_future(ex.watch_my_trades(SYMBOL))
             await until(lambda: subscribed(venue, f"user.trade.{INSTRUMENT}") == 1)
@@ -308,8 +319,6 @@ def test_ccxt_pro_watch_orders_and_my_trades_see_a_rest_order_fill(venue):
             # handle_trades for the prefix and again for the channel): one fill, two cache entries
             assert {(t["order"], t["side"], t["amount"]) for t in trades} == {(placed["id"], "buy", 0.5)}
             assert len({t["id"] for t in ex.trades[SYMBOL]}) == 1
-        finally:
-            await ex.close()
 
     asyncio.run(run())
 
@@ -333,13 +342,10 @@ async def watch_until(ex, list_id, done, symbol=SYMBOL):
 def test_watch_oco_orders_sees_an_oco_go_from_open_to_done(venue):
     last = venue.engine_for("cryptocom").last_price(SYMBOL)
     stop = last * Decimal("0.99")
-    bars = venue.bars[SYMBOL]
-    k = next(i for i in range(START, len(bars)) if bars[i].low <= stop)
+    k = first_bar(venue, START, lambda bar: bar.low <= stop)
 
     async def run():
-        ex = ours(venue)
-        try:
-            await ex.load_markets()
+        async with loaded(ours(venue)) as ex:
             assert ex.has["watchOcoOrders"] and ex.has["watchOrders"]
             lst = await ex.create_oco_order(SYMBOL, "sell", 1, q(last * 2), q(stop), q(stop * Decimal("0.9")))
             opened = await watch_until(ex, lst["id"], lambda x: x["status"] == "open")   # from the snapshot
@@ -352,25 +358,20 @@ def test_watch_oco_orders_sees_an_oco_go_from_open_to_done(venue):
             assert {o["role"]: o["status"] for o in done["orders"]} == {"stop_loss": "closed", "take_profit": "canceled"}
             rest = await ex.fetch_oco_order(lst["id"], SYMBOL)   # the stream agrees with REST
             assert {o["id"]: o["status"] for o in rest["orders"]} == {o["id"]: o["status"] for o in done["orders"]}
-        finally:
-            await ex.close()
 
     asyncio.run(run())
 
 
 def test_watch_oco_orders_sees_an_otoco_entry_then_its_exit(venue):
-    bars = venue.bars[SYMBOL]
-    entry = bars[START].open
-    stop = entry * Decimal("0.995")
-    k = next(i for i in range(START + 1, len(bars)) if bars[i].low <= stop.quantize(TICK))
+    entry = venue.bars[SYMBOL][START].open   # a limit buy at the next open fills on that bar
+    stop = (entry * Decimal("0.995")).quantize(TICK)
+    k = first_bar(venue, START + 1, lambda bar: bar.low <= stop)
 
     async def run():
-        ex = ours(venue)
-        try:
-            await ex.load_markets()
+        async with loaded(ours(venue)) as ex:
             first = asyncio.ensure_future(ex.watch_oco_orders())   # all instruments, before the list exists
             await until(lambda: subscribed(venue, "user.advance.order") == 1)
-            lst = await ex.create_otoco_order(SYMBOL, "buy", 1, q(entry), q(entry * 3), q(stop))
+            lst = await ex.create_otoco_order(SYMBOL, "buy", 1, q(entry), q(entry * 3), float(stop))
             created = [x for x in await asyncio.wait_for(first, WAIT) if x["id"] == lst["id"]]
             assert created and created[-1]["type"] == "otoco" and created[-1]["status"] == "open"
             await in_thread(venue.step)
@@ -383,8 +384,6 @@ def test_watch_oco_orders_sees_an_otoco_entry_then_its_exit(venue):
             done = await watch_until(ex, lst["id"], lambda x: x["status"] != "open", symbol=None)
             assert {o["role"]: o["status"] for o in done["orders"]} == {
                 "entry": "closed", "stop_loss": "closed", "take_profit": "canceled"}
-        finally:
-            await ex.close()
 
     asyncio.run(run())
 
@@ -422,9 +421,7 @@ async def _close_streams(venue):
 
 def test_ccxt_pro_after_a_dropped_connection_watches_again(venue):
     async def run():
-        ex = pro(venue)
-        try:
-            await ex.load_markets()
+        async with loaded(pro(venue)) as ex:
             pending = asyncio.ensure_future(ex.watch_orders(SYMBOL))
             await until(lambda: subscribed(venue, f"user.order.{INSTRUMENT}") == 1)
             await asyncio.wrap_future(venue._server.submit(_close_streams(venue)))
@@ -439,8 +436,6 @@ def test_ccxt_pro_after_a_dropped_connection_watches_again(venue):
             await in_thread(venue.step)
             filled = await asyncio.wait_for(ex.watch_orders(SYMBOL), WAIT)
             assert [(o["id"], o["status"]) for o in filled] == [(placed["id"], "closed")]
-        finally:
-            await ex.close()
 
     asyncio.run(run())
 
