@@ -13,8 +13,11 @@ Served (doc = the Crypto.com Exchange v1 websocket reference, exchange-developer
   id expected within HEARTBEAT_GRACE_S s, else the connection closes with code 1000 (doc);
 - `subscribe` / `unsubscribe` with `params.channels`;
 - User API channels `user.order[.{instrument}]`, `user.advance.order[.{instrument}]` (the brief's
-  spelling `user.advanced.order` is accepted too and echoed as sent), `user.trade[.{instrument}]`;
-  Market Data channels `ticker.{instrument}`, `trade.{instrument}`.
+  spelling `user.advanced.order` is accepted too and echoed as sent), `user.trade[.{instrument}]`,
+  `user.balance` (the REST user-balance view); Market Data channels `ticker.{instrument}`,
+  `trade.{instrument}`, `book.{instrument}.{depth}` (depth 10 or 50; the REST book's one level);
+- rate limits per connection and calendar second (doc): 150 requests on the User API, 100 on
+  Market Data; beyond them 42901 TOO_MANY_REQUESTS.
 Live updates (`id: -1`, doc) come from the engine's change feed: the orders and lists changed
 since the last look (changes_since), the new fills (fills_after), and each newly closed bar's
 price path (rules.price_path) as four ticker updates and four public trades.
@@ -27,7 +30,8 @@ Choices where the docs are silent:
 - each subscribe request is acknowledged `{id, method: "subscribe", code: 0}`; then, for each newly
   subscribed channel, `user.order*` / `user.advance.order*` get a snapshot of the open orders of
   their family (doc: "initial response with same id contains current open orders"), `ticker.*` the
-  current ticker; `user.trade*` and `trade.*` get no snapshot. Subscribing a channel already held
+  current ticker, `book.*` the current book, `user.balance` the balance; `user.trade*` and
+  `trade.*` get no snapshot. Subscribing a channel already held
   changes nothing (no second snapshot, no second stream);
 - refusals: a user channel before `public/auth` 40101 UNAUTHORIZED; an unknown channel, one of the
   other endpoint, or an unlisted instrument 40004 MISSING_OR_INVALID_ARGUMENT (the whole request is
@@ -38,7 +42,9 @@ Choices where the docs are silent:
   close at its last ms); a ticker row is ticker_view after the bar with the last, bid and ask set to
   the point's price (high, low and volumes are the 24 h figures after the bar); public trades carry
   a quarter of the bar's volume each, side BUY when the price did not fall, id `<bar ts><i>`, in
-  time order; at most MAX_BARS_PER_PUMP bars (the latest) are published per look;
+  time order; at most MAX_BARS_PER_PUMP bars (the latest) are published per look; the book is
+  published as a full snapshot (channel `book`, never `book.update` deltas) after each closed bar,
+  whatever `book_subscription_type` asks; `user.balance` after any change of orders, fills or prices;
 - bounds: a connection whose outgoing queue holds QUEUE_MAX messages is closed with 1008; frames
   over MAX_FRAME_BYTES close it (aiohttp's limit); a venue that stops closes every connection with
   1013 (doc: "server restarting") as soon as aiohttp's shutdown begins, and `close_streams()`
@@ -67,12 +73,16 @@ MAX_BARS_PER_PUMP = 100
 CLOSE_TIMEOUT_S = 2.0
 SHUTDOWN_POLL_S = 0.05
 
-ORDER, ADVANCED, TRADE = "user.order", "user.advance.order", "user.trade"
-TICKER, PRINTS = "ticker", "trade"
+REQUESTS_PER_S = {True: 150, False: 100}   # doc (rate limits): User API 150, Market Data 100 requests/s
+
+ORDER, ADVANCED, TRADE, BALANCE = "user.order", "user.advance.order", "user.trade", "user.balance"
+TICKER, PRINTS, BOOK = "ticker", "trade", "book"
 # doc (subscribe): the user channels; `user.advanced.order` is the brief's spelling of the same one
-USER_FAMILIES = {ORDER: ORDER, ADVANCED: ADVANCED, "user.advanced.order": ADVANCED, TRADE: TRADE}
-MARKET_FAMILIES = {TICKER: TICKER, PRINTS: PRINTS}
-NEEDS_INSTRUMENT = (TICKER, PRINTS)
+USER_FAMILIES = {ORDER: ORDER, ADVANCED: ADVANCED, "user.advanced.order": ADVANCED, TRADE: TRADE, BALANCE: BALANCE}
+MARKET_FAMILIES = {TICKER: TICKER, PRINTS: PRINTS, BOOK: BOOK}
+NEEDS_INSTRUMENT = (TICKER, PRINTS, BOOK)
+NO_INSTRUMENT = (BALANCE,)
+BOOK_DEPTHS = ("10", "50")   # doc: book.{instrument_name}.{depth}, depth 10 or 50
 
 
 def _split(channel: str, families: dict) -> tuple[str, str, str | None] | None:
@@ -94,6 +104,7 @@ class _Conn:
         self.subs: dict[str, tuple[str, str, str | None]] = {}   # channel -> _split(channel)
         self.queue: asyncio.Queue[str] = asyncio.Queue(QUEUE_MAX)
         self.heartbeat_id: int | None = None   # the heartbeat not answered yet
+        self.second, self.requests = 0, 0      # requests in the current calendar second
 
     def send(self, message: dict) -> None:
         try:
@@ -246,7 +257,7 @@ class CryptocomStream:
             self._seq, orders, _lists = engine.changes_since(self._seq)
             fills = engine.fills_after(self._fills)
             self._fills += len(fills)
-            feeds: dict[str, dict[str, list]] = {ORDER: {}, ADVANCED: {}, TRADE: {}, TICKER: {}, PRINTS: {}}
+            feeds: dict[str, dict] = {ORDER: {}, ADVANCED: {}, TRADE: {}, BALANCE: {}, TICKER: {}, PRINTS: {}, BOOK: {}}
             for o in orders:
                 family = ADVANCED if self.is_advanced(o) else ORDER
                 feeds[family].setdefault(self.instrument(o.symbol), []).append(self.order_view(o))
@@ -259,6 +270,9 @@ class CryptocomStream:
                     ticks, prints = self._paths(symbol, bars)
                     feeds[TICKER][self.instrument(symbol)] = ticks
                     feeds[PRINTS][self.instrument(symbol)] = prints
+                    feeds[BOOK][self.instrument(symbol)] = [self._book(symbol)]
+            if orders or fills or feeds[BOOK]:   # holds, totals or the prices it is valued at moved
+                feeds[BALANCE][None] = self.balance_view()
         for conn in list(self._conns):
             for channel, (_, family, instrument) in conn.subs.items():
                 for name, rows in feeds[family].items():
@@ -281,16 +295,20 @@ class CryptocomStream:
                 before = price
         return ticks, prints
 
+    def _book(self, symbol: str) -> dict:
+        view = self.book_view(symbol)
+        return dict(view, u=view["t"])   # ccxt.pro reads the book's sequence from `u`
+
     @staticmethod
-    def _push(conn: _Conn, req_id, channel: str, name: str, rows: list, family: str) -> None:
-        result = {"instrument_name": name, "subscription": channel, "channel": conn.subs[channel][0], "data": rows}
-        if family in (TICKER, PRINTS):
-            # market data: one message a ticker row (ccxt.pro keeps each), trades in one message
-            if family == TICKER:
-                for row in rows:
-                    conn.send({"id": req_id, "method": "subscribe", "code": 0, "result": dict(result, data=[row])})
-                return
-        conn.send({"id": req_id, "method": "subscribe", "code": 0, "result": result})
+    def _push(conn: _Conn, req_id, channel: str, name: str | None, rows: list, family: str) -> None:
+        result = {"subscription": channel, "channel": conn.subs[channel][0], "data": rows}
+        if name is not None:
+            result = {"instrument_name": name, **result}
+        if family == BOOK:
+            result["depth"] = int(channel.rsplit(".", 1)[1])
+        # a ticker row a message (each one a price of the path); other channels all rows at once
+        for data in ([row] for row in rows) if family == TICKER else [rows]:
+            conn.send({"id": req_id, "method": "subscribe", "code": 0, "result": dict(result, data=data)})
 
     # ------------------------------------------------------------------ requests
     @staticmethod
@@ -310,6 +328,11 @@ class CryptocomStream:
             conn.send(self._error(None, None, 40001, "BAD_REQUEST", text))
             return
         method, req_id = body["method"], _numeric_id(body.get("id", -1))
+        second = int(time.time())   # doc: limits are per calendar second
+        conn.second, conn.requests = second, (conn.requests + 1 if second == conn.second else 1)
+        if conn.requests > REQUESTS_PER_S[conn.private]:
+            conn.send(self._error(req_id, method, 42901, "TOO_MANY_REQUESTS"))
+            return
         if method == "public/respond-heartbeat":
             if str(body.get("id")) == str(conn.heartbeat_id):
                 conn.heartbeat_id = None
@@ -340,16 +363,10 @@ class CryptocomStream:
         if conn.private and not conn.authed:
             conn.send(self._error(req_id, "subscribe", 40101, "UNAUTHORIZED"))
             return
-        families = USER_FAMILIES if conn.private else MARKET_FAMILIES
         parsed = {}
         for channel in channels:
-            split = _split(channel, families)
-            try:
-                if split is None or (split[1] in NEEDS_INSTRUMENT and split[2] is None):
-                    raise ApiError(40004, "MISSING_OR_INVALID_ARGUMENT")
-                if split[2] is not None:
-                    self.symbol_of(split[2])
-            except ApiError:
+            split = self._channel(channel, conn.private)
+            if split is None:
                 conn.send(self._error(req_id, "subscribe", 40004, f"invalid channel {channel}"))
                 return
             parsed[channel] = split
@@ -365,11 +382,37 @@ class CryptocomStream:
                 for name, rows in self._snapshot(split[1], split[2]).items():
                     self._push(conn, req_id, channel, name, rows, split[1])
 
-    def _snapshot(self, family: str, instrument: str | None) -> dict[str, list]:
-        """What a new subscription starts from: open orders of the family, or the ticker."""
+    def _channel(self, channel: str, private: bool) -> tuple[str, str, str | None] | None:
+        """(spelling, family, instrument) of a channel this endpoint serves; None if it serves none."""
+        split = _split(channel, USER_FAMILIES if private else MARKET_FAMILIES)
+        if split is None:
+            return None
+        spelling, family, instrument = split
+        if family == BOOK:
+            instrument, _, depth = (instrument or "").partition(".")
+            if depth not in BOOK_DEPTHS:
+                return None
+        if instrument == "" or (instrument is None and family in NEEDS_INSTRUMENT):
+            return None   # a name cut short, a market channel without its instrument
+        if instrument is not None and family in NO_INSTRUMENT:
+            return None
+        try:
+            if instrument is not None:
+                self.symbol_of(instrument)
+        except ApiError:
+            return None
+        return spelling, family, instrument
+
+    def _snapshot(self, family: str, instrument: str | None) -> dict:
+        """What a new subscription starts from: open orders of the family, the ticker, the book or
+        the balance."""
         symbol = self.symbol_of(instrument) if instrument else None
         if family == TICKER:
             return {instrument: [self.ticker_view(symbol)]}
+        if family == BOOK:
+            return {instrument: [self._book(symbol)]}
+        if family == BALANCE:
+            return {None: self.balance_view()}
         if family not in (ORDER, ADVANCED):
             return {}
         out: dict[str, list] = {instrument: []} if instrument else {}
