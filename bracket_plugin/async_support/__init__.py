@@ -67,7 +67,10 @@ class cryptocom(AsyncShell, CryptocomOrderLists, ccxt_pro.cryptocom):
                 changed.append(list_id)
         for list_id in changed:
             known = list(self._oco_legs[list_id].values())
-            self.oco_orders.append(self._parse_list(list_id, known, known))
+            parsed = self._parse_list(list_id, known, known)
+            self.oco_orders.append(parsed)
+            if parsed['status'] != 'open':   # done: its legs change no more, keep none of them
+                del self._oco_legs[list_id]
         if changed:
             client.resolve(self.oco_orders, self.safe_string(result, 'subscription'))
             client.resolve(self.oco_orders, self.safe_string(result, 'channel'))

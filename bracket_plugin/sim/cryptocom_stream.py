@@ -62,7 +62,7 @@ from aiohttp import WSMsgType, web
 from bracket_plugin.sim.auth import cryptocom_verify
 from bracket_plugin.sim.candles import num
 from bracket_plugin.sim.rules import price_path
-from bracket_plugin.sim.server import ApiError, Malformed, parse_json
+from bracket_plugin.sim.server import ApiError, Malformed, log, parse_json
 
 HEARTBEAT_S = 30.0        # doc (public/heartbeat): "sent by server every 30s"
 HEARTBEAT_GRACE_S = 5.0   # doc: "client must respond with public/respond-heartbeat within 5 seconds"
@@ -149,7 +149,11 @@ class CryptocomStream:
         try:
             async for msg in ws:
                 if msg.type == WSMsgType.TEXT:
-                    self._on_text(conn, msg.data)
+                    try:
+                        self._on_text(conn, msg.data)
+                    except Exception:   # a bug: answered like REST's, the connection lives on
+                        log.exception("simulator: unexpected error on a Crypto.com stream request")
+                        conn.send(self._error(None, None, 50001, "INTERNAL_ERROR", msg.data))
                 elif msg.type == WSMsgType.BINARY:
                     conn.send(self._error(None, None, 40001, "BAD_REQUEST", "binary frames are not read"))
         finally:
@@ -223,13 +227,13 @@ class CryptocomStream:
             for symbol in engine.symbols():
                 last = engine.closed_bars(symbol, limit=1)
                 self._bar_ts[symbol] = last[-1].ts if last else -1
-            if self._on_change not in engine.watchers:
-                engine.watchers.append(self._on_change)
+            # a new list rather than an append: the engine may be iterating the old one right now
+            engine.watchers = [w for w in engine.watchers if w != self._on_change] + [self._on_change]
 
     def _unwatch(self) -> None:
         with self.venue.lock:
-            if self._on_change in self.engine.watchers:
-                self.engine.watchers.remove(self._on_change)
+            engine = self.engine
+            engine.watchers = [w for w in engine.watchers if w != self._on_change]
             self._loop = None
 
     def _on_change(self, entry: dict) -> None:

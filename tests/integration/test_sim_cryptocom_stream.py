@@ -206,10 +206,17 @@ def test_auth_subscribe_and_refusals(venue):
             rid = await c.request("unsubscribe", {"channels": ["user.trade"]})
             assert await c.answer(rid) == {"id": rid, "method": "unsubscribe", "code": 0}
             assert subscribed(venue, "user.trade") == 0 and subscribed(venue, f"user.order.{INSTRUMENT}") == 1
+            rid = await c.request("subscribe", {"channels": ["user.advanced.order"]})   # the other spelling
+            assert await c.answer(rid) == {"id": rid, "method": "subscribe", "code": 0}
         async with DocClient(ws_url(venue, "public")) as m:
             for channel in ("user.order", "ticker.NOPE_BTC", "ticker"):
                 rid = await m.request("subscribe", {"channels": [channel]})
                 assert (await m.answer(rid))["code"] == 40004
+            # doc: 100 requests a second on Market Data; 250 at once exceed it in some second
+            for _ in range(250):
+                await m.request("no/such-method")
+            codes = [(await m.recv())["code"] for _ in range(250)]
+            assert set(codes) == {40002, 42901} and codes.count(40002) <= 200
         await until(lambda: not dialect_of(venue)._conns)
         assert venue.engine_for("cryptocom").watchers == []   # no connection: the feed is not followed
 
@@ -298,6 +305,25 @@ def test_ccxt_pro_watch_ticker_and_trades_follow_a_step(venue):
             got = await asyncio.wait_for(trades, WAIT)
             await until(lambda: len(ex.trades[SYMBOL]) == 4)
             assert [t["price"] for t in ex.trades[SYMBOL]] == path and got[0]["price"] == path[0]
+
+    asyncio.run(run())
+
+
+def test_ccxt_pro_watch_order_book_and_balance(venue):
+    async def run():
+        async with loaded(pro(venue)) as ex:
+            book = await asyncio.wait_for(ex.watch_order_book(SYMBOL), WAIT)
+            last = float(venue.bars[SYMBOL][START - 1].close)
+            assert book["bids"][0][0] == book["asks"][0][0] == last
+            balance = await asyncio.wait_for(ex.watch_balance(), WAIT)
+            assert (balance["BTC"]["used"], balance["ETH"]["total"]) == (0.0, 100.0)
+            await ex.create_order(SYMBOL, "limit", "buy", 1, 0.05)   # far below: rests, holds 0.05 BTC
+            balance = await asyncio.wait_for(ex.watch_balance(), WAIT)
+            assert balance["BTC"]["used"] == 0.05
+            pending = asyncio.ensure_future(ex.watch_order_book(SYMBOL))
+            await in_thread(venue.step)
+            book = await asyncio.wait_for(pending, WAIT)
+            assert book["bids"][0][0] == float(venue.bars[SYMBOL][START].close)
 
     asyncio.run(run())
 
