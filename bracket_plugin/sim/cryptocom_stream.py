@@ -30,8 +30,8 @@ Choices where the docs are silent:
 - each subscribe request is acknowledged `{id, method: "subscribe", code: 0}`; then, for each newly
   subscribed channel, `user.order*` / `user.advance.order*` get a snapshot of the open orders of
   their family (doc: "initial response with same id contains current open orders"), `ticker.*` the
-  current ticker, `book.*` the current book, `user.balance` the balance; `user.trade*` and
-  `trade.*` get no snapshot. Subscribing a channel already held
+  current ticker, `book.*` the current book, `user.balance` the balance, `trade.*` the last 50
+  public trades (doc) from the price paths of the last closed bars; `user.trade*` gets none. Subscribing a channel already held
   changes nothing (no second snapshot, no second stream);
 - refusals: a user channel before `public/auth` 40101 UNAUTHORIZED; an unknown channel, one of the
   other endpoint, or an unlisted instrument 40004 MISSING_OR_INVALID_ARGUMENT (the whole request is
@@ -70,6 +70,7 @@ QUEUE_MAX = 1000          # choice: messages waiting to be sent to one connectio
 MAX_SUBSCRIPTIONS = 200   # choice; the code is the doc's 40107 EXCEED_MAX_SUBSCRIPTIONS
 MAX_FRAME_BYTES = 64 * 1024
 MAX_BARS_PER_PUMP = 100
+TRADES_SNAPSHOT = 50      # doc (trade.{instrument_name}): the last 50 trades on subscribe
 CLOSE_TIMEOUT_S = 2.0
 SHUTDOWN_POLL_S = 0.05
 
@@ -301,7 +302,7 @@ class CryptocomStream:
 
     def _book(self, symbol: str) -> dict:
         view = self.book_view(symbol)
-        return dict(view, u=view["t"])   # ccxt.pro reads the book's sequence from `u`
+        return dict(view, tt=view["t"], u=view["t"])   # doc: a snapshot has t, tt and the sequence u
 
     @staticmethod
     def _push(conn: _Conn, req_id, channel: str, name: str | None, rows: list, family: str) -> None:
@@ -415,6 +416,9 @@ class CryptocomStream:
             return {instrument: [self.ticker_view(symbol)]}
         if family == BOOK:
             return {instrument: [self._book(symbol)]}
+        if family == PRINTS:   # doc: "returns last 50 trades on subscribe" (here: the last bars' paths)
+            bars = self.engine.closed_bars(symbol, limit=TRADES_SNAPSHOT // 4 + 1)
+            return {instrument: self._paths(symbol, bars)[1][-TRADES_SNAPSHOT:]}
         if family == BALANCE:
             return {None: self.balance_view()}
         if family not in (ORDER, ADVANCED):

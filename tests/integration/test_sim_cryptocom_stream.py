@@ -295,16 +295,16 @@ def test_ccxt_pro_watch_ticker_and_trades_follow_a_step(venue):
         async with loaded(pro(venue)) as ex:
             before = await asyncio.wait_for(ex.watch_ticker(SYMBOL), WAIT)   # the subscription's snapshot
             assert before["last"] == float(venue.bars[SYMBOL][START - 1].close)
-            trades = asyncio.ensure_future(ex.watch_trades(SYMBOL))
+            history = await asyncio.wait_for(ex.watch_trades(SYMBOL), WAIT)   # doc: the last 50 trades
+            earlier = [float(p) for b in venue.bars[SYMBOL][START - 13:START] for p in price_path(b)][-50:]
+            assert [t["price"] for t in history] == earlier
             ticker = asyncio.ensure_future(ex.watch_ticker(SYMBOL))
-            await until(lambda: subscribed(venue, f"trade.{INSTRUMENT}") == 1)
             await in_thread(venue.step)
             # one resolve per watch call: the first path point; the cache ends at the close
             assert (await asyncio.wait_for(ticker, WAIT))["last"] == path[0]
             await until(lambda: ex.tickers[SYMBOL]["last"] == path[-1])
-            got = await asyncio.wait_for(trades, WAIT)
-            await until(lambda: len(ex.trades[SYMBOL]) == 4)
-            assert [t["price"] for t in ex.trades[SYMBOL]] == path and got[0]["price"] == path[0]
+            await until(lambda: len(ex.trades[SYMBOL]) == 54)
+            assert [t["price"] for t in ex.trades[SYMBOL]][-4:] == path
 
     asyncio.run(run())
 
@@ -484,3 +484,4 @@ def test_stopping_the_venue_closes_its_streams():
     finally:
         v.close()
     assert (public, private) == (1013, 1013) and took < 1.0
+    assert v.engines["cryptocom"].watchers == [] and v.step()   # nothing left following the engine
