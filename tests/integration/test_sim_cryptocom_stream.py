@@ -241,6 +241,40 @@ def test_heartbeat_answered_keeps_the_connection_missed_closes_it(venue, monkeyp
     asyncio.run(run())
 
 
+def test_a_client_that_does_not_read_is_closed_not_buffered(venue, monkeypatch):
+    from bracket_plugin.sim import cryptocom_stream
+
+    monkeypatch.setattr(cryptocom_stream, "QUEUE_MAX", 8)
+
+    async def run():
+        async with DocClient(ws_url(venue, "public")) as m:
+            rid = await m.request("subscribe", {"channels": [f"ticker.{INSTRUMENT}"]})
+            await m.answer(rid)
+            await until(lambda: subscribed(venue, f"ticker.{INSTRUMENT}") == 1)
+
+            def steps():   # ten bars in one look: 40 ticker updates at once for a queue of 8
+                with venue.lock:
+                    for _ in range(10):
+                        venue.step()
+            await in_thread(steps)
+            while await m.recv() is not None:   # what was queued before the limit, then the close
+                pass
+            assert m.ws.close_code == 1008
+
+    asyncio.run(run())
+
+
+def test_ccxt_pro_unwatch_ends_the_subscription(venue):
+    async def run():
+        async with loaded(pro(venue)) as ex:
+            await asyncio.wait_for(ex.watch_ticker(SYMBOL), WAIT)
+            assert subscribed(venue, f"ticker.{INSTRUMENT}") == 1
+            await asyncio.wait_for(ex.un_watch_ticker(SYMBOL), WAIT)
+            await until(lambda: subscribed(venue, f"ticker.{INSTRUMENT}") == 0)
+
+    asyncio.run(run())
+
+
 # --- the doc client: private and market streams --------------------------------------------------
 
 def test_order_and_fill_updates_reach_the_subscription_once(venue):
