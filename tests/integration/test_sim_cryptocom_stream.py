@@ -448,6 +448,21 @@ def test_watch_oco_orders_sees_an_otoco_entry_then_its_exit(venue):
     asyncio.run(run())
 
 
+def test_watch_oco_orders_completes_a_list_met_after_its_entry_filled(venue):
+    entry = venue.bars[SYMBOL][START].open
+
+    async def run():
+        async with loaded(ours(venue)) as ex:
+            lst = await ex.create_otoco_order(SYMBOL, "buy", 1, q(entry), q(entry * 3), q(entry / 2))
+            await in_thread(venue.step)   # the entry fills: the list's open legs are its two exits
+            whole = await watch_until(ex, lst["id"], lambda x: len(x["orders"]) == 3)
+            assert whole["type"] == "otoco" and whole["status"] == "open"
+            assert {o["role"]: o["status"] for o in whole["orders"]} == {
+                "entry": "closed", "stop_loss": "open", "take_profit": "open"}
+
+    asyncio.run(run())
+
+
 # --- dropped connections ------------------------------------------------------------------------------
 
 def test_doc_client_reconnects_resubscribes_and_sees_each_update_once(venue):
