@@ -257,26 +257,29 @@ class CryptocomStream:
         self._pump_due = False
         if not self._conns:
             return
-        with self.venue.lock:
+        wanted = {family for conn in self._conns for _, family, _ in conn.subs.values()}
+        feeds: dict[str, dict] = {family: {} for family in (ORDER, ADVANCED, TRADE, BALANCE, TICKER, PRINTS, BOOK)}
+        with self.venue.lock:   # the cursors move on whether anyone listens or not; views only when wanted
             engine = self.engine
             self._seq, orders, _lists = engine.changes_since(self._seq)
             fills = engine.fills_after(self._fills)
             self._fills += len(fills)
-            feeds: dict[str, dict] = {ORDER: {}, ADVANCED: {}, TRADE: {}, BALANCE: {}, TICKER: {}, PRINTS: {}, BOOK: {}}
             for o in orders:
                 family = ADVANCED if self.is_advanced(o) else ORDER
-                feeds[family].setdefault(self.instrument(o.symbol), []).append(self.order_view(o))
-            for f in fills:
+                if family in wanted:
+                    feeds[family].setdefault(self.instrument(o.symbol), []).append(self.order_view(o))
+            for f in fills if TRADE in wanted else ():
                 feeds[TRADE].setdefault(self.instrument(f.symbol), []).append(self.trade_view(f))
+            moved = False
             for symbol in engine.symbols():
                 bars = engine.closed_bars(symbol, since=self._bar_ts.get(symbol, -1) + 1)[-MAX_BARS_PER_PUMP:]
                 if bars:
-                    self._bar_ts[symbol] = bars[-1].ts
-                    ticks, prints = self._paths(symbol, bars)
-                    feeds[TICKER][self.instrument(symbol)] = ticks
-                    feeds[PRINTS][self.instrument(symbol)] = prints
-                    feeds[BOOK][self.instrument(symbol)] = [self._book(symbol)]
-            if orders or fills or feeds[BOOK]:   # holds, totals or the prices it is valued at moved
+                    moved, self._bar_ts[symbol], name = True, bars[-1].ts, self.instrument(symbol)
+                    if wanted & {TICKER, PRINTS}:
+                        feeds[TICKER][name], feeds[PRINTS][name] = self._paths(symbol, bars)
+                    if BOOK in wanted:
+                        feeds[BOOK][name] = [self._book(symbol)]
+            if BALANCE in wanted and (orders or fills or moved):   # holds, totals or their valuation moved
                 feeds[BALANCE][None] = self.balance_view()
         for conn in list(self._conns):
             for channel, (_, family, instrument) in conn.subs.items():
