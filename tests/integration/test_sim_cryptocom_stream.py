@@ -290,7 +290,6 @@ def test_order_and_fill_updates_reach_the_subscription_once(venue):
             await in_thread(venue.step)   # a limit at the next open fills on that bar
             trades = await c.updates(f"user.trade.{INSTRUMENT}", until=lambda r: len(r) >= 1)
             assert [(t["order_id"], t["side"], t["traded_quantity"]) for t in trades] == [(order_id, "BUY", "0.5")]
-            return order_id
 
     asyncio.run(run())
 
