@@ -31,6 +31,7 @@ from aiohttp import web
 from bracket_plugin.sim import engine as E
 from bracket_plugin.sim.auth import cryptocom_verify
 from bracket_plugin.sim.candles import candles_from, market_window, num
+from bracket_plugin.sim.cryptocom_stream import CryptocomStream
 from bracket_plugin.sim.rules import DOWN, SELL, UP
 from bracket_plugin.sim.server import ApiError, Call, DialectBase, Malformed, parse_json, route
 
@@ -111,7 +112,9 @@ def _limit(value, default: int = 100, most: int = 100) -> int:
     return value
 
 
-class CryptocomDialect(DialectBase):
+class CryptocomDialect(CryptocomStream, DialectBase):
+    """REST below; the websocket streams (user and market data) come from CryptocomStream."""
+
     prefix = "/cryptocom"
     exchange_id = "cryptocom"
 
@@ -350,16 +353,18 @@ class CryptocomDialect(DialectBase):
         symbol = self.symbol_of(call.query.get("instrument_name"), required=False)
         return {"data": [self.ticker_view(s) for s in ([symbol] if symbol else self.engine.symbols())]}
 
-    @route("GET", V1 + "public/get-book")
-    def book(self, call: Call):
+    def book_view(self, symbol: str) -> dict:
         """No resting liquidity is simulated: one level each side at the last price, sized by the
         last closed bar's volume (bid = ask = last, as the ticker says)."""
-        symbol = self.symbol_of(call.query.get("instrument_name"))
         t = self.engine.ticker(symbol)
         closed = self.engine.closed_bars(symbol, limit=1)
         size = num(closed[-1].volume) if closed else "0"
-        return {"depth": 1, "instrument_name": self.instrument(symbol),
-                "data": [{"bids": [[num(t.bid), size, "1"]], "asks": [[num(t.ask), size, "1"]], "t": t.ts}]}
+        return {"bids": [[num(t.bid), size, "1"]], "asks": [[num(t.ask), size, "1"]], "t": t.ts}
+
+    @route("GET", V1 + "public/get-book")
+    def book(self, call: Call):
+        symbol = self.symbol_of(call.query.get("instrument_name"))
+        return {"depth": 1, "instrument_name": self.instrument(symbol), "data": [self.book_view(symbol)]}
 
     @route("GET", V1 + "public/get-candlestick")
     def candlestick(self, call: Call):
@@ -419,6 +424,9 @@ class CryptocomDialect(DialectBase):
 
     @route("POST", V1 + "private/user-balance", private=True)
     def user_balance(self, call: Call):
+        return {"data": self.balance_view()}
+
+    def balance_view(self) -> list[dict]:
         """A spot account, valued in `valuation_currency()` at the last prices: no margin positions,
         no borrowing, no haircut (every currency is collateral at its full value).  Cash and collateral
         are the balances' value; what open orders hold is the initial margin, the rest is available."""
@@ -434,7 +442,7 @@ class CryptocomDialect(DialectBase):
                 "collateral_eligible": price is not None, "market_value": num(value),
                 "max_withdrawal_balance": num(free), "instrument_name": cur, "hourly_interest_rate": "0",
             })
-        return {"data": [{
+        return [{
             "total_available_balance": num(cash - reserved), "total_margin_balance": num(cash),
             "total_initial_margin": num(reserved), "total_haircut": "0", "total_position_im": "0",
             "total_maintenance_margin": "0", "total_position_cost": "0", "total_cash_balance": num(cash),
@@ -442,7 +450,7 @@ class CryptocomDialect(DialectBase):
             "total_session_realized_pnl": "0", "position_balances": positions, "credit_limits": [],
             "total_effective_leverage": "0", "position_limit": "3000000", "used_position_limit": "0",
             "total_borrow": "0", "margin_score": "0", "is_liquidating": False, "has_risk": False, "terminatable": True,
-        }]}
+        }]
 
     @route("POST", V1 + "private/get-currency-networks", private=True)
     def currency_networks(self, call: Call):
