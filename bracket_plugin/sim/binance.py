@@ -53,6 +53,7 @@ from urllib.parse import parse_qsl
 from aiohttp import web
 
 from bracket_plugin.sim import engine as E
+from bracket_plugin.sim.binance_stream import BinanceStreamMixin
 from bracket_plugin.sim.candles import candles_from, market_window, num
 from bracket_plugin.sim.rules import BUY, SELL, floor_to
 from bracket_plugin.sim.server import ApiError, Call, DialectBase, Malformed, route
@@ -67,6 +68,7 @@ ORDER_TYPES = ("LIMIT", "MARKET", "STOP_LOSS", "STOP_LOSS_LIMIT", "TAKE_PROFIT",
 TP_TYPES = ("LIMIT_MAKER", "TAKE_PROFIT", "TAKE_PROFIT_LIMIT")   # rest-api.md: an OCO has one of these ...
 SL_TYPES = ("STOP_LOSS", "STOP_LOSS_LIMIT")                     # ... and one of these
 ID_CHARS = string.ascii_letters + string.digits
+USER_STREAM = "/api/v3/userDataStream"
 PRICE_RELATION = "The relationship of the prices for the orders is not correct."
 UNSUPPORTED = (-1014, "Unsupported order combination.")
 
@@ -166,9 +168,11 @@ def binance_verify(headers, raw_query: str, body: str, params: dict, api_key: st
     return None
 
 
-class BinanceDialect(DialectBase):
+class BinanceDialect(BinanceStreamMixin, DialectBase):
     prefix = "/binance"
     exchange_id = "binance"
+    d8 = staticmethod(d8)
+    verify = staticmethod(binance_verify)
 
     def __init__(self, venue) -> None:
         super().__init__(venue)
@@ -201,6 +205,9 @@ class BinanceDialect(DialectBase):
         return web.json_response({"code": -1003, "msg": "Too much request weight used; current limit is 6000 request weight per 1 MINUTE."}, status=429)
 
     def authenticate(self, request: web.Request, call: Call, text: str) -> None:
+        if call.endpoint == USER_STREAM:  # user-data-stream.md: USER_STREAM endpoints take the key only
+            self._check_key(request.headers.get("X-MBX-APIKEY"))
+            return
         creds = self.venue.credentials(self.exchange_id)
         raw_query = request.raw_path.partition("?")[2]
         failure = binance_verify(request.headers, raw_query, text, self.params(call), creds.api_key, creds.secret, call.now_ms)
@@ -478,6 +485,21 @@ class BinanceDialect(DialectBase):
         limit = _limit(p)
         fills = fills[:limit] if start is not None or from_id is not None else fills[-limit:]
         return [self.fill_view(f) for f in fills]
+
+    # ------------------------------------------------------------------ listenKey (user-data-stream.md)
+    @route("POST", USER_STREAM, private=True)
+    def start_user_stream(self, call: Call):
+        return {"listenKey": self.new_listen_key()}
+
+    @route("PUT", USER_STREAM, private=True)
+    def keep_user_stream(self, call: Call):
+        self.keep_listen_key(self.params(call).get("listenKey"))
+        return {}
+
+    @route("DELETE", USER_STREAM, private=True)
+    def close_user_stream(self, call: Call):
+        self.close_listen_key(self.params(call).get("listenKey"))
+        return {}
 
     # ------------------------------------------------------------------ single orders
     @staticmethod
