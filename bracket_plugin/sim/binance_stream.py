@@ -7,7 +7,8 @@ web-socket-api.md (requests, responses, signed requests, userDataStream.* method
 
 Paths below `<prefix>/ws/` (Venue.ccxt_config points ccxt.pro's `urls.api.ws.spot` at
 `.../binance/ws/spot` and `urls.api.ws.ws-api.spot` at `.../binance/ws/ws-api/spot`):
-- `spot[/ws]/<name>`: a raw stream (`<symbol>@trade`, `<symbol>@ticker` or a listenKey);
+- `spot[/ws]/<name>`: a raw stream (`<symbol>@trade`, `<symbol>@ticker`, `<symbol>@miniTicker`
+  or a listenKey);
   `spot[/ws]` or `spot/<digits>` (ccxt.pro appends a stream index): no stream until SUBSCRIBE;
   `spot/stream?streams=a/b`: a combined stream. `spot` stands for the host's `/ws` (ccxt.pro's
   base URL), `spot/ws` and `spot/stream` for `/ws` and `/stream` below the host (the official
@@ -24,7 +25,8 @@ Choices where the documents are silent:
 - a closed bar publishes its price path (rules.price_path: open, extreme, extreme, close) as four
   `trade` events of a quarter of the bar's volume each, at the bar's open time + 0, 1/4, 2/4, 3/4
   of its interval, and after each one a `24hrTicker` of the REST ticker's 24 h statistics (closed
-  bars, this bar included) with that trade's price as last, bid and ask; trade ids count per symbol
+  bars, this bar included) with that trade's price as last, bid and ask, and a `24hrMiniTicker`
+  of the same numbers; trade ids count per symbol
   from 1; buyer / seller order ids are -1 (the bars have no orders behind them);
 - event times (`E`) are the engine's clock (bar time), like the REST answers' order times;
 - executionReport: one per order change and one per fill (x=TRADE, `t` the fill id); a new order
@@ -72,6 +74,8 @@ MAX_MESSAGES_PER_S = 5        # web-socket-streams.md: 5 incoming messages per s
 MAX_STREAMS = 1024            # web-socket-streams.md: at most 1024 streams per connection
 LISTEN_KEY_TTL_S = 3600.0     # user-data-stream.md: a listenKey is valid 60 minutes (PUT extends it)
 STREAM_METHODS = ("SUBSCRIBE", "UNSUBSCRIBE", "LIST_SUBSCRIPTIONS", "SET_PROPERTY", "GET_PROPERTY")
+CHANNELS = ("trade", "ticker", "miniTicker")
+MINI_KEYS = ("E", "s", "c", "o", "h", "l", "v", "q")
 TERMINAL_EXEC = {"CANCELED": "CANCELED", "EXPIRED": "EXPIRED", "REJECTED": "REJECTED", "FILLED": "TRADE"}
 
 
@@ -236,7 +240,10 @@ class BinanceStreamMixin:
                 out.append((name + "@trade", {"e": "trade", "E": ts, "s": mid, "t": tid, "p": self.d8(price),
                                               "q": self.d8(bar.volume / 4), "b": -1, "a": -1, "T": ts,
                                               "m": price <= bar.open, "M": True}))
-                out.append((name + "@ticker", self._ticker_event(ticker, ts, price, tid)))
+                full = self._ticker_event(ticker, ts, price, tid)
+                out.append((name + "@ticker", full))
+                # web-socket-streams.md: Individual Symbol Mini Ticker Stream (ccxt.pro's watch_ticker default)
+                out.append((name + "@miniTicker", dict({k: full[k] for k in MINI_KEYS}, e="24hrMiniTicker")))
         return out
 
     def _ticker_event(self, t: dict, ts: int, price: Decimal, tid: int) -> dict:
@@ -278,7 +285,7 @@ class BinanceStreamMixin:
     def _stream_name_ok(self, name: str) -> bool:
         symbol, _, channel = name.partition("@")
         ids = {self.market_id(s).lower() for s in self.engine.symbols()}
-        return (symbol in ids and channel in ("trade", "ticker")) or self._live_key(name)
+        return (symbol in ids and channel in CHANNELS) or self._live_key(name)
 
     async def handle_stream(self, request: web.Request) -> web.StreamResponse:
         tail = request.match_info.get("tail", "")
