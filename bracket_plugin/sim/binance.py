@@ -179,6 +179,14 @@ class BinanceDialect(BinanceStreamMixin, DialectBase):
         saved = venue.dialect_state.get(self.exchange_id, {})
         # legs the engine plays with another shape: order id -> (Binance type, stopPrice, price)
         self.shapes: dict[str, tuple] = {v[0]: tuple(v[1:]) for v in saved.get("shapes", [])}
+        self._placing: dict[int, tuple] = {}   # leg index -> shape, while place_list runs (under venue.lock)
+
+    def shape(self, o: E.SimOrder) -> tuple | None:
+        """(Binance type, stopPrice, price) of a leg the engine plays with another shape, else None;
+        while a list is being placed, by leg index (the change feed shows its legs before the ids are known)."""
+        if o.id in self.shapes:
+            return self.shapes[o.id]
+        return self._placing.get(o.leg) if o.list_id and o.leg is not None else None
 
     def remember_shape(self, order_id: str, kind: str, stop, price) -> None:
         value = [order_id, kind, None if stop is None else str(stop), None if price is None else str(price)]
@@ -270,8 +278,9 @@ class BinanceDialect(BinanceStreamMixin, DialectBase):
         return lst
 
     def order_type(self, o: E.SimOrder) -> str:
-        if o.id in self.shapes:
-            return self.shapes[o.id][0]
+        shape = self.shape(o)
+        if shape is not None:
+            return shape[0]
         if o.type == "limit":
             return "LIMIT_MAKER" if o.post_only else "LIMIT"
         if o.type == "market":
@@ -293,7 +302,7 @@ class BinanceDialect(BinanceStreamMixin, DialectBase):
 
     def order_view(self, o: E.SimOrder) -> dict:
         kind = self.order_type(o)
-        stop, price = self.shapes.get(o.id, (kind, o.trigger, o.price))[1:]
+        stop, price = (self.shape(o) or (kind, o.trigger, o.price))[1:]
         working = -1 if o.status == "pending" or (o.is_trigger and o.triggered_ms is None) else (o.triggered_ms or o.created_ms)
         view = {
             "symbol": self.market_id(o.symbol), "orderId": int(o.id),
@@ -668,7 +677,11 @@ class BinanceDialect(BinanceStreamMixin, DialectBase):
                               client_id=req.client_id, role="take_profit")
 
     def place_list(self, kind: str, legs: list[E.OrderRequest], shapes: dict, p: dict) -> dict:
-        lst = self.engine.place_list(kind, legs, client_id=self.client_id(p, "listClientOrderId"))
+        self._placing = shapes
+        try:
+            lst = self.engine.place_list(kind, legs, client_id=self.client_id(p, "listClientOrderId"))
+        finally:
+            self._placing = {}
         for o in self.engine.list_orders(lst.id):
             if o.leg in shapes:
                 self.remember_shape(o.id, *shapes[o.leg])
