@@ -1,0 +1,479 @@
+"""The simulator's Binance spot websocket streams over real websockets on 127.0.0.1: the protocol as
+Binance's documentation describes it (web-socket-streams.md, user-data-stream.md, web-socket-api.md),
+an unmodified ccxt.pro.binance, our class's watch_oco_orders, and Binance's official connector
+(binance-connector) websocket clients, each changing only its URLs."""
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import queue
+import time
+
+import aiohttp
+import ccxt.pro
+import pytest
+import requests
+from simfixtures import SYMBOL, client, venue  # noqa: F401  (fixture)
+
+from bracket_plugin.exchanges.binance import binance_async
+from bracket_plugin.sim.binance import BinanceDialect
+from bracket_plugin.sim.rules import price_path
+
+pytestmark = pytest.mark.timeout(60)
+NAME = "ethbtc"
+WAIT = 5.0     # seconds any one expected message may take
+
+
+def stream_url(venue, tail: str) -> str:
+    return f"ws://127.0.0.1:{venue.url.rsplit(':', 1)[1]}/binance/ws/{tail}"
+
+
+def run(coro):
+    return asyncio.run(asyncio.wait_for(coro, 45))
+
+
+async def step(venue, n: int = 1):
+    for _ in range(n):
+        await asyncio.get_running_loop().run_in_executor(None, venue.step)
+
+
+async def recv(ws, timeout: float = WAIT):
+    msg = await ws.receive(timeout=timeout)
+    assert msg.type == aiohttp.WSMsgType.TEXT, msg
+    return json.loads(msg.data)
+
+
+async def recv_until(ws, pred, limit: int = 50):
+    """Messages up to and including the first one `pred` accepts (at most `limit`)."""
+    out = []
+    for _ in range(limit):
+        out.append(await recv(ws))
+        if pred(out[-1]):
+            return out
+    raise AssertionError(f"no matching message among {len(out)}: {out[-3:]}")
+
+
+async def silent(ws, timeout: float = 0.3) -> bool:
+    try:
+        msg = await ws.receive(timeout=timeout)
+    except asyncio.TimeoutError:
+        return True
+    raise AssertionError(f"unexpected message {msg}")
+
+
+def signed(venue, params: dict | None = None, *, secret=None, key=None, ts=None) -> dict:
+    """web-socket-api.md (SIGNED requests): apiKey and timestamp among the parameters, signature =
+    hex HMAC-SHA256 over the parameters sorted by name as key=value joined with &."""
+    creds = venue.credentials("binance")
+    p = dict(params or {}, apiKey=key or creds.api_key, timestamp=ts or int(time.time() * 1000))
+    payload = "&".join(f"{k}={v}" for k, v in sorted(p.items()))
+    p["signature"] = hmac.new((secret or creds.secret).encode(), payload.encode(), hashlib.sha256).hexdigest()
+    return p
+
+
+def dialect(venue) -> BinanceDialect:
+    for r in venue._server.app.router.routes():
+        owner = getattr(r.handler, "__self__", None)
+        if isinstance(owner, BinanceDialect):
+            return owner
+    raise AssertionError("no binance dialect served")
+
+
+def last(venue) -> float:
+    return float(venue.engine_for("binance").last_price(SYMBOL))
+
+
+def the_bar(venue):
+    return venue.engine_for("binance").closed_bars(SYMBOL, limit=1)[-1]
+
+
+# ------------------------------------------------------------------ market streams (raw protocol)
+
+def test_subscribe_ack_and_a_bar_as_four_trades_and_tickers(venue):
+    async def main():
+        async with aiohttp.ClientSession() as s, s.ws_connect(stream_url(venue, "spot/ws")) as ws:
+            await ws.send_json({"method": "SUBSCRIBE", "params": [f"{NAME}@trade", f"{NAME}@ticker"], "id": 1})
+            assert await recv(ws) == {"result": None, "id": 1}
+            await ws.send_json({"method": "SUBSCRIBE", "params": [f"{NAME}@trade"], "id": 2})  # again: sent once
+            assert await recv(ws) == {"result": None, "id": 2}
+            await ws.send_json({"method": "LIST_SUBSCRIPTIONS", "id": 3})
+            assert await recv(ws) == {"result": [f"{NAME}@trade", f"{NAME}@ticker"], "id": 3}
+            assert await silent(ws)
+            await step(venue)
+            got = [await recv(ws) for _ in range(8)]
+            assert await silent(ws)
+            path = [f"{p:.8f}" for p in price_path(the_bar(venue))]
+            trades = [m for m in got if m["e"] == "trade"]
+            tickers = [m for m in got if m["e"] == "24hrTicker"]
+            assert [t["p"] for t in trades] == path and [t["c"] for t in tickers] == path
+            assert all(t["s"] == "ETHBTC" for t in got) and len({t["t"] for t in trades}) == 4
+            assert [t["T"] for t in trades] == sorted(t["T"] for t in trades)
+            await ws.send_json({"method": "UNSUBSCRIBE", "params": [f"{NAME}@trade"], "id": 4})
+            assert await recv(ws) == {"result": None, "id": 4}
+            await step(venue)
+            assert {m["e"] for m in [await recv(ws) for _ in range(4)]} == {"24hrTicker"}
+            assert await silent(ws)
+    run(main())
+
+
+def test_raw_and_combined_stream_paths(venue):
+    async def main():
+        async with aiohttp.ClientSession() as s, \
+                s.ws_connect(stream_url(venue, f"spot/ws/{NAME}@trade")) as raw, \
+                s.ws_connect(stream_url(venue, f"spot/stream?streams={NAME}@trade/{NAME}@miniTicker")) as comb:
+            await step(venue)
+            assert [m["e"] for m in [await recv(raw) for _ in range(4)]] == ["trade"] * 4
+            wrapped = [await recv(comb) for _ in range(8)]
+            assert {m["stream"] for m in wrapped} == {f"{NAME}@trade", f"{NAME}@miniTicker"}
+            assert {m["data"]["e"] for m in wrapped} == {"trade", "24hrMiniTicker"}
+            assert wrapped[-1]["data"]["c"] == f"{the_bar(venue).close:.8f}"
+            await comb.send_json({"method": "GET_PROPERTY", "params": ["combined"], "id": 7})
+            assert await recv(comb) == {"result": True, "id": 7}
+    run(main())
+
+
+def test_refusals(venue):
+    async def main():
+        async with aiohttp.ClientSession() as s:
+            for tail in ("spot/ws/nosuch@trade", "spot/ws/btcusdt@ticker"):
+                with pytest.raises(aiohttp.WSServerHandshakeError) as exc:
+                    await s.ws_connect(stream_url(venue, tail))
+                assert exc.value.status == 400
+            with pytest.raises(aiohttp.WSServerHandshakeError) as exc:
+                await s.ws_connect(stream_url(venue, "linear"))
+            assert exc.value.status == 404
+            async with s.ws_connect(stream_url(venue, "spot/ws")) as ws:
+                await ws.send_json({"method": "SUBSCRIBE", "params": [f"{NAME}@depth"], "id": 1})
+                assert (await recv(ws))["error"]["code"] == 2
+                await ws.send_json({"method": "SUBSCRIBE", "params": ["not-a-listen-key"], "id": 2})
+                answer = await recv(ws)
+                assert answer["id"] == 2 and answer["error"]["code"] == 2
+                await ws.send_json({"method": "FETCH", "params": [], "id": 3})
+                assert "unknown variant FETCH" in (await recv(ws))["error"]["msg"]
+                await ws.send_str("{not json")
+                assert (await recv(ws))["error"]["code"] == 3
+                await ws.send_json({"method": "LIST_SUBSCRIPTIONS", "id": 4})
+                assert await recv(ws) == {"result": [], "id": 4}   # nothing refused was subscribed
+                await step(venue)
+                assert await silent(ws)
+    run(main())
+
+
+def test_more_than_five_messages_a_second_disconnect(venue):
+    async def main():
+        async with aiohttp.ClientSession() as s, s.ws_connect(stream_url(venue, "spot/ws")) as ws:
+            for i in range(7):
+                await ws.send_json({"method": "LIST_SUBSCRIPTIONS", "id": i})
+            for _ in range(10):
+                msg = await ws.receive(timeout=WAIT)
+                if msg.type != aiohttp.WSMsgType.TEXT:
+                    break
+            assert msg.type == aiohttp.WSMsgType.CLOSE and msg.data == 1008
+    run(main())
+
+
+def test_heartbeat_pings_and_a_silent_client_is_dropped(venue, monkeypatch):
+    monkeypatch.setattr(BinanceDialect, "ping_interval", 0.3)
+
+    async def main():
+        async with aiohttp.ClientSession() as s, s.ws_connect(stream_url(venue, "spot/ws"), autoping=False) as ws:
+            msg = await ws.receive(timeout=WAIT)
+            assert msg.type == aiohttp.WSMsgType.PING
+            await ws.pong(msg.data)
+            kinds = []
+            for _ in range(5):  # no more pongs: the server closes
+                msg = await ws.receive(timeout=WAIT)
+                kinds.append(msg.type)
+                if msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED):
+                    break
+            assert kinds[-1] in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED), kinds
+    run(main())
+
+
+# ------------------------------------------------------------------ user data: websocket API and listenKey
+
+def test_ws_api_user_data_subscription(venue):
+    rest = client(venue, "binance")
+    rest.load_markets()
+
+    async def main():
+        async with aiohttp.ClientSession() as s, s.ws_connect(stream_url(venue, "ws-api/spot")) as ws:
+            refusals = {"bad signature": (signed(venue, secret="wrong"), 400, -1022),
+                        "unknown key": (signed(venue, key="nobody"), 401, -2015),
+                        "stale": (signed(venue, ts=int(time.time() * 1000) - 60_000), 400, -1021)}
+            for rid, (params, status, code) in refusals.items():
+                await ws.send_json({"id": rid, "method": "userDataStream.subscribe.signature", "params": params})
+                answer = await recv(ws)
+                assert (answer["id"], answer["status"], answer["error"]["code"]) == (rid, status, code)
+            await ws.send_json({"id": "x", "method": "order.place", "params": {}})
+            assert (await recv(ws))["error"]["code"] == -1020
+            await rest_place_then_nothing(ws)   # refused subscriptions get no events
+            await ws.send_json({"id": "s", "method": "userDataStream.subscribe.signature", "params": signed(venue)})
+            ack = await recv(ws)
+            assert (ack["id"], ack["status"], ack["result"]) == ("s", 200, {"subscriptionId": 0})
+            order = await asyncio.to_thread(rest.create_order, SYMBOL, "limit", "buy", 0.1, round(last(venue) * 0.99, 6))
+            got = await recv_until(ws, lambda m: m["event"]["e"] == "outboundAccountPosition")
+            assert {m["subscriptionId"] for m in got} == {0}
+            report = got[0]["event"]
+            assert (report["e"], report["x"], report["X"], str(report["i"]), report["g"]) == ("executionReport", "NEW", "NEW", order["id"], -1)
+            balances = {b["a"]: b for b in got[-1]["event"]["B"]}
+            held = venue.engine_for("binance").balances()["BTC"][2]   # both open buys hold BTC
+            assert balances["BTC"]["l"] == f"{held:.8f}" and float(held) > 0.1 * float(order["price"])
+            await asyncio.to_thread(rest.cancel_order, order["id"], SYMBOL)
+            got = await recv_until(ws, lambda m: m["event"]["e"] == "outboundAccountPosition")
+            assert (got[0]["event"]["x"], got[0]["event"]["X"], got[0]["event"]["C"]) == ("CANCELED", "CANCELED", order["clientOrderId"])
+            await ws.send_json({"id": "u", "method": "userDataStream.unsubscribe", "params": {}})
+            assert (await recv(ws))["status"] == 200
+            await rest_place_then_nothing(ws)
+
+    async def rest_place_then_nothing(ws):
+        await asyncio.to_thread(rest.create_order, SYMBOL, "limit", "buy", 0.1, round(last(venue) * 0.98, 6))
+        assert await silent(ws)
+    run(main())
+
+
+def test_listen_key_rest_endpoints_and_stream(venue):
+    creds = venue.credentials("binance")
+    url = venue.url + "/binance/api/v3/userDataStream"
+    assert requests.post(url, timeout=5).json()["code"] == -2014
+    assert requests.post(url, headers={"X-MBX-APIKEY": "nobody"}, timeout=5).status_code == 401
+    key = requests.post(url, headers={"X-MBX-APIKEY": creds.api_key}, timeout=5).json()["listenKey"]
+    assert requests.post(url, headers={"X-MBX-APIKEY": creds.api_key}, timeout=5).json() == {"listenKey": key}
+    assert requests.put(url, params={"listenKey": key}, headers={"X-MBX-APIKEY": creds.api_key}, timeout=5).json() == {}
+    assert requests.put(url, params={"listenKey": "nope"}, headers={"X-MBX-APIKEY": creds.api_key}, timeout=5).json()["code"] == -1125
+    rest = client(venue, "binance")
+    rest.load_markets()
+
+    async def main():
+        async with aiohttp.ClientSession() as s, s.ws_connect(stream_url(venue, f"spot/ws/{key}")) as ws:
+            lst = await asyncio.to_thread(rest.private_post_orderlist_oco, {
+                "symbol": "ETHBTC", "side": "SELL", "quantity": "0.1", "aboveType": "LIMIT_MAKER",
+                "abovePrice": f"{last(venue) * 1.01:.6f}", "belowType": "STOP_LOSS", "belowStopPrice": f"{last(venue) * 0.99:.6f}"})
+            got = await recv_until(ws, lambda m: m["e"] == "outboundAccountPosition")
+            assert [m["e"] for m in got] == ["executionReport", "executionReport", "listStatus", "outboundAccountPosition"]
+            status = got[2]
+            assert (status["c"], status["l"], status["L"], status["g"]) == ("OCO", "EXEC_STARTED", "EXECUTING", lst["orderListId"])
+            assert sorted(o["i"] for o in status["O"]) == sorted(m["i"] for m in got[:2])
+            assert {m["o"] for m in got[:2]} == {"LIMIT_MAKER", "STOP_LOSS"}   # the types as sent
+            assert all(m["g"] == lst["orderListId"] for m in got[:2])
+            r = await asyncio.to_thread(requests.delete, url, params={"listenKey": key},
+                                        headers={"X-MBX-APIKEY": creds.api_key}, timeout=5)
+            assert r.json() == {}
+            assert (await recv(ws)) == {"e": "listenKeyExpired", "E": pytest.approx(time.time() * 1000, abs=10_000), "listenKey": key}
+            msg = await ws.receive(timeout=WAIT)
+            assert msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
+        with pytest.raises(aiohttp.WSServerHandshakeError):   # a closed listenKey streams no more
+            async with aiohttp.ClientSession() as s:
+                await s.ws_connect(stream_url(venue, f"spot/ws/{key}"))
+    run(main())
+
+
+# ------------------------------------------------------------------ ccxt.pro, unmodified
+
+def pro(venue, cls=ccxt.pro.binance):
+    return cls(dict(venue.ccxt_config("binance"), enableRateLimit=False))
+
+
+def test_ccxt_pro_watch_ticker_and_trades_follow_the_price_path(venue):
+    async def main():
+        ex = pro(venue)
+        assert type(ex) is ccxt.pro.binance
+        try:
+            await ex.load_markets()
+            trades = asyncio.ensure_future(ex.watch_trades(SYMBOL))
+            ticker = asyncio.ensure_future(ex.watch_ticker(SYMBOL))
+            await asyncio.sleep(0.3)
+            await step(venue)
+            bar = the_bar(venue)
+            path = [float(p) for p in price_path(bar)]
+            first_trade = (await asyncio.wait_for(trades, WAIT))[0]
+            first_ticker = await asyncio.wait_for(ticker, WAIT)
+            for _ in range(50):   # the rest of the bar lands in ccxt.pro's own caches
+                if len(ex.trades[SYMBOL]) == 4 and ex.tickers[SYMBOL]["last"] == path[-1]:
+                    break
+                await asyncio.sleep(0.05)
+            assert first_trade["price"] == first_ticker["last"] == path[0]
+            assert [t["price"] for t in ex.trades[SYMBOL]] == path
+            assert ex.tickers[SYMBOL]["last"] == float(bar.close)
+            assert ex.tickers[SYMBOL]["high"] == float(venue.engine_for("binance").ticker(SYMBOL).high)
+        finally:
+            await ex.close()
+    run(main())
+
+
+def test_ccxt_pro_watch_orders_and_my_trades_see_a_rest_order_fill(venue):
+    async def main():
+        ex = pro(venue)
+        try:
+            await ex.load_markets()
+            orders = asyncio.ensure_future(ex.watch_orders(SYMBOL))
+            await asyncio.sleep(0.3)
+            placed = await ex.create_order(SYMBOL, "market", "buy", 0.1)
+            first = await asyncio.wait_for(orders, WAIT)
+            assert [(o["id"], o["status"]) for o in first] == [(placed["id"], "open")]
+            orders = asyncio.ensure_future(ex.watch_orders(SYMBOL))
+            trades = asyncio.ensure_future(ex.watch_my_trades(SYMBOL))
+            await asyncio.sleep(0.3)
+            await step(venue)
+            done = await asyncio.wait_for(orders, WAIT)
+            mine = await asyncio.wait_for(trades, WAIT)
+            fill = venue.engine_for("binance").fills(order_id=placed["id"])[0]
+            assert [(o["id"], o["status"], o["filled"]) for o in done][-1] == (placed["id"], "closed", 0.1)
+            assert [(t["order"], t["price"], t["amount"]) for t in mine] == [(placed["id"], float(fill.price), 0.1)]
+            assert mine[0]["fee"]["cost"] == pytest.approx(float(fill.fee)) and mine[0]["id"] == fill.id
+            assert float(fill.price) == float(the_bar(venue).open)   # a market order fills at the next bar's open
+        finally:
+            await ex.close()
+    run(main())
+
+
+def test_ccxt_pro_after_a_dropped_connection_resubscribes_and_nothing_is_sent_twice(venue):
+    async def main():
+        ex = pro(venue)
+        try:
+            await ex.load_markets()
+            orders = asyncio.ensure_future(ex.watch_orders(SYMBOL))
+            await asyncio.sleep(0.3)
+            conns = list(dialect(venue)._streams["conns"])
+            assert [(c.kind, c.user_ids) for c in conns] == [("api", [0])]
+            venue._server.submit(conns[0].ws.close(code=1012)).result(WAIT)   # the server drops it
+            with pytest.raises(ccxt.NetworkError):
+                await asyncio.wait_for(orders, WAIT)
+            orders = asyncio.ensure_future(ex.watch_orders(SYMBOL))   # ccxt.pro connects and subscribes anew
+            await asyncio.sleep(0.3)
+            placed = await ex.create_order(SYMBOL, "limit", "buy", 0.1, round(last(venue) * 0.99, 6))
+            assert [o["id"] for o in await asyncio.wait_for(orders, WAIT)] == [placed["id"]]
+            conns = list(dialect(venue)._streams["conns"])
+            assert [(c.kind, c.user_ids) for c in conns] == [("api", [0])]
+        finally:
+            await ex.close()
+    run(main())
+
+
+# ------------------------------------------------------------------ our class: watch_oco_orders
+
+def _watch_until_done(ex, venue, list_id, steps: int = 60):
+    async def go():
+        history = []
+        for _ in range(steps):
+            w = asyncio.ensure_future(ex.watch_oco_orders(SYMBOL))
+            await step(venue)
+            try:
+                got = await asyncio.wait_for(asyncio.shield(w), 0.5)
+            except asyncio.TimeoutError:
+                w.cancel()
+                continue
+            history += [lst for lst in got if lst["id"] == list_id]
+            if history and history[-1]["status"] != "open":
+                return history
+        raise AssertionError(f"list {list_id} still open after {steps} bars")
+    return go()
+
+
+def test_watch_oco_orders_sees_an_oco_go_from_open_to_done(venue):
+    async def main():
+        ex = pro(venue, binance_async)
+        assert ex.has["watchOcoOrders"]
+        try:
+            await ex.load_markets()
+            w = asyncio.ensure_future(ex.watch_oco_orders(SYMBOL))
+            await asyncio.sleep(0.3)
+            lst = await ex.create_oco_order(SYMBOL, "sell", 0.1, last(venue) * 1.002, last(venue) * 0.998)
+            opened = (await asyncio.wait_for(w, WAIT))[-1]
+            assert (opened["id"], opened["type"], opened["status"]) == (lst["id"], "oco", "open")
+            assert sorted((o["id"], o["status"], o["role"]) for o in opened["orders"]) == \
+                sorted((o["id"], "open", o["role"]) for o in lst["orders"])
+            history = await _watch_until_done(ex, venue, lst["id"])
+            final = history[-1]
+            statuses = sorted(o["status"] for o in final["orders"])
+            assert final["status"] == "closed" and statuses == ["canceled", "closed"]
+            fetched = await ex.fetch_oco_order(lst["id"], SYMBOL)
+            strip = lambda d: {k: v for k, v in d.items() if k != "info"}  # noqa: E731
+            assert [strip(o) for o in final["orders"]] == [strip(o) for o in fetched["orders"]]
+            assert (final["status"], final["type"], final["clientOrderId"]) == (fetched["status"], fetched["type"], fetched["clientOrderId"])
+        finally:
+            await ex.close()
+    run(main())
+
+
+def test_watch_oco_orders_sees_an_otoco_entry_arm_its_exits(venue):
+    async def main():
+        ex = pro(venue, binance_async)
+        try:
+            await ex.load_markets()
+            w = asyncio.ensure_future(ex.watch_oco_orders())
+            await asyncio.sleep(0.3)
+            p = last(venue)
+            lst = await ex.create_otoco_order(SYMBOL, "buy", 0.1, p * 1.001, p * 1.02, p * 0.98)
+            opened = (await asyncio.wait_for(w, WAIT))[-1]
+            assert (opened["id"], opened["type"], opened["status"]) == (lst["id"], "otoco", "open")
+            roles = {o["role"]: o for o in opened["orders"]}
+            assert set(roles) == {"entry", "take_profit", "stop_loss"}
+            assert [o["info"]["status"] for o in opened["orders"]] == ["NEW", "PENDING_NEW", "PENDING_NEW"]
+            history = []
+            for _ in range(60):   # until the entry fills and the exits go live
+                w = asyncio.ensure_future(ex.watch_oco_orders())
+                await step(venue)
+                try:
+                    history += await asyncio.wait_for(asyncio.shield(w), 0.5)
+                except asyncio.TimeoutError:
+                    w.cancel()
+                if history and history[-1]["orders"][0]["status"] == "closed":
+                    break
+            armed = history[-1]
+            assert armed["status"] == "open" and [o["info"]["status"] for o in armed["orders"]][0] == "FILLED"
+        finally:
+            await ex.close()
+    run(main())
+
+
+# ------------------------------------------------------------------ Binance's official connector
+
+def _collector():
+    got: queue.Queue = queue.Queue()
+    return got, (lambda _, message: got.put(json.loads(message)))
+
+
+def _take(got: queue.Queue, pred, limit: int = 50):
+    for _ in range(limit):
+        message = got.get(timeout=WAIT)
+        if pred(message):
+            return message
+    raise AssertionError("no matching message")
+
+
+def test_official_connector_trade_stream_and_user_data(venue):
+    from binance.spot import Spot
+    from binance.websocket.spot.websocket_api import SpotWebsocketAPIClient
+    from binance.websocket.spot.websocket_stream import SpotWebsocketStreamClient
+
+    creds = venue.credentials("binance")
+    spot = Spot(api_key=creds.api_key, api_secret=creds.secret, base_url=venue.url + "/binance", timeout=5)
+    key = spot.new_listen_key()["listenKey"]
+    got, on_message = _collector()
+    api_got, api_on_message = _collector()
+    stream = SpotWebsocketStreamClient(stream_url=stream_url(venue, "spot"), on_message=on_message, timeout=WAIT)
+    api = SpotWebsocketAPIClient(stream_url=stream_url(venue, "ws-api/spot"), api_key=creds.api_key,
+                                 api_secret=creds.secret, on_message=api_on_message, timeout=WAIT)
+    try:
+        stream.trade(symbol="ETHBTC", id=1)
+        assert _take(got, lambda m: "id" in m) == {"result": None, "id": 1}
+        stream.user_data(listen_key=key, id=2)
+        assert _take(got, lambda m: "id" in m) == {"result": None, "id": 2}
+        api.user_data_start(id="start")
+        started = _take(api_got, lambda m: m.get("id") == "start")
+        assert (started["status"], started["result"]) == (200, {"listenKey": key})   # one listenKey per account
+        venue.step()
+        trades = [_take(got, lambda m: m.get("e") == "trade") for _ in range(4)]
+        assert [t["p"] for t in trades] == [f"{p:.8f}" for p in price_path(the_bar(venue))]
+        order = spot.new_order(symbol="ETHBTC", side="BUY", type="MARKET", quantity="0.1")
+        report = _take(got, lambda m: m.get("e") == "executionReport")
+        assert (report["i"], report["x"], report["X"]) == (order["orderId"], "NEW", "NEW")
+        venue.step()
+        report = _take(got, lambda m: m.get("e") == "executionReport")
+        assert (report["i"], report["x"], report["X"], report["z"]) == (order["orderId"], "TRADE", "FILLED", "0.10000000")
+    finally:
+        stream.stop()
+        api.stop()
