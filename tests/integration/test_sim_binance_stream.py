@@ -5,6 +5,7 @@ an unmodified ccxt.pro.binance, our class's watch_oco_orders, and Binance's offi
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import hmac
 import json
@@ -12,6 +13,7 @@ import queue
 import time
 
 import aiohttp
+import ccxt
 import ccxt.pro
 import pytest
 import requests
@@ -272,19 +274,30 @@ def test_listen_key_rest_endpoints_and_stream(venue):
 
 # ------------------------------------------------------------------ ccxt.pro, unmodified
 
-def pro(venue, cls=ccxt.pro.binance):
-    return cls(dict(venue.ccxt_config("binance"), enableRateLimit=False))
+@contextlib.asynccontextmanager
+async def pro(venue, cls=ccxt.pro.binance):
+    """A ccxt.pro class (or ours) pointed at the venue, markets loaded, closed at the end."""
+    ex = cls(dict(venue.ccxt_config("binance"), enableRateLimit=False))
+    try:
+        await ex.load_markets()
+        yield ex
+    finally:
+        await ex.close()
+
+
+async def subscribed(watch) -> asyncio.Future:
+    """A watch_* call started and given time to subscribe."""
+    future = asyncio.ensure_future(watch)
+    await asyncio.sleep(0.3)
+    return future
 
 
 def test_ccxt_pro_watch_ticker_and_trades_follow_the_price_path(venue):
     async def main():
-        ex = pro(venue)
-        assert type(ex) is ccxt.pro.binance
-        try:
-            await ex.load_markets()
-            trades = asyncio.ensure_future(ex.watch_trades(SYMBOL))
-            ticker = asyncio.ensure_future(ex.watch_ticker(SYMBOL))
-            await asyncio.sleep(0.3)
+        async with pro(venue) as ex:
+            assert type(ex) is ccxt.pro.binance
+            trades = await subscribed(ex.watch_trades(SYMBOL))
+            ticker = await subscribed(ex.watch_ticker(SYMBOL))
             await step(venue)
             bar = the_bar(venue)
             path = [float(p) for p in price_path(bar)]
@@ -298,24 +311,18 @@ def test_ccxt_pro_watch_ticker_and_trades_follow_the_price_path(venue):
             assert [t["price"] for t in ex.trades[SYMBOL]] == path
             assert ex.tickers[SYMBOL]["last"] == float(bar.close)
             assert ex.tickers[SYMBOL]["high"] == float(venue.engine_for("binance").ticker(SYMBOL).high)
-        finally:
-            await ex.close()
     run(main())
 
 
 def test_ccxt_pro_watch_orders_and_my_trades_see_a_rest_order_fill(venue):
     async def main():
-        ex = pro(venue)
-        try:
-            await ex.load_markets()
-            orders = asyncio.ensure_future(ex.watch_orders(SYMBOL))
-            await asyncio.sleep(0.3)
+        async with pro(venue) as ex:
+            orders = await subscribed(ex.watch_orders(SYMBOL))
             placed = await ex.create_order(SYMBOL, "market", "buy", 0.1)
             first = await asyncio.wait_for(orders, WAIT)
             assert [(o["id"], o["status"]) for o in first] == [(placed["id"], "open")]
-            orders = asyncio.ensure_future(ex.watch_orders(SYMBOL))
-            trades = asyncio.ensure_future(ex.watch_my_trades(SYMBOL))
-            await asyncio.sleep(0.3)
+            orders = await subscribed(ex.watch_orders(SYMBOL))
+            trades = await subscribed(ex.watch_my_trades(SYMBOL))
             await step(venue)
             done = await asyncio.wait_for(orders, WAIT)
             mine = await asyncio.wait_for(trades, WAIT)
@@ -324,108 +331,77 @@ def test_ccxt_pro_watch_orders_and_my_trades_see_a_rest_order_fill(venue):
             assert [(t["order"], t["price"], t["amount"]) for t in mine] == [(placed["id"], float(fill.price), 0.1)]
             assert mine[0]["fee"]["cost"] == pytest.approx(float(fill.fee)) and mine[0]["id"] == fill.id
             assert float(fill.price) == float(the_bar(venue).open)   # a market order fills at the next bar's open
-        finally:
-            await ex.close()
     run(main())
 
 
 def test_ccxt_pro_after_a_dropped_connection_resubscribes_and_nothing_is_sent_twice(venue):
     async def main():
-        ex = pro(venue)
-        try:
-            await ex.load_markets()
-            orders = asyncio.ensure_future(ex.watch_orders(SYMBOL))
-            await asyncio.sleep(0.3)
+        async with pro(venue) as ex:
+            orders = await subscribed(ex.watch_orders(SYMBOL))
             conns = list(dialect(venue)._streams["conns"])
             assert [(c.kind, c.user_ids) for c in conns] == [("api", [0])]
             venue._server.submit(conns[0].ws.close(code=1012)).result(WAIT)   # the server drops it
             with pytest.raises(ccxt.NetworkError):
                 await asyncio.wait_for(orders, WAIT)
-            orders = asyncio.ensure_future(ex.watch_orders(SYMBOL))   # ccxt.pro connects and subscribes anew
-            await asyncio.sleep(0.3)
+            orders = await subscribed(ex.watch_orders(SYMBOL))   # ccxt.pro connects and subscribes anew
             placed = await ex.create_order(SYMBOL, "limit", "buy", 0.1, round(last(venue) * 0.99, 6))
             assert [o["id"] for o in await asyncio.wait_for(orders, WAIT)] == [placed["id"]]
             conns = list(dialect(venue)._streams["conns"])
-            assert [(c.kind, c.user_ids) for c in conns] == [("api", [0])]
-        finally:
-            await ex.close()
+            assert [(c.kind, c.user_ids) for c in conns] == [("api", [0])]   # one connection, one subscription
     run(main())
 
 
 # ------------------------------------------------------------------ our class: watch_oco_orders
 
-def _watch_until_done(ex, venue, list_id, steps: int = 60):
-    async def go():
-        history = []
-        for _ in range(steps):
-            w = asyncio.ensure_future(ex.watch_oco_orders(SYMBOL))
-            await step(venue)
-            try:
-                got = await asyncio.wait_for(asyncio.shield(w), 0.5)
-            except asyncio.TimeoutError:
-                w.cancel()
-                continue
-            history += [lst for lst in got if lst["id"] == list_id]
-            if history and history[-1]["status"] != "open":
-                return history
-        raise AssertionError(f"list {list_id} still open after {steps} bars")
-    return go()
+async def watch_lists_until(ex, venue, done, symbol=None, steps: int = 60) -> list[dict]:
+    """Step the venue bar by bar, collecting what watch_oco_orders returns, until `done(lists)`."""
+    seen: list[dict] = []
+    for _ in range(steps):
+        w = asyncio.ensure_future(ex.watch_oco_orders(symbol))
+        await step(venue)
+        try:
+            seen += await asyncio.wait_for(asyncio.shield(w), 0.5)
+        except asyncio.TimeoutError:
+            w.cancel()
+        if seen and done(seen[-1]):
+            return seen
+    raise AssertionError(f"not done after {steps} bars: {seen[-1:]}")
 
 
 def test_watch_oco_orders_sees_an_oco_go_from_open_to_done(venue):
     async def main():
-        ex = pro(venue, binance_async)
-        assert ex.has["watchOcoOrders"]
-        try:
-            await ex.load_markets()
-            w = asyncio.ensure_future(ex.watch_oco_orders(SYMBOL))
-            await asyncio.sleep(0.3)
+        async with pro(venue, binance_async) as ex:
+            assert ex.has["watchOcoOrders"]
+            w = await subscribed(ex.watch_oco_orders(SYMBOL))
             lst = await ex.create_oco_order(SYMBOL, "sell", 0.1, last(venue) * 1.002, last(venue) * 0.998)
             opened = (await asyncio.wait_for(w, WAIT))[-1]
             assert (opened["id"], opened["type"], opened["status"]) == (lst["id"], "oco", "open")
             assert sorted((o["id"], o["status"], o["role"]) for o in opened["orders"]) == \
                 sorted((o["id"], "open", o["role"]) for o in lst["orders"])
-            history = await _watch_until_done(ex, venue, lst["id"])
-            final = history[-1]
-            statuses = sorted(o["status"] for o in final["orders"])
-            assert final["status"] == "closed" and statuses == ["canceled", "closed"]
+            final = (await watch_lists_until(ex, venue, lambda x: x["status"] != "open", SYMBOL))[-1]
+            assert final["status"] == "closed" and sorted(o["status"] for o in final["orders"]) == ["canceled", "closed"]
             fetched = await ex.fetch_oco_order(lst["id"], SYMBOL)
             strip = lambda d: {k: v for k, v in d.items() if k != "info"}  # noqa: E731
             assert [strip(o) for o in final["orders"]] == [strip(o) for o in fetched["orders"]]
-            assert (final["status"], final["type"], final["clientOrderId"]) == (fetched["status"], fetched["type"], fetched["clientOrderId"])
-        finally:
-            await ex.close()
+            assert strip(dict(final, orders=None)) == strip(dict(fetched, orders=None))
     run(main())
 
 
 def test_watch_oco_orders_sees_an_otoco_entry_arm_its_exits(venue):
     async def main():
-        ex = pro(venue, binance_async)
-        try:
-            await ex.load_markets()
-            w = asyncio.ensure_future(ex.watch_oco_orders())
-            await asyncio.sleep(0.3)
+        async with pro(venue, binance_async) as ex:
+            w = await subscribed(ex.watch_oco_orders())
             p = last(venue)
             lst = await ex.create_otoco_order(SYMBOL, "buy", 0.1, p * 1.001, p * 1.02, p * 0.98)
             opened = (await asyncio.wait_for(w, WAIT))[-1]
             assert (opened["id"], opened["type"], opened["status"]) == (lst["id"], "otoco", "open")
-            roles = {o["role"]: o for o in opened["orders"]}
-            assert set(roles) == {"entry", "take_profit", "stop_loss"}
-            assert [o["info"]["status"] for o in opened["orders"]] == ["NEW", "PENDING_NEW", "PENDING_NEW"]
-            history = []
-            for _ in range(60):   # until the entry fills and the exits go live
-                w = asyncio.ensure_future(ex.watch_oco_orders())
-                await step(venue)
-                try:
-                    history += await asyncio.wait_for(asyncio.shield(w), 0.5)
-                except asyncio.TimeoutError:
-                    w.cancel()
-                if history and history[-1]["orders"][0]["status"] == "closed":
-                    break
-            armed = history[-1]
-            assert armed["status"] == "open" and [o["info"]["status"] for o in armed["orders"]][0] == "FILLED"
-        finally:
-            await ex.close()
+            assert {o["role"]: o["info"]["status"] for o in opened["orders"]} == \
+                {"entry": "NEW", "take_profit": "PENDING_NEW", "stop_loss": "PENDING_NEW"}
+            entry_filled = lambda x: any(o["role"] == "entry" and o["status"] == "closed" for o in x["orders"])  # noqa: E731
+            armed = (await watch_lists_until(ex, venue, entry_filled))[-1]
+            assert armed["status"] == "open"
+            assert {o["role"]: o["info"]["status"] for o in armed["orders"]} == \
+                {"entry": "FILLED", "take_profit": "NEW", "stop_loss": "NEW"}
     run(main())
 
 
