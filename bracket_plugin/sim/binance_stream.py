@@ -40,6 +40,7 @@ Choices where the documents are silent:
   `{"error": {"code": 2, "msg": "Invalid request: unknown stream <name>"}, "id": ...}` and
   subscribes nothing; a raw or combined path naming one is refused with HTTP 400 before the
   upgrade;
+- when the venue stops, each connection is closed with 1001 (going away) within TICK s;
 - heartbeat: aiohttp's websocket heartbeat (a ping frame every PING_INTERVAL s; no pong within
   half of it closes the connection) rather than the documented 3 min / 10 min;
 - a connection whose outgoing queue holds MAX_QUEUE messages (a client not reading) is closed
@@ -71,6 +72,7 @@ from bracket_plugin.sim.server import ApiError, json_error
 PING_INTERVAL = 180.0         # web-socket-streams.md: a ping frame every 3 minutes
 MAX_QUEUE = 1000              # messages waiting for one slow client
 MAX_MESSAGES_PER_S = 5        # web-socket-streams.md: 5 incoming messages per second
+TICK = 0.25                   # s between a connection's housekeeping checks (listenKey expiry, shutdown)
 MAX_STREAMS = 1024            # web-socket-streams.md: at most 1024 streams per connection
 LISTEN_KEY_TTL_S = 3600.0     # user-data-stream.md: a listenKey is valid 60 minutes (PUT extends it)
 STREAM_METHODS = ("SUBSCRIBE", "UNSUBSCRIBE", "LIST_SUBSCRIPTIONS", "SET_PROPERTY", "GET_PROPERTY")
@@ -276,7 +278,9 @@ class BinanceStreamMixin:
 
     def close_listen_key(self, key: str | None) -> None:
         self.keep_listen_key(key)
-        self.listen_keys[key] = 0.0   # expired: its connections hear listenKeyExpired at their next tick
+        self.listen_keys[key] = 0.0   # expired: its connections hear listenKeyExpired now
+        for conn in list(getattr(self, "_streams", {}).get("conns", ())):
+            self._check_keys(conn)
 
     def _live_key(self, name: str) -> bool:
         return self.listen_keys.get(name, 0) > time.time()
@@ -322,10 +326,12 @@ class BinanceStreamMixin:
         try:
             while not ws.closed:
                 try:
-                    msg = await ws.receive(timeout=1.0)
+                    msg = await ws.receive(timeout=TICK)
                 except asyncio.TimeoutError:
                     self._check_keys(conn)
-                    if sender.done():
+                    if _stopping(request):
+                        await ws.close(code=1001, message=b"the venue is stopping")
+                    if sender.done() or ws.closed:
                         break
                     continue
                 if msg.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED, WSMsgType.ERROR):
@@ -468,6 +474,12 @@ class BinanceStreamMixin:
                                  creds.api_key, creds.secret, int(time.time() * 1000))
         if failure is not None:
             raise failure
+
+
+def _stopping(request: web.Request) -> bool:
+    """The server is shutting down: aiohttp's pre_shutdown marks every connection's protocol closing
+    (`_close`; the app's on_shutdown signal is frozen by the time a dialect sees a request)."""
+    return bool(getattr(request.protocol, "_close", False))
 
 
 def _text(value) -> str:

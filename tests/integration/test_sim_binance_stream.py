@@ -17,7 +17,7 @@ import ccxt
 import ccxt.pro
 import pytest
 import requests
-from simfixtures import SYMBOL, client, venue  # noqa: F401  (fixture)
+from simfixtures import SYMBOL, client, make_venue, venue  # noqa: F401  (fixture)
 
 from bracket_plugin.exchanges.binance import binance_async
 from bracket_plugin.sim.binance import BinanceDialect
@@ -192,6 +192,24 @@ def test_heartbeat_pings_and_a_silent_client_is_dropped(venue, monkeypatch):
                     break
             assert kinds[-1] in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED), kinds
     run(main())
+
+
+def test_stopping_the_venue_closes_its_streams_with_going_away():
+    v = make_venue().start_server()
+
+    async def main():
+        async with aiohttp.ClientSession() as s, s.ws_connect(stream_url(v, "spot/ws")) as market, \
+                s.ws_connect(stream_url(v, "ws-api/spot")) as api:
+            readers = [asyncio.ensure_future(ws.receive(timeout=WAIT)) for ws in (market, api)]
+            started = time.monotonic()
+            await asyncio.to_thread(v.close)
+            assert time.monotonic() - started < 1.0
+            for msg in await asyncio.gather(*readers):
+                assert (msg.type, msg.data) == (aiohttp.WSMsgType.CLOSE, 1001)
+    try:
+        run(main())
+    finally:
+        v.close()
 
 
 # ------------------------------------------------------------------ user data: websocket API and listenKey
