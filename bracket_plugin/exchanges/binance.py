@@ -546,7 +546,7 @@ class binance_async(AsyncShell, BinanceOrderLists, ccxt_pro.binance):
             self._handle_leg_report(client, event)
         super().handle_message(client, message)
 
-    def _stream_state(self):
+    def _list_caches(self):
         if getattr(self, '_oco_lists', None) is None:
             self._oco_lists = ArrayCacheBySymbolById(self.safe_integer(self.options, 'ordersLimit', 1000))
             self._oco_raw = {}     # list id -> its listStatus in REST shape
@@ -554,7 +554,7 @@ class binance_async(AsyncShell, BinanceOrderLists, ccxt_pro.binance):
         return self._oco_raw, self._oco_legs
 
     def _handle_leg_report(self, client, report):
-        raws, legs = self._stream_state()
+        raws, legs = self._list_caches()
         detail = {rest: report[key] for key, rest in REPORT_KEYS.items() if key in report}
         legs[self.safe_string(report, 'i')] = detail
         list_id = self.safe_string(report, 'g')
@@ -562,7 +562,7 @@ class binance_async(AsyncShell, BinanceOrderLists, ccxt_pro.binance):
             self._resolve_list(client, raws[list_id])
 
     def _handle_list_status(self, client, event):
-        raws, _ = self._stream_state()
+        raws, _ = self._list_caches()
         raw = {rest: event[key] for key, rest in LIST_KEYS.items() if key in event}
         raw['orders'] = [{'symbol': o.get('s'), 'orderId': o.get('i'), 'clientOrderId': o.get('c')}
                          for o in self.safe_list(event, 'O', [])]
@@ -570,7 +570,7 @@ class binance_async(AsyncShell, BinanceOrderLists, ccxt_pro.binance):
         self._resolve_list(client, raw)
 
     def _resolve_list(self, client, raw):
-        raws, legs = self._stream_state()
+        raws, legs = self._list_caches()
         parsed = self._parse_list(raw, legs)
         self._oco_lists.append(parsed)
         client.resolve(self._oco_lists, 'ocoOrders')

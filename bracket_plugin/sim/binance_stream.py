@@ -27,7 +27,8 @@ Choices where the documents are silent:
   of its interval, and after each one a `24hrTicker` of the REST ticker's 24 h statistics (closed
   bars, this bar included) with that trade's price as last, bid and ask, and a `24hrMiniTicker`
   of the same numbers; trade ids count per symbol
-  from 1; buyer / seller order ids are -1 (the bars have no orders behind them);
+  from 1 and the ticker's `n` / `L` count them; buyer / seller order ids are -1 (the bars have no
+  orders behind them); `m` (buyer is the maker) is true for a trade at or below the bar's open;
 - event times (`E`) are the engine's clock (bar time), like the REST answers' order times;
 - executionReport: one per order change and one per fill (x=TRADE, `t` the fill id); a new order
   x=NEW (X=PENDING_NEW for an OTO's pending leg), a pending leg going live x=NEW X=NEW; a leg
@@ -50,7 +51,9 @@ Choices where the documents are silent:
   or has no method -1100; signed parameters are checked as REST's (key, timestamp, recvWindow,
   HMAC-SHA256) over `key=value` pairs sorted by key and joined with `&`, values not
   percent-encoded (what ccxt.pro sends; the official connector's urlencode is the same for
-  the ids and numbers sent); `rateLimits` is an empty list;
+  the ids and numbers sent); `rateLimits` is an empty list and no request weight is counted;
+  served methods: ping, time, userDataStream.subscribe.signature / .unsubscribe and the legacy
+  userDataStream.start / .ping / .stop;
 - the listenKey (legacy, still what binance-connector 3.13 uses): one per account, valid
   LISTEN_KEY_TTL_S; on expiry or DELETE its connections get `listenKeyExpired` and are closed.
 """
@@ -92,11 +95,13 @@ class Conn:
         self.queue: asyncio.Queue = asyncio.Queue(MAX_QUEUE)
         self.arrivals: list[float] = []
 
-    def push(self, text: str) -> None:
+    def push(self, text: str | None) -> None:
+        """Queue `text` to be sent (None: close). A full queue drops its backlog for a close."""
         try:
             self.queue.put_nowait(text)
         except asyncio.QueueFull:
-            self.queue = asyncio.Queue(1)     # drop the backlog: the connection is being closed
+            while not self.queue.empty():
+                self.queue.get_nowait()
             self.queue.put_nowait(None)
 
 
@@ -114,7 +119,7 @@ class BinanceStreamMixin:
         if st is None:
             with self.venue.lock:
                 eng = self.engine
-                seq, _, _ = eng.changes_since(10**18)
+                seq, _, _ = eng.changes_since(10**18)   # the latest change number, nothing else
                 st = self._streams = {
                     "loop": asyncio.get_running_loop(), "conns": weakref.WeakSet(), "seq": seq,
                     "fills": len(eng.fills_after(0)), "trade_ids": {},
@@ -131,13 +136,16 @@ class BinanceStreamMixin:
     def _on_change(self, entry: dict) -> None:
         """engine.watchers: in the changing thread, under venue.lock; renders, then hops to the loop."""
         st = self._streams
+        if st["loop"].is_closed():   # the venue stopped serving: stop listening
+            self.engine.watchers.remove(self._on_change)
+            return
         user = self._user_events()
         market = self._market_events() if entry.get("op") == "step" else []
         if not user and not market:
             return
         try:
             st["loop"].call_soon_threadsafe(self._deliver, user, market)
-        except RuntimeError:  # the server loop is closed: the venue stopped
+        except RuntimeError:  # the loop closed meanwhile
             pass
 
     def _deliver(self, user: list[dict], market: list[tuple[str, dict]]) -> None:

@@ -439,6 +439,7 @@ def _take(got: queue.Queue, pred, limit: int = 50):
 
 
 def test_official_connector_trade_stream_and_user_data(venue):
+    from binance.lib.utils import websocket_api_signature
     from binance.spot import Spot
     from binance.websocket.spot.websocket_api import SpotWebsocketAPIClient
     from binance.websocket.spot.websocket_stream import SpotWebsocketStreamClient
@@ -459,12 +460,19 @@ def test_official_connector_trade_stream_and_user_data(venue):
         api.user_data_start(id="start")
         started = _take(api_got, lambda m: m.get("id") == "start")
         assert (started["status"], started["result"]) == (200, {"listenKey": key})   # one listenKey per account
+        # the connector signs websocket API requests itself (binance.lib.utils.websocket_api_signature)
+        api.send({"id": "sub", "method": "userDataStream.subscribe.signature",
+                  "params": websocket_api_signature(creds.api_key, creds.secret, {})})
+        ack = _take(api_got, lambda m: m.get("id") == "sub")
+        assert (ack["status"], ack["result"]) == (200, {"subscriptionId": 0})
         venue.step()
         trades = [_take(got, lambda m: m.get("e") == "trade") for _ in range(4)]
         assert [t["p"] for t in trades] == [f"{p:.8f}" for p in price_path(the_bar(venue))]
         order = spot.new_order(symbol="ETHBTC", side="BUY", type="MARKET", quantity="0.1")
         report = _take(got, lambda m: m.get("e") == "executionReport")
         assert (report["i"], report["x"], report["X"]) == (order["orderId"], "NEW", "NEW")
+        wrapped = _take(api_got, lambda m: m.get("event", {}).get("e") == "executionReport")
+        assert wrapped == {"subscriptionId": 0, "event": report}   # the same event on both streams
         venue.step()
         report = _take(got, lambda m: m.get("e") == "executionReport")
         assert (report["i"], report["x"], report["X"], report["z"]) == (order["orderId"], "TRADE", "FILLED", "0.10000000")
