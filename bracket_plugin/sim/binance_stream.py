@@ -38,7 +38,8 @@ Choices where the documents are silent:
   outboundAccountPosition with the base and quote of the orders' markets;
 - listStatus is sent when a list is placed and when it ends (the engine's list changes);
 - a SUBSCRIBE to a name that is neither a served stream nor an active listenKey is refused with
-  `{"error": {"code": 2, "msg": "Invalid request: unknown stream <name>"}, "id": ...}` and
+  `{"error": {"code": 2, "msg": "Invalid request: invalid stream"}, "id": ...}` (the answer
+  ccxt.pro's handle_ws_error shows as Binance's) and
   subscribes nothing; a raw or combined path naming one is refused with HTTP 400 before the
   upgrade;
 - when the venue stops, each connection is closed with 1001 (going away) within TICK s;
@@ -416,7 +417,7 @@ class BinanceStreamMixin:
         with self.venue.lock:
             bad = [n for n in params if not isinstance(n, str) or not self._stream_name_ok(n)]
         if bad:
-            return {"error": {"code": 2, "msg": f"Invalid request: unknown stream {str(bad[0])[:80]}"}, "id": rid}
+            return {"error": {"code": 2, "msg": "Invalid request: invalid stream"}, "id": rid}
         new = [n for n in dict.fromkeys(params) if n not in conn.streams]   # a stream is sent once per connection
         if len(conn.streams) + len(new) > MAX_STREAMS:
             return {"error": {"code": 2, "msg": f"Invalid request: more than {MAX_STREAMS} streams"}, "id": rid}

@@ -352,6 +352,21 @@ def test_ccxt_pro_watch_orders_and_my_trades_see_a_rest_order_fill(venue):
     run(main())
 
 
+def test_ccxt_pro_with_a_wrong_secret_is_refused(venue):
+    async def main():
+        async with pro(venue) as ex:
+            ex.secret = "wrong"
+            with pytest.raises(Exception) as refused:
+                await asyncio.wait_for(ex.watch_orders(SYMBOL), WAIT)
+            # ccxt.pro 4.5.90 deletes client.subscriptions['spot'] twice on a refused subscription
+            # (handle_ws_error, then ensure_user_data_stream_ws_subscribe_signature): the
+            # AuthenticationError for -1022 reaches the caller as the context of a KeyError
+            chain = [refused.value, refused.value.__context__]
+            assert any(isinstance(e, ccxt.AuthenticationError) and "-1022" in str(e) for e in chain), chain
+            assert [c.user_ids for c in dialect(venue)._streams["conns"]] == [[]]   # nothing subscribed
+    run(main())
+
+
 def test_ccxt_pro_after_a_dropped_connection_resubscribes_and_nothing_is_sent_twice(venue):
     async def main():
         async with pro(venue) as ex:
@@ -410,7 +425,7 @@ def test_watch_oco_orders_sees_an_otoco_entry_arm_its_exits(venue):
         async with pro(venue, binance_async) as ex:
             w = await subscribed(ex.watch_oco_orders())
             p = last(venue)
-            lst = await ex.create_otoco_order(SYMBOL, "buy", 0.1, p * 1.001, p * 1.02, p * 0.98)
+            lst = await ex.create_otoco_order(SYMBOL, "buy", 0.1, p * 1.001, p * 1.004, p * 0.996)
             opened = (await asyncio.wait_for(w, WAIT))[-1]
             assert (opened["id"], opened["type"], opened["status"]) == (lst["id"], "otoco", "open")
             assert {o["role"]: o["info"]["status"] for o in opened["orders"]} == \
@@ -420,6 +435,10 @@ def test_watch_oco_orders_sees_an_otoco_entry_arm_its_exits(venue):
             assert armed["status"] == "open"
             assert {o["role"]: o["info"]["status"] for o in armed["orders"]} == \
                 {"entry": "FILLED", "take_profit": "NEW", "stop_loss": "NEW"}
+            final = (await watch_lists_until(ex, venue, lambda x: x["status"] != "open"))[-1]
+            legs = {o["role"]: o["status"] for o in final["orders"]}
+            assert final["status"] == "closed" and legs["entry"] == "closed"
+            assert sorted([legs["take_profit"], legs["stop_loss"]]) == ["canceled", "closed"]
     run(main())
 
 
