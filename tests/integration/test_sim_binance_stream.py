@@ -303,19 +303,27 @@ async def pro(venue, cls=ccxt.pro.binance):
         await ex.close()
 
 
-async def subscribed(watch) -> asyncio.Future:
-    """A watch_* call started and given time to subscribe."""
+async def subscribed(venue, watch, wanted: str = "user") -> asyncio.Future:
+    """A watch_* call started, once the simulator holds its subscription: the stream `wanted`, or
+    ('user') a user data subscription on the websocket API."""
     future = asyncio.ensure_future(watch)
-    await asyncio.sleep(0.3)
-    return future
+    for _ in range(100):
+        conns = getattr(dialect(venue), "_streams", {}).get("conns", ())
+        if any(not c.ws.closed and (wanted in c.streams or (wanted == "user" and c.user_ids)) for c in conns):
+            await asyncio.sleep(0.05)   # the watch registers its future
+            return future
+        if future.done():
+            future.result()   # raises what the watch raised
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{wanted} was not subscribed within 5 s")
 
 
 def test_ccxt_pro_watch_ticker_and_trades_follow_the_price_path(venue):
     async def main():
         async with pro(venue) as ex:
             assert type(ex) is ccxt.pro.binance
-            trades = await subscribed(ex.watch_trades(SYMBOL))
-            ticker = await subscribed(ex.watch_ticker(SYMBOL))
+            trades = await subscribed(venue, ex.watch_trades(SYMBOL), f"{NAME}@trade")
+            ticker = await subscribed(venue, ex.watch_ticker(SYMBOL), f"{NAME}@miniTicker")
             await step(venue)
             bar = the_bar(venue)
             path = [float(p) for p in price_path(bar)]
@@ -335,12 +343,12 @@ def test_ccxt_pro_watch_ticker_and_trades_follow_the_price_path(venue):
 def test_ccxt_pro_watch_orders_and_my_trades_see_a_rest_order_fill(venue):
     async def main():
         async with pro(venue) as ex:
-            orders = await subscribed(ex.watch_orders(SYMBOL))
+            orders = await subscribed(venue, ex.watch_orders(SYMBOL))
             placed = await ex.create_order(SYMBOL, "market", "buy", 0.1)
             first = await asyncio.wait_for(orders, WAIT)
             assert [(o["id"], o["status"]) for o in first] == [(placed["id"], "open")]
-            orders = await subscribed(ex.watch_orders(SYMBOL))
-            trades = await subscribed(ex.watch_my_trades(SYMBOL))
+            orders = await subscribed(venue, ex.watch_orders(SYMBOL))
+            trades = await subscribed(venue, ex.watch_my_trades(SYMBOL))
             await step(venue)
             done = await asyncio.wait_for(orders, WAIT)
             mine = await asyncio.wait_for(trades, WAIT)
@@ -370,13 +378,13 @@ def test_ccxt_pro_with_a_wrong_secret_is_refused(venue):
 def test_ccxt_pro_after_a_dropped_connection_resubscribes_and_nothing_is_sent_twice(venue):
     async def main():
         async with pro(venue) as ex:
-            orders = await subscribed(ex.watch_orders(SYMBOL))
+            orders = await subscribed(venue, ex.watch_orders(SYMBOL))
             conns = list(dialect(venue)._streams["conns"])
             assert [(c.kind, c.user_ids) for c in conns] == [("api", [0])]
             venue._server.submit(conns[0].ws.close(code=1012)).result(WAIT)   # the server drops it
             with pytest.raises(ccxt.NetworkError):
                 await asyncio.wait_for(orders, WAIT)
-            orders = await subscribed(ex.watch_orders(SYMBOL))   # ccxt.pro connects and subscribes anew
+            orders = await subscribed(venue, ex.watch_orders(SYMBOL))   # ccxt.pro connects and subscribes anew
             placed = await ex.create_order(SYMBOL, "limit", "buy", 0.1, round(last(venue) * 0.99, 6))
             assert [o["id"] for o in await asyncio.wait_for(orders, WAIT)] == [placed["id"]]
             conns = list(dialect(venue)._streams["conns"])
@@ -405,7 +413,7 @@ def test_watch_oco_orders_sees_an_oco_go_from_open_to_done(venue):
     async def main():
         async with pro(venue, binance_async) as ex:
             assert ex.has["watchOcoOrders"]
-            w = await subscribed(ex.watch_oco_orders(SYMBOL))
+            w = await subscribed(venue, ex.watch_oco_orders(SYMBOL))
             lst = await ex.create_oco_order(SYMBOL, "sell", 0.1, last(venue) * 1.002, last(venue) * 0.998)
             opened = (await asyncio.wait_for(w, WAIT))[-1]
             assert (opened["id"], opened["type"], opened["status"]) == (lst["id"], "oco", "open")
@@ -423,7 +431,7 @@ def test_watch_oco_orders_sees_an_oco_go_from_open_to_done(venue):
 def test_watch_oco_orders_sees_an_otoco_entry_arm_its_exits(venue):
     async def main():
         async with pro(venue, binance_async) as ex:
-            w = await subscribed(ex.watch_oco_orders())
+            w = await subscribed(venue, ex.watch_oco_orders())
             p = last(venue)
             lst = await ex.create_otoco_order(SYMBOL, "buy", 0.1, p * 1.001, p * 1.004, p * 0.996)
             opened = (await asyncio.wait_for(w, WAIT))[-1]
