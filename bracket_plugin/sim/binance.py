@@ -7,6 +7,9 @@ faqs/opo.md; reference/venue-rules.md (Binance section).  Answers carry no envel
 and/or an `application/x-www-form-urlencoded` body; a parameter in both is read from the query
 (rest-api.md: General Information on Endpoints).
 
+The user data stream's listenKey endpoints (user-data-stream.md: POST / PUT / DELETE
+/api/v3/userDataStream, the API key only) are here; the websocket streams in sim/binance_stream.py.
+
 Besides the spot API it answers what an unmodified ccxt.binance 4.5.90 asks while loading markets:
 the currency list (/sapi/v1/capital/config/getall) and empty futures markets (/fapi, /dapi).
 

@@ -33,7 +33,8 @@ Choices where the documents are silent:
 - executionReport: one per order change and one per fill (x=TRADE, `t` the fill id); a new order
   x=NEW (X=PENDING_NEW for an OTO's pending leg), a pending leg going live x=NEW X=NEW; a leg
   canceled by its sibling x=EXPIRED (as REST shows it), a user's cancel x=CANCELED; a stop
-  triggering sends nothing (Binance publishes no such report either: the order stays NEW);
+  triggering sends nothing (its status stays NEW); a cancel's report carries the order's own
+  client id in both `c` and `C` (there is no cancel request id);
   each change's order reports come first, then listStatus of a changed list, then one
   outboundAccountPosition with the base and quote of the orders' markets;
 - listStatus is sent when a list is placed and when it ends (the engine's list changes);
@@ -82,7 +83,7 @@ LISTEN_KEY_TTL_S = 3600.0     # user-data-stream.md: a listenKey is valid 60 min
 STREAM_METHODS = ("SUBSCRIBE", "UNSUBSCRIBE", "LIST_SUBSCRIPTIONS", "SET_PROPERTY", "GET_PROPERTY")
 CHANNELS = ("trade", "ticker", "miniTicker")
 MINI_KEYS = ("E", "s", "c", "o", "h", "l", "v", "q")
-TERMINAL_EXEC = {"CANCELED": "CANCELED", "EXPIRED": "EXPIRED", "REJECTED": "REJECTED", "FILLED": "TRADE"}
+ENDED = ("CANCELED", "EXPIRED", "REJECTED")   # statuses whose execution type has the same name
 
 
 class Conn:
@@ -200,9 +201,8 @@ class BinanceStreamMixin:
             before = status
         for f in fills:  # TRADE: part or all of the order filled
             out.append(self._execution_report(view, "TRADE", f, now))
-        final = TERMINAL_EXEC.get(view["status"])
-        if final and final != "TRADE" and before != view["status"]:
-            out.append(self._execution_report(view, final, None, now))
+        if view["status"] in ENDED and before != view["status"]:
+            out.append(self._execution_report(view, view["status"], None, now))
         elif before == "PENDING_NEW" and view["status"] in ("NEW", "PARTIALLY_FILLED") and not fills:
             out.append(self._execution_report(view, "NEW", None, now))  # a pending leg went live
         return out
