@@ -290,6 +290,27 @@ def test_listen_key_rest_endpoints_and_stream(venue):
     run(main())
 
 
+def test_a_listen_key_not_kept_alive_expires(venue, monkeypatch):
+    monkeypatch.setattr(BinanceDialect, "listen_key_ttl_s", 0.6)
+    headers = {"X-MBX-APIKEY": venue.credentials("binance").api_key}
+    url = venue.url + "/binance/api/v3/userDataStream"
+    key = requests.post(url, headers=headers, timeout=5).json()["listenKey"]
+
+    async def main():
+        async with aiohttp.ClientSession() as s, s.ws_connect(stream_url(venue, "spot/stream")) as ws:
+            await ws.send_json({"method": "SUBSCRIBE", "params": [key], "id": 1})
+            assert await recv(ws) == {"result": None, "id": 1}
+            for _ in range(3):   # each PUT extends it by the ttl
+                await asyncio.sleep(0.3)
+                r = await asyncio.to_thread(requests.put, url, params={"listenKey": key}, headers=headers, timeout=5)
+                assert r.json() == {}
+            started = time.monotonic()
+            expired = await recv(ws, timeout=WAIT)
+            assert expired["stream"] == key and expired["data"]["e"] == "listenKeyExpired"
+            assert 0.2 < time.monotonic() - started < 1.5
+    run(main())
+
+
 # ------------------------------------------------------------------ ccxt.pro, unmodified
 
 @contextlib.asynccontextmanager
