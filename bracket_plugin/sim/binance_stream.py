@@ -44,8 +44,9 @@ Choices where the documents are silent:
   subscribes nothing; a raw or combined path naming one is refused with HTTP 400 before the
   upgrade;
 - when the venue stops, each connection is closed with 1001 (going away) within TICK s;
-- heartbeat: aiohttp's websocket heartbeat (a ping frame every PING_INTERVAL s; no pong within
-  half of it closes the connection) rather than the documented 3 min / 10 min;
+- heartbeat: aiohttp's websocket heartbeat (a ping frame every PING_INTERVAL s, API_PING_INTERVAL
+  on the websocket API; no pong within half of it closes the connection) rather than the
+  documented pong deadlines (10 minutes; 1 minute); a connection is closed with 1000 at 24 hours;
 - a connection whose outgoing queue holds MAX_QUEUE messages (a client not reading) is closed
   with 1008; more than MAX_MESSAGES_PER_S incoming messages in a second close a market
   connection with 1008 (web-socket-streams.md: "will be disconnected");
@@ -75,6 +76,8 @@ from bracket_plugin.sim.rules import price_path
 from bracket_plugin.sim.server import ApiError, json_error
 
 PING_INTERVAL = 180.0         # web-socket-streams.md: a ping frame every 3 minutes
+API_PING_INTERVAL = 20.0      # web-socket-api.md: a ping frame every 20 seconds
+MAX_LIFETIME_S = 86_400.0     # web-socket-streams.md, web-socket-api.md: a connection lasts at most 24 hours
 MAX_QUEUE = 1000              # messages waiting for one slow client
 MAX_MESSAGES_PER_S = 5        # web-socket-streams.md: 5 incoming messages per second
 TICK = 0.25                   # s between a connection's housekeeping checks (listenKey expiry, shutdown)
@@ -112,6 +115,8 @@ class BinanceStreamMixin:
     ticker_view), `engine`, `venue`, `d8` and `verify` (its REST number text and signature check)."""
 
     ping_interval = PING_INTERVAL
+    api_ping_interval = API_PING_INTERVAL
+    max_lifetime_s = MAX_LIFETIME_S
     listen_key_ttl_s = LISTEN_KEY_TTL_S
 
     # ------------------------------------------------------------------ change feed
@@ -303,7 +308,7 @@ class BinanceStreamMixin:
     async def handle_stream(self, request: web.Request) -> web.StreamResponse:
         tail = request.match_info.get("tail", "")
         if tail == "ws-api/spot":
-            return await self._serve(request, Conn(self._ws(), "api"), [])
+            return await self._serve(request, Conn(self._ws(self.api_ping_interval), "api"), [])
         parts = tail.split("/")
         if parts[0] != "spot" or len(parts) > 3:
             return json_error(404, f"no stream at {request.path}: the binance dialect streams spot and ws-api/spot")
@@ -319,16 +324,17 @@ class BinanceStreamMixin:
             bad = [n for n in names if not self._stream_name_ok(n)]
         if bad or len(names) > MAX_STREAMS:
             return json_error(400, f"unknown stream {bad[0] if bad else '(too many)'}")
-        conn = Conn(self._ws(), "market", combined)
+        conn = Conn(self._ws(self.ping_interval), "market", combined)
         conn.streams = names
         return await self._serve(request, conn, names)
 
-    def _ws(self) -> web.WebSocketResponse:
-        return web.WebSocketResponse(heartbeat=self.ping_interval, max_msg_size=64 * 1024)
+    @staticmethod
+    def _ws(ping_interval: float) -> web.WebSocketResponse:
+        return web.WebSocketResponse(heartbeat=ping_interval, max_msg_size=64 * 1024)
 
     async def _serve(self, request: web.Request, conn: Conn, names: list[str]) -> web.WebSocketResponse:
         st = self._stream_state()
-        ws = conn.ws
+        ws, opened = conn.ws, time.monotonic()
         await ws.prepare(request)
         st["conns"].add(conn)
         sender = asyncio.ensure_future(self._send_loop(conn))
@@ -340,6 +346,8 @@ class BinanceStreamMixin:
                     self._check_keys(conn)
                     if _stopping(request):
                         await ws.close(code=1001, message=b"the venue is stopping")
+                    elif time.monotonic() - opened > self.max_lifetime_s:
+                        await ws.close(code=1000, message=b"24 hours")
                     if sender.done() or ws.closed:
                         break
                     continue

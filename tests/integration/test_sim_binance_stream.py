@@ -176,11 +176,13 @@ def test_more_than_five_messages_a_second_disconnect(venue):
     run(main())
 
 
-def test_heartbeat_pings_and_a_silent_client_is_dropped(venue, monkeypatch):
+@pytest.mark.parametrize("tail", ["spot/ws", "ws-api/spot"])
+def test_heartbeat_pings_and_a_silent_client_is_dropped(venue, monkeypatch, tail):
     monkeypatch.setattr(BinanceDialect, "ping_interval", 0.3)
+    monkeypatch.setattr(BinanceDialect, "api_ping_interval", 0.3)
 
     async def main():
-        async with aiohttp.ClientSession() as s, s.ws_connect(stream_url(venue, "spot/ws"), autoping=False) as ws:
+        async with aiohttp.ClientSession() as s, s.ws_connect(stream_url(venue, tail), autoping=False) as ws:
             msg = await ws.receive(timeout=WAIT)
             assert msg.type == aiohttp.WSMsgType.PING
             await ws.pong(msg.data)
@@ -191,6 +193,16 @@ def test_heartbeat_pings_and_a_silent_client_is_dropped(venue, monkeypatch):
                 if msg.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED):
                     break
             assert kinds[-1] in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED), kinds
+    run(main())
+
+
+def test_a_connection_ends_after_its_lifetime(venue, monkeypatch):
+    monkeypatch.setattr(BinanceDialect, "max_lifetime_s", 0.5)
+
+    async def main():
+        async with aiohttp.ClientSession() as s, s.ws_connect(stream_url(venue, f"spot/ws/{NAME}@trade")) as ws:
+            msg = await ws.receive(timeout=WAIT)
+            assert (msg.type, msg.data) == (aiohttp.WSMsgType.CLOSE, 1000)
     run(main())
 
 
