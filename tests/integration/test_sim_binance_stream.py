@@ -458,6 +458,10 @@ def test_watch_oco_orders_sees_an_oco_go_from_open_to_done(venue):
             strip = lambda d: {k: v for k, v in d.items() if k != "info"}  # noqa: E731
             assert [strip(o) for o in final["orders"]] == [strip(o) for o in fetched["orders"]]
             assert strip(dict(final, orders=None)) == strip(dict(fetched, orders=None))
+            # ccxt.pro's own order cache saw the same legs (our handle_message passes executionReports on);
+            # it calls the sibling's EXPIRED 'expired', the list dict 'canceled' (as fetch_oco_order does)
+            cached = {o["id"]: o["status"] for o in ex.orders}
+            assert sorted(cached[o["id"]] for o in final["orders"]) == ["closed", "expired"]
     run(main())
 
 
