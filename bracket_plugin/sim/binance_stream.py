@@ -308,7 +308,7 @@ class BinanceStreamMixin:
     async def handle_stream(self, request: web.Request) -> web.StreamResponse:
         tail = request.match_info.get("tail", "")
         if tail == "ws-api/spot":
-            return await self._serve(request, Conn(self._ws(self.api_ping_interval), "api"), [])
+            return await self._serve(request, Conn(self._ws(self.api_ping_interval), "api"))
         parts = tail.split("/")
         if parts[0] != "spot" or len(parts) > 3:
             return json_error(404, f"no stream at {request.path}: the binance dialect streams spot and ws-api/spot")
@@ -326,13 +326,14 @@ class BinanceStreamMixin:
             return json_error(400, f"unknown stream {bad[0] if bad else '(too many)'}")
         conn = Conn(self._ws(self.ping_interval), "market", combined)
         conn.streams = names
-        return await self._serve(request, conn, names)
+        return await self._serve(request, conn)
 
     @staticmethod
     def _ws(ping_interval: float) -> web.WebSocketResponse:
         return web.WebSocketResponse(heartbeat=ping_interval, max_msg_size=64 * 1024)
 
-    async def _serve(self, request: web.Request, conn: Conn, names: list[str]) -> web.WebSocketResponse:
+    async def _serve(self, request: web.Request, conn: Conn) -> web.WebSocketResponse:
+        """Upgrade, then answer the client's requests while a sender task writes its queue."""
         st = self._stream_state()
         ws, opened = conn.ws, time.monotonic()
         await ws.prepare(request)
