@@ -393,6 +393,17 @@ def test_ccxt_pro_watch_orders_and_my_trades_see_a_rest_order_fill(venue):
     run(main())
 
 
+def test_ccxt_pro_watch_balance_follows_outbound_account_position(venue):
+    async def main():
+        async with pro(venue) as ex:
+            balance = await subscribed(venue, ex.watch_balance())
+            await ex.create_order(SYMBOL, "limit", "buy", 0.1, round(last(venue) * 0.99, 6))
+            got = await asyncio.wait_for(balance, WAIT)
+            total, free, used = venue.engine_for("binance").balances()["BTC"]
+            assert (got["BTC"]["free"], got["BTC"]["used"]) == (float(free), float(used)) and used > 0
+    run(main())
+
+
 def test_ccxt_pro_with_a_wrong_secret_is_refused(venue):
     async def main():
         async with pro(venue) as ex:
