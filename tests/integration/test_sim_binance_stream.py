@@ -439,17 +439,21 @@ def test_ccxt_pro_after_a_dropped_connection_resubscribes_and_nothing_is_sent_tw
 # ------------------------------------------------------------------ our class: watch_oco_orders
 
 async def watch_lists_until(ex, venue, done, symbol=None, steps: int = 60) -> list[dict]:
-    """Step the venue bar by bar, collecting what watch_oco_orders returns, until `done(lists)`."""
+    """Step the venue bar by bar, collecting what watch_oco_orders returns, until `done(lists)`.
+    One watch stays pending across steps until it resolves, so no update finds no watcher."""
     seen: list[dict] = []
-    for _ in range(steps):
-        w = asyncio.ensure_future(ex.watch_oco_orders(symbol))
-        await step(venue)
-        try:
-            seen += await asyncio.wait_for(asyncio.shield(w), 0.5)
-        except asyncio.TimeoutError:
-            w.cancel()
-        if seen and done(seen[-1]):
-            return seen
+    w = asyncio.ensure_future(ex.watch_oco_orders(symbol))
+    try:
+        for _ in range(steps):
+            await step(venue)
+            await asyncio.wait({w}, timeout=0.3)
+            if w.done():
+                seen += w.result()
+                if done(seen[-1]):
+                    return seen
+                w = asyncio.ensure_future(ex.watch_oco_orders(symbol))
+    finally:
+        w.cancel()
     raise AssertionError(f"not done after {steps} bars: {seen[-1:]}")
 
 
