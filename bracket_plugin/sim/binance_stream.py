@@ -26,8 +26,7 @@ Choices where the documents are silent:
   `trade` events of a quarter of the bar's volume each, at the bar's open time + 0, 1/4, 2/4, 3/4
   of its interval, and after each one a `24hrTicker` of the REST ticker's 24 h statistics (closed
   bars, this bar included) with that trade's price as last, bid and ask, and a `24hrMiniTicker`
-  of the same numbers; trade ids count per symbol
-  from 1 and the ticker's `n` / `L` count them; buyer / seller order ids are -1 (the bars have no
+  of the same numbers; trade ids count per symbol from 1 and the ticker's `n` / `L` count them; buyer / seller order ids are -1 (the bars have no
   orders behind them); `m` (buyer is the maker) is true for a trade at or below the bar's open;
 - event times (`E`) are the engine's clock (bar time), like the REST answers' order times;
 - executionReport: one per order change and one per fill (x=TRADE, `t` the fill id); a new order
@@ -40,9 +39,8 @@ Choices where the documents are silent:
 - listStatus is sent when a list is placed and when it ends (the engine's list changes);
 - a SUBSCRIBE to a name that is neither a served stream nor an active listenKey is refused with
   `{"error": {"code": 2, "msg": "Invalid request: invalid stream"}, "id": ...}` (the answer
-  ccxt.pro's handle_ws_error shows as Binance's) and
-  subscribes nothing; a raw or combined path naming one is refused with HTTP 400 before the
-  upgrade;
+  ccxt.pro's handle_ws_error shows as Binance's) and subscribes nothing; a raw or combined path
+  naming one is refused with HTTP 400 before the upgrade;
 - when the venue stops, each connection is closed with 1001 (going away) within TICK s;
 - heartbeat: aiohttp's websocket heartbeat (a ping frame every PING_INTERVAL s, API_PING_INTERVAL
   on the websocket API; no pong within half of it closes the connection) rather than the
@@ -58,7 +56,8 @@ Choices where the documents are silent:
   served methods: ping, time, userDataStream.subscribe.signature / .unsubscribe and the legacy
   userDataStream.start / .ping / .stop;
 - the listenKey (legacy, still what binance-connector 3.13 uses): one per account, valid
-  LISTEN_KEY_TTL_S; on expiry or DELETE its connections get `listenKeyExpired` and are closed.
+  LISTEN_KEY_TTL_S; on expiry or DELETE its streams get `listenKeyExpired` and end, and a
+  connection left with no stream is closed.
 """
 from __future__ import annotations
 
