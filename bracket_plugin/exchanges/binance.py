@@ -19,6 +19,7 @@ from collections import deque
 
 import ccxt
 import ccxt.pro as ccxt_pro
+from ccxt.async_support.base.ws.cache import ArrayCacheBySymbolById
 from ccxt.base.errors import (ArgumentsRequired, BadRequest, DuplicateOrderId, InvalidOrder, NotSupported,
                               OrderNotFound)
 
@@ -495,7 +496,82 @@ class binance(SyncShell, BinanceOrderLists, ccxt.binance):
     """ccxt.binance (spot) with Binance's OCO / OTO / OTOCO order lists and their net-of-fee twins."""
 
 
+# executionReport key -> the REST order key (user-data-stream.md: Order Update; rest-api.md: Query order)
+REPORT_KEYS = {'s': 'symbol', 'i': 'orderId', 'g': 'orderListId', 'c': 'clientOrderId', 'p': 'price', 'q': 'origQty',
+               'z': 'executedQty', 'Z': 'cummulativeQuoteQty', 'X': 'status', 'f': 'timeInForce', 'o': 'type',
+               'S': 'side', 'P': 'stopPrice', 'O': 'time', 'T': 'updateTime', 'W': 'workingTime', 'w': 'isWorking',
+               'Q': 'origQuoteOrderQty'}
+# listStatus key -> the REST order list key (user-data-stream.md: listStatus; rest-api.md: Query Order list)
+LIST_KEYS = {'g': 'orderListId', 'c': 'contingencyType', 'l': 'listStatusType', 'L': 'listOrderStatus',
+             'C': 'listClientOrderId', 'T': 'transactionTime', 's': 'symbol'}
+
+
 class binance_async(AsyncShell, BinanceOrderLists, ccxt_pro.binance):
     """ccxt.pro.binance (spot) with the same order lists, awaitable; reached as
     bracket_plugin.async_support.binance (kept in this module: a submodule of that name would
-    shadow the package's lookup of registered venues)."""
+    shadow the package's lookup of registered venues).
+
+    watch_oco_orders: the spot user data stream ccxt.pro subscribes (the websocket API's
+    userDataStream.subscribe.signature) carries `listStatus` events, which ccxt.pro 4.5.90 drops;
+    here each one, with the executionReports of its legs seen so far, is parsed by the REST
+    parser (_parse_list) into the unified order-list dict. A leg's later executionReport updates
+    its list too (an OTO's exits going live, a leg filling)."""
+
+    def describe(self):
+        return self.deep_extend(super().describe(), {'has': {'watchOcoOrders': True}})
+
+    async def watch_oco_orders(self, symbol=None, since=None, limit=None, params={}):
+        """Order lists (OCO, OTO, OTOCO) as they change: an ArrayCacheBySymbolById of order-list dicts."""
+        await self.load_markets()
+        message_hash = 'ocoOrders'
+        if symbol is not None:
+            symbol = self.symbol(symbol)
+            message_hash += ':' + symbol
+        await self.authenticate(self.extend(params, {'type': 'spot'}))
+        url = self.urls['api']['ws']['ws-api']['spot']
+        # as watch_orders does: ccxt.pro's outboundAccountPosition handler needs the balance cache
+        self.set_balance_cache(self.client(url), 'spot')
+        lists = await self.watch(url, message_hash, None, 'spot')   # the subscription authenticate() made
+        if self.newUpdates:
+            limit = lists.getLimit(symbol, limit)
+        return self.filter_by_symbol_since_limit(lists, symbol, since, limit, True)
+
+    def handle_message(self, client, message):
+        event = self.safe_dict(message, 'event', message) if isinstance(message, dict) else message
+        kind = self.safe_string(event, 'e') if isinstance(event, dict) else None
+        if kind == 'listStatus':
+            self._handle_list_status(client, event)
+            return
+        if kind == 'executionReport':
+            self._handle_leg_report(client, event)
+        super().handle_message(client, message)
+
+    def _list_caches(self):
+        if getattr(self, '_oco_lists', None) is None:
+            self._oco_lists = ArrayCacheBySymbolById(self.safe_integer(self.options, 'ordersLimit', 1000))
+            self._oco_raw = {}     # list id -> its listStatus in REST shape
+            self._oco_legs = {}    # order id -> its latest executionReport in REST shape
+        return self._oco_raw, self._oco_legs
+
+    def _handle_leg_report(self, client, report):
+        raws, legs = self._list_caches()
+        detail = {rest: report[key] for key, rest in REPORT_KEYS.items() if key in report}
+        legs[self.safe_string(report, 'i')] = detail
+        list_id = self.safe_string(report, 'g')
+        if list_id in raws:
+            self._resolve_list(client, raws[list_id])
+
+    def _handle_list_status(self, client, event):
+        raws, _ = self._list_caches()
+        raw = {rest: event[key] for key, rest in LIST_KEYS.items() if key in event}
+        raw['orders'] = [{'symbol': o.get('s'), 'orderId': o.get('i'), 'clientOrderId': o.get('c')}
+                         for o in self.safe_list(event, 'O', [])]
+        raws[self.safe_string(raw, 'orderListId')] = raw
+        self._resolve_list(client, raw)
+
+    def _resolve_list(self, client, raw):
+        raws, legs = self._list_caches()
+        parsed = self._parse_list(raw, legs)
+        self._oco_lists.append(parsed)
+        client.resolve(self._oco_lists, 'ocoOrders')
+        client.resolve(self._oco_lists, 'ocoOrders:' + parsed['symbol'])

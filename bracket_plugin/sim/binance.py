@@ -7,6 +7,9 @@ faqs/opo.md; reference/venue-rules.md (Binance section).  Answers carry no envel
 and/or an `application/x-www-form-urlencoded` body; a parameter in both is read from the query
 (rest-api.md: General Information on Endpoints).
 
+The user data stream's listenKey endpoints (user-data-stream.md: POST / PUT / DELETE
+/api/v3/userDataStream, the API key only) are here; the websocket streams in sim/binance_stream.py.
+
 Besides the spot API it answers what an unmodified ccxt.binance 4.5.90 asks while loading markets:
 the currency list (/sapi/v1/capital/config/getall) and empty futures markets (/fapi, /dapi).
 
@@ -53,6 +56,7 @@ from urllib.parse import parse_qsl
 from aiohttp import web
 
 from bracket_plugin.sim import engine as E
+from bracket_plugin.sim.binance_stream import BinanceStreamMixin
 from bracket_plugin.sim.candles import candles_from, market_window, num
 from bracket_plugin.sim.rules import BUY, SELL, floor_to
 from bracket_plugin.sim.server import ApiError, Call, DialectBase, Malformed, route
@@ -67,6 +71,7 @@ ORDER_TYPES = ("LIMIT", "MARKET", "STOP_LOSS", "STOP_LOSS_LIMIT", "TAKE_PROFIT",
 TP_TYPES = ("LIMIT_MAKER", "TAKE_PROFIT", "TAKE_PROFIT_LIMIT")   # rest-api.md: an OCO has one of these ...
 SL_TYPES = ("STOP_LOSS", "STOP_LOSS_LIMIT")                     # ... and one of these
 ID_CHARS = string.ascii_letters + string.digits
+USER_STREAM = "/api/v3/userDataStream"
 PRICE_RELATION = "The relationship of the prices for the orders is not correct."
 UNSUPPORTED = (-1014, "Unsupported order combination.")
 
@@ -166,15 +171,25 @@ def binance_verify(headers, raw_query: str, body: str, params: dict, api_key: st
     return None
 
 
-class BinanceDialect(DialectBase):
+class BinanceDialect(BinanceStreamMixin, DialectBase):
     prefix = "/binance"
     exchange_id = "binance"
+    d8 = staticmethod(d8)
+    verify = staticmethod(binance_verify)
 
     def __init__(self, venue) -> None:
         super().__init__(venue)
         saved = venue.dialect_state.get(self.exchange_id, {})
         # legs the engine plays with another shape: order id -> (Binance type, stopPrice, price)
         self.shapes: dict[str, tuple] = {v[0]: tuple(v[1:]) for v in saved.get("shapes", [])}
+        self._placing: dict[int, tuple] = {}   # leg index -> shape, while place_list runs (under venue.lock)
+
+    def shape(self, o: E.SimOrder) -> tuple | None:
+        """(Binance type, stopPrice, price) of a leg the engine plays with another shape, else None;
+        while a list is being placed, by leg index (the change feed shows its legs before the ids are known)."""
+        if o.id in self.shapes:
+            return self.shapes[o.id]
+        return self._placing.get(o.leg) if o.list_id and o.leg is not None else None
 
     def remember_shape(self, order_id: str, kind: str, stop, price) -> None:
         value = [order_id, kind, None if stop is None else str(stop), None if price is None else str(price)]
@@ -201,6 +216,9 @@ class BinanceDialect(DialectBase):
         return web.json_response({"code": -1003, "msg": "Too much request weight used; current limit is 6000 request weight per 1 MINUTE."}, status=429)
 
     def authenticate(self, request: web.Request, call: Call, text: str) -> None:
+        if call.endpoint == USER_STREAM:  # user-data-stream.md: USER_STREAM endpoints take the key only
+            self._check_key(request.headers.get("X-MBX-APIKEY"))
+            return
         creds = self.venue.credentials(self.exchange_id)
         raw_query = request.raw_path.partition("?")[2]
         failure = binance_verify(request.headers, raw_query, text, self.params(call), creds.api_key, creds.secret, call.now_ms)
@@ -263,8 +281,9 @@ class BinanceDialect(DialectBase):
         return lst
 
     def order_type(self, o: E.SimOrder) -> str:
-        if o.id in self.shapes:
-            return self.shapes[o.id][0]
+        shape = self.shape(o)
+        if shape is not None:
+            return shape[0]
         if o.type == "limit":
             return "LIMIT_MAKER" if o.post_only else "LIMIT"
         if o.type == "market":
@@ -286,7 +305,7 @@ class BinanceDialect(DialectBase):
 
     def order_view(self, o: E.SimOrder) -> dict:
         kind = self.order_type(o)
-        stop, price = self.shapes.get(o.id, (kind, o.trigger, o.price))[1:]
+        stop, price = (self.shape(o) or (kind, o.trigger, o.price))[1:]
         working = -1 if o.status == "pending" or (o.is_trigger and o.triggered_ms is None) else (o.triggered_ms or o.created_ms)
         view = {
             "symbol": self.market_id(o.symbol), "orderId": int(o.id),
@@ -479,6 +498,21 @@ class BinanceDialect(DialectBase):
         fills = fills[:limit] if start is not None or from_id is not None else fills[-limit:]
         return [self.fill_view(f) for f in fills]
 
+    # ------------------------------------------------------------------ listenKey (user-data-stream.md)
+    @route("POST", USER_STREAM, private=True)
+    def start_user_stream(self, call: Call):
+        return {"listenKey": self.new_listen_key()}
+
+    @route("PUT", USER_STREAM, private=True)
+    def keep_user_stream(self, call: Call):
+        self.keep_listen_key(self.params(call).get("listenKey"))
+        return {}
+
+    @route("DELETE", USER_STREAM, private=True)
+    def close_user_stream(self, call: Call):
+        self.close_listen_key(self.params(call).get("listenKey"))
+        return {}
+
     # ------------------------------------------------------------------ single orders
     @staticmethod
     def client_id(p: dict, key: str) -> str:
@@ -646,7 +680,11 @@ class BinanceDialect(DialectBase):
                               client_id=req.client_id, role="take_profit")
 
     def place_list(self, kind: str, legs: list[E.OrderRequest], shapes: dict, p: dict) -> dict:
-        lst = self.engine.place_list(kind, legs, client_id=self.client_id(p, "listClientOrderId"))
+        self._placing = shapes
+        try:
+            lst = self.engine.place_list(kind, legs, client_id=self.client_id(p, "listClientOrderId"))
+        finally:
+            self._placing = {}
         for o in self.engine.list_orders(lst.id):
             if o.leg in shapes:
                 self.remember_shape(o.id, *shapes[o.leg])
