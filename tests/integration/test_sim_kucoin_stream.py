@@ -96,6 +96,10 @@ def test_handshake_ping_subscribe_ack_and_ticks(venue):
             for _ in range(2):  # twice: still published once
                 await subscribe(ws, f"/market/ticker:{MID}", "s1")
             await subscribe(ws, f"/market/match:{MID}", "s2", response=False)
+            # no ack to wait for: a ping answered after it shows the subscribe was taken (one
+            # connection's messages are handled in order) before the venue steps
+            await ws.send_json({"id": "p2", "type": "ping"})
+            assert (await recv(ws))["id"] == "p2"
             return await step_and_drain(venue, ws)
     got = run(go())
     bar = venue.engine_for("kucoin").closed_bars(SYMBOL, limit=1)[-1]
