@@ -921,7 +921,7 @@ class Engine:
     def _record(self, entry: dict) -> None:
         if self.journal is not None:
             self.journal(entry)
-        for watch in self.watchers:
+        for watch in tuple(self.watchers):   # a watcher may remove itself
             watch(entry)
 
     def _touch(self, key: str) -> None:
