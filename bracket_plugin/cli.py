@@ -179,12 +179,14 @@ MARKS_USAGE = "--mark-data is for the simulated venues (backtest --venue, compar
 
 
 def _marks(args) -> str | None:
-    """--mark-data, checked by the bar reader (its one-line message on a bad file)."""
-    from .bars import read_bars
+    """--mark-data, checked by the bar reader (its one-line message on a bad file), once per command."""
+    return _checked_bars(args.mark_data) if args.mark_data else None
 
-    if args.mark_data:
-        read_bars(args.mark_data)
-    return args.mark_data
+
+@functools.lru_cache(maxsize=4)
+def _checked_bars(path: str) -> str:
+    _bars(path)
+    return path
 
 
 def _out(args, name: str) -> Path:

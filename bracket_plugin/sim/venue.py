@@ -96,18 +96,21 @@ def market_rules(symbol: str, bars: list[Bar], exchange_id: str, description: di
                          description=description, trigger_price=venues.profile(exchange_id).trigger_price)
 
 
+def url_leaves(tree, path: tuple = ()):
+    """(key path, URL) of every string in a ccxt `urls` tree (nested dicts)."""
+    if isinstance(tree, dict):
+        for key, sub in tree.items():
+            yield from url_leaves(sub, path + (key,))
+    elif isinstance(tree, str):
+        yield path, tree
+
+
 @functools.lru_cache(maxsize=None)
 def _pro_stream_urls(exchange_id: str) -> tuple:
     """(key path, URL) of every websocket URL ccxt.pro's class of this exchange knows."""
     import ccxt.pro
 
-    def leaves(x, path=()):
-        if isinstance(x, dict):
-            for k, v in x.items():
-                yield from leaves(v, path + (k,))
-        elif isinstance(x, str):
-            yield path, x
-    return tuple(leaves(getattr(ccxt.pro, exchange_id)().describe()["urls"]["api"].get("ws", {})))
+    return tuple(url_leaves(getattr(ccxt.pro, exchange_id)().describe()["urls"]["api"].get("ws", {})))
 
 
 def _stream_urls(exchange_id: str, base: str) -> dict:

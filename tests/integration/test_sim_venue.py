@@ -12,8 +12,9 @@ import ccxt
 import pytest
 import requests
 
-from simfixtures import START, SYMBOL, client, make_venue
+from bracket_plugin.sim.venue import url_leaves
 from conformance import VENUES
+from simfixtures import START, SYMBOL, client, make_venue
 
 
 def test_state_file_keeps_orders_balances_and_clock(tmp_path):
@@ -226,14 +227,6 @@ def test_two_markets_from_a_dict_of_files(tmp_path):
         assert cx.fetch_ticker("LTC/BTC")["last"] == float(v.engine_for("cryptocom").last_price("LTC/BTC"))
 
 
-def _url_leaves(x, path=()):
-    if isinstance(x, dict):
-        for k, v in x.items():
-            yield from _url_leaves(v, path + (k,))
-    elif isinstance(x, str):
-        yield path, x
-
-
 @pytest.mark.parametrize("exchange_id", VENUES)
 def test_every_url_a_client_could_use_points_at_the_simulator(exchange_id):
     """REST and websocket: ccxt's, ccxt.pro's and our classes given ccxt_config reach 127.0.0.1 only."""
@@ -244,11 +237,11 @@ def test_every_url_a_client_could_use_points_at_the_simulator(exchange_id):
     with make_venue() as v:
         config = v.ccxt_config(exchange_id)
         for cls in (getattr(ccxt, exchange_id), getattr(ccxt.pro, exchange_id), getattr(bracket_plugin, exchange_id)):
-            urls = list(_url_leaves(cls(config).urls["api"]))
+            urls = list(url_leaves(cls(config).urls["api"]))
             assert urls and all(u.startswith(("http://127.0.0.1:", "ws://127.0.0.1:")) for _, u in urls), \
                 [(p, u) for p, u in urls if "127.0.0.1" not in u]
         # the streams too: every websocket URL ccxt.pro knows for the exchange is replaced
-        ws = dict(_url_leaves(getattr(ccxt.pro, exchange_id)(config).urls["api"]["ws"]))
+        ws = dict(url_leaves(getattr(ccxt.pro, exchange_id)(config).urls["api"]["ws"]))
         assert ws and all(u.startswith("ws://127.0.0.1:") for u in ws.values())
 
 
@@ -259,7 +252,7 @@ def test_stream_paths_are_the_dialects_own(exchange_id):
     import ccxt.pro
 
     with make_venue() as v:
-        url = next(iter(_url_leaves(getattr(ccxt.pro, exchange_id)(v.ccxt_config(exchange_id)).urls["api"]["ws"])))[1]
+        url = next(iter(url_leaves(getattr(ccxt.pro, exchange_id)(v.ccxt_config(exchange_id)).urls["api"]["ws"])))[1]
         r = requests.get("http" + url[len("ws"):], timeout=10)
         assert r.status_code in (101, 400, 404, 426) and f"/{exchange_id}/ws/" in url
         if r.status_code == 404:
