@@ -13,8 +13,9 @@ The rules (README, "Where BackBroker and the venue differ"):
   take-profit fills where BackBroker's stop wins.
 - STOP_LIMIT_GAP: the venue's OCO stop leg is a stop-limit (KuCoin): a gap through its limit
   leaves it resting where BackBroker's stop fills at the open.
-- MANAGED_STOP: a stop watched by the broker (no native list) is seen when its bar has closed and
-  fills at the next bar's open.
+- MANAGED_STOP: a stop watched by the broker (no native list) where the broker sees only closed
+  bars (no stream, no replay pausing inside the bar) fires when its bar has closed and fills at the
+  next bar's open. The venue backtest and paper runs pause inside the bar: no such difference.
 - MARK_TRIGGER: the venue's triggers watch a mark price series that the trades' bars do not
   follow (Crypto.com, run with a mark series): an exit fires on another bar, or not at all.
 - ACCOUNT: one side cannot afford what the other trades (BackBroker checks its own cash, the
@@ -93,6 +94,16 @@ def label(backtest: list[dict], venue: list[dict], info=None, profile=None, mana
             shifted = b['exit_time'] != v['exit_time']
         out.append({'trade': i, 'rule': rule, 'backtest': b, 'venue': v})
     return out
+
+
+def both_levels_touched(bracket: dict, bar) -> bool:
+    """The bar reached both exit levels of a bracket (a run result's `brackets` row): where the
+    order in which a broker tries the two legs decides how it ends."""
+    tp, sl = bracket.get('take_profit'), bracket.get('stop_loss')
+    if tp is None or sl is None:
+        return False
+    high, low = float(bar.high), float(bar.low)
+    return high >= tp and low <= sl if bracket['side'] == 'long' else low <= tp and high >= sl
 
 
 def counts(differences: list[dict]) -> dict[str, int]:

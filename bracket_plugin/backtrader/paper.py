@@ -47,7 +47,8 @@ def run_paper(strategy_cls, exchange_id: str, data_path, symbol: str = 'ETH/BTC'
     try:
         exchange = paper_exchange(venue, exchange_id, capabilities)
         return run_on_venue(strategy_cls, exchange, venue.step, data_path, symbol, cash, params, journal, analyzers,
-                            stop_slippage, progress, store_kwargs, mode='paper')
+                            stop_slippage, progress, store_kwargs, mode='paper',
+                            watch=lambda store: venue.watch_path(exchange_id, store))
     finally:
         if own:
             venue.close()
@@ -80,15 +81,18 @@ def run_venue_backtest(strategy_cls, exchange_id: str, data_path, symbol: str = 
     data = data_feed(bars, symbol, MarketInfo.from_ccxt(exchange.market(symbol)))
     data.p.symbol = symbol          # what the broker and the store know a feed by
     store._datas.append(data)
+    venue.watch_path(exchange_id, store)   # managed stops act inside the bar, as in a paper run
     return _run(strategy_cls, store, data, bars, store.getbroker(cash=cash, advance=venue.step), params, analyzers,
                 progress, {'mode': 'venue_backtest', 'exchange': exchange.id, 'symbol': symbol, 'data': str(data_path),
                            'cash_start': cash, 'journal': journal or ':memory:'})
 
 
 def run_on_venue(strategy_cls, exchange, advance, data_path, symbol, cash, params, journal, analyzers,
-                 stop_slippage, progress, store_kwargs, mode: str):
+                 stop_slippage, progress, store_kwargs, mode: str, watch=None):
     """A strategy on BracketBroker over `exchange`, the venue moved one bar at a time by `advance`
-    (the feed steps it when it has no new bar: a live-style run, as against a real venue)."""
+    (the feed steps it when it has no new bar: a live-style run, as against a real venue).
+    watch(store): lets the store's managed stops act inside the venue's bars; returns the call
+    that stops that."""
     bars = read_bars(data_path)
     if journal is None:
         journal = ':memory:'   # a run that needs no restart keeps its journal in memory
@@ -97,9 +101,14 @@ def run_on_venue(strategy_cls, exchange, advance, data_path, symbol, cash, param
     minutes = max(1, interval_ms(bars) // 60_000)
     data = store.getdata(symbol, timeframe=bt.TimeFrame.Minutes, compression=minutes, advance=advance, since=bars[0].ts,
                          name=symbol)
-    return _run(strategy_cls, store, data, bars, store.getbroker(cash=cash), params, analyzers, progress,
-                {'mode': mode, 'exchange': exchange.id, 'symbol': symbol, 'data': str(data_path), 'cash_start': cash,
-                 'journal': journal})
+    unwatch = watch(store) if watch is not None else None
+    try:
+        return _run(strategy_cls, store, data, bars, store.getbroker(cash=cash), params, analyzers, progress,
+                    {'mode': mode, 'exchange': exchange.id, 'symbol': symbol, 'data': str(data_path), 'cash_start': cash,
+                     'journal': journal})
+    finally:
+        if unwatch is not None:
+            unwatch()
 
 
 def _run(strategy_cls, store, data, bars, broker, params, analyzers, progress, meta: dict):

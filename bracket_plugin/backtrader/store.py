@@ -657,13 +657,37 @@ class BracketStore:
                         continue  # a bar from before the stop existed (e.g. history after a restart)
                 elif self._armed.get(group.key, -1) >= self.cycle:
                     continue  # armed during this cycle: its bar was over before the stop existed
-                leg = group.spec.leg(group.watch)
                 high, low = bars[group.spec.symbol][:2]
-                if low <= leg.trigger if leg.side == 'sell' else high >= leg.trigger:
+                if self._touched(group, low if group.spec.leg(group.watch).side == 'sell' else high):
                     self._apply(group, group.stop_touched)
         if self.cycle % self.reconcile_every == 0:
             self._reconcile_open()
         self.check_unprotected()
+
+    @staticmethod
+    def _touched(group: Group, price: float) -> bool:
+        """The group's watched stop is touched by a trade at `price` (a sell stop at or below it)."""
+        leg = group.spec.leg(group.watch)
+        return price <= leg.trigger if leg.side == 'sell' else price >= leg.trigger
+
+    def _watched_on(self, symbol: str) -> list[Group]:
+        return [g for g in self._groups_in(self._watching)
+                if g.spec.symbol == symbol and not g.done and g.watch is not None]
+
+    def on_price(self, symbol: str, price: float):
+        """The market trades at `price` now (a streamed trade, or a replay paused inside a bar):
+        every watched stop it touches fires at once, not at the bar's close."""
+        for group in self._watched_on(symbol):
+            if group.watch is not None and self._touched(group, price):
+                self._apply(group, group.stop_touched)
+
+    # an engine PathClient (sim.engine): a replay pauses inside each bar where it crosses our stops
+    def levels(self, symbol: str) -> list[tuple[float, str]]:
+        return [(g.spec.leg(g.watch).trigger, 'down' if g.spec.leg(g.watch).side == 'sell' else 'up')
+                for g in self._watched_on(symbol) if not g.firing]
+
+    def at(self, symbol: str, price) -> None:
+        self.on_price(symbol, float(price))
 
     def _settle_unknown(self, force: bool = False):
         for it in self.journal.intents([J.UNKNOWN]):

@@ -26,12 +26,12 @@ from bisect import bisect_left
 from dataclasses import dataclass
 from decimal import Context, Decimal, InvalidOperation
 from operator import attrgetter
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Protocol
 
 from bracket_plugin.bars import Bar, interval_ms
 from bracket_plugin.sim import rules as R
 from bracket_plugin.sim import state as S
-from bracket_plugin.sim.rules import BUY, DOWN, SELL, UP, MarketRules
+from bracket_plugin.sim.rules import BUY, DOWN, SELL, TAKER, UP, MarketRules
 from bracket_plugin.venues import MARK
 from bracket_plugin.vocab import ListKind, OrderType, Role, VenueStatus
 
@@ -66,6 +66,17 @@ LIST_KINDS = tuple(ListKind)
 LIVE = (VenueStatus.OPEN, VenueStatus.TRIGGERED)
 CANCELABLE = (VenueStatus.PENDING, VenueStatus.OPEN, VenueStatus.TRIGGERED)
 FINAL = (VenueStatus.FILLED, VenueStatus.CANCELED, VenueStatus.REJECTED)
+
+
+class PathClient(Protocol):
+    """Who watches price levels of its own on the engine's bars (`Engine.path_clients`): a
+    broker's managed stops, which the venue does not hold."""
+
+    def levels(self, symbol: str) -> Iterable[tuple[Decimal | float, str]]:
+        """(level, direction 'up' | 'down') of each level watched on `symbol` now."""
+
+    def at(self, symbol: str, price: Decimal) -> None:
+        """The trades are at `price` now, inside the bar: act (orders sent now trade here)."""
 
 
 class Reject(Exception):
@@ -339,6 +350,10 @@ class Engine:
         self.journal: Callable[[dict], None] | None = None
         # called like `journal`, after it: whoever publishes changes as they happen (streams)
         self.watchers: list[Callable[[dict], None]] = []
+        # clients that watch levels of their own (a broker's managed stops): each bar pauses where
+        # its trades cross one, as a continuous market would pass through it (see _walk)
+        self.path_clients: list[PathClient] = []
+        self._inside: dict[str, tuple[Bar, Decimal]] = {}   # symbol -> (bar, price) during a pause
         self._seq = 0                           # number of the latest change to an order or a list
         self._changes: dict[str, int] = {}      # 'o:<id>' / 'l:<id>' -> number of its latest change
 
@@ -493,6 +508,8 @@ class Engine:
         if o.post_only and (o.price >= self.last_price(o.symbol) if o.side == BUY else o.price <= self.last_price(o.symbol)):
             self._finish(o, "canceled", "post_only", o.created_ms)
         self._record(S.op_place(req))
+        if o.symbol in self._inside and o.status in LIVE:
+            self._try_inside(o)
         return o
 
     def place_list(self, kind: str, legs: list[OrderRequest], client_id: str | None = None) -> SimList:
@@ -789,6 +806,8 @@ class Engine:
         t = min(b.ts for b in pending.values())
         bars = {s: b for s, b in pending.items() if b.ts == t}
         snapshot = [(o, o.status in LIVE) for o in self._active.values() if o.symbol in bars]
+        for s, bar in bars.items():
+            self._walk(s, bar)
         for o, live in snapshot:
             if o.status not in CANCELABLE:
                 continue  # ended earlier in this pass
@@ -809,6 +828,37 @@ class Engine:
         while (max_steps is None or n < max_steps) and self.step():
             n += 1
         return n
+
+    def _walk(self, symbol: str, bar: Bar) -> None:
+        """Pause the bar where its trades cross a level a path client watches, in path order, and
+        let the client act there: a market order it sends fills at that price, a limit is tried on
+        the rest of the bar (_try_inside). This runs before the bar's resting orders are tried, so a
+        watched stop and a resting take-profit touched by one bar end as a native OCO's legs do:
+        the stop first (BackBroker's order too)."""
+        tick = self._rules[symbol].tick_size
+        stops = []
+        for client in tuple(self.path_clients):
+            for level, direction in client.levels(symbol):
+                price = R.crossing(direction, Decimal(str(level)), bar, tick)
+                if price is not None:
+                    stops.append((R.path_position(bar, price, direction), price, client))
+        for _, price, client in sorted(stops, key=lambda x: x[0]):
+            self._inside[symbol] = (bar, price)
+            try:
+                client.at(symbol, price)
+            finally:
+                del self._inside[symbol]
+
+    def _try_inside(self, o: SimOrder) -> None:
+        """An order placed during a pause (_walk): a market order fills at the pause's price; a
+        limit is tried as a stop-limit fired there would be (BackBroker's inference from the bar)."""
+        bar, price = self._inside[o.symbol]
+        if o.type == "market":
+            self._execute(o, price, TAKER, bar)
+        elif o.type == "limit":
+            m = R.match_stop_limit(o.side, DOWN if o.side == SELL else UP, price, o.price, bar)
+            if m.price is not None:
+                self._execute(o, m.price, m.liquidity, bar)
 
     def _try(self, o: SimOrder, bar: Bar) -> None:
         if o.type == "market" or (o.type == "stop_market" and o.status == "triggered"):

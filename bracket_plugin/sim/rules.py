@@ -7,7 +7,7 @@ the simulator and a backtest on the same bars give the same fill prices on the s
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import ROUND_DOWN, Decimal
+from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, Decimal
 
 from bracket_plugin.bars import Bar
 from bracket_plugin.venues import LAST
@@ -138,6 +138,28 @@ def price_path(bar: Bar) -> tuple[Decimal, Decimal, Decimal, Decimal]:
     if bar.close >= bar.open:
         return bar.open, bar.low, bar.high, bar.close
     return bar.open, bar.high, bar.low, bar.close
+
+
+def crossing(direction: str, trigger: Decimal, bar: Bar, tick: Decimal) -> Decimal | None:
+    """Where the bar's trades first cross a level watched `direction` ('down': at or below it), or
+    None if they do not: the open when the bar opened through it, else the first tick past it (the
+    level rounded to the tick away from the bar's start), which a bar on the tick grid reaches."""
+    if not _crossed_in_bar(direction, trigger, bar):
+        return None
+    if _crossed_at_open(direction, trigger, bar):
+        return bar.open
+    steps = trigger / tick
+    steps = steps.to_integral_value(rounding=ROUND_CEILING if direction == UP else ROUND_FLOOR)
+    return _within(steps * tick, bar)
+
+
+def path_position(bar: Bar, price: Decimal, direction: str) -> tuple[int, Decimal]:
+    """Sort key: when, on the bar's price path (price_path), the trades cross `price` moving
+    `direction`: the segment, then the distance along it."""
+    first = bar.low if bar.close >= bar.open else bar.high   # the extreme the path reaches first
+    if (direction == DOWN) == (first == bar.low):
+        return 0, abs(bar.open - price)
+    return 1, abs(first - price)
 
 
 def match_market(bar: Bar) -> Match:

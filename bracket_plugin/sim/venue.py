@@ -18,6 +18,7 @@ import os
 import threading
 from decimal import Decimal
 from pathlib import Path
+from typing import Callable
 
 from bracket_plugin.bars import Bar, read_bars
 from bracket_plugin.markets import describe
@@ -302,6 +303,31 @@ class Venue:
             moved = [e.step() for e in self.engines.values()]
             self.maybe_compact()
             return any(moved)
+
+    def watch_path(self, exchange_id: str, client) -> Callable[[], None]:
+        """Let `client` (an engine PathClient: a broker's managed stops) act inside each bar of
+        `exchange_id`'s replay, where the trades cross its levels. Its `at` runs in the stepping
+        thread with the venue's lock released, so it can trade over HTTP meanwhile. Returns the
+        call that stops it. Step mode only: the client's own thread steps the venue."""
+        if self.mode != "step":
+            raise ValueError(f"watch_path needs mode='step' (the client steps the replay), not {self.mode!r}")
+        lock = self.lock
+
+        class Unlocked:
+            levels = staticmethod(client.levels)
+
+            @staticmethod
+            def at(symbol, price):
+                lock.release()       # held once, by step(): the server thread takes it per request
+                try:
+                    client.at(symbol, price)
+                finally:
+                    lock.acquire()
+
+        watcher = Unlocked()
+        clients = self.engine_for(exchange_id).path_clients
+        clients.append(watcher)
+        return lambda: clients.remove(watcher)
 
     def now_ms(self) -> int:
         with self.lock:
