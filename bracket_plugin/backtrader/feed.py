@@ -55,6 +55,7 @@ class BracketFeed(DataBase):
         self._last_ts = None
         self._fetched_once = False
         self._unread = False      # the last fetch failed: fetch again before stepping the venue
+        self._next_fetch = 0.0    # live: monotonic time of the next candle request
 
     def islive(self):
         return True
@@ -112,6 +113,9 @@ class BracketFeed(DataBase):
         alone = len(self.p.store._datas) == 1
         step_first = self.p.advance is not None and self._fetched_once and alone and not self._unread
         while not self._bars:
+            if self.p.advance is None and time.monotonic() < self._next_fetch:
+                if self.p.store.wait(self._next_fetch - time.monotonic()):
+                    return None   # woken early by a streamed event: a cycle without a bar, no candle request
             if step_first:
                 if not self.p.advance():
                     return False
@@ -130,8 +134,10 @@ class BracketFeed(DataBase):
             if self._bars or self.p.advance is not None:
                 continue
             # live: no closed bar yet. Let cerebro run a cycle without a bar (the broker polls
-            # fills and delivers notifications), then come back
-            time.sleep(self._poll_seconds())
+            # fills and delivers notifications), then come back: after the poll interval, or at
+            # once when a streamed event comes (the next bar is asked for on the poll's cadence)
+            self._next_fetch = time.monotonic() + self._poll_seconds()
+            self.p.store.wait(self._poll_seconds())
             return None
         if self._history:
             self._history -= 1

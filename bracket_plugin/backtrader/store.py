@@ -73,11 +73,13 @@ class BracketStore:
     def __init__(self, exchange, config: dict | None = None, journal='bracket_journal.sqlite',
                  poll_interval: float = 5.0, stop_slippage: float = 0.01, max_attempts: int = 5,
                  retry_delay: float = 0.05, reconcile: bool = True, reconcile_every: int = 12,
-                 protect_partial: bool = False):
+                 protect_partial: bool = False, streams: bool = False):
         """reconcile_every: cycles between two reads of the live orders and lists (one cycle per
         bar, and live one every poll_interval seconds without a bar). protect_partial: an entry
         that ends part-filled (canceled by the strategy or the venue) keeps exits sized to its
-        fill, instead of being reported unprotected."""
+        fill, instead of being reported unprotected. streams: take fills, order changes and the
+        market's trades from the venue's websocket streams as they happen (streams.py), REST
+        polling staying the fallback and the record."""
         if isinstance(exchange, str):
             import bracket_plugin
             exchange = bracket_plugin.exchange(exchange, dict(config or {}))
@@ -108,6 +110,10 @@ class BracketStore:
         self._running = False
         self._broker = None
         self._datas = []
+        self.streams = streams
+        self.listener = None                  # a StreamListener once the first cycle starts it
+        self._stale: set[str] = set()         # symbols whose fills a streamed event says to read by REST
+        self._foreign_end = False             # a streamed order ended by the venue: read the live orders
         if reconcile:
             self.reconcile()
 
@@ -167,7 +173,16 @@ class BracketStore:
         pass
 
     def stop(self):
-        pass
+        if self.listener is not None:
+            self.listener.stop()
+            self.listener = None
+
+    def wait(self, seconds: float) -> bool:
+        """Sleep up to `seconds` (live, between cycles), less when a streamed event comes; True if one did."""
+        if self.listener is not None:
+            return self.listener.wait(seconds)
+        time.sleep(seconds)
+        return False
 
     def get_notifications(self) -> list:
         out = [(msg, (), {}) for msg in self.notifs]
@@ -638,15 +653,20 @@ class BracketStore:
     def poll(self, bars: dict | None = None):
         """One cycle: settle unknown outcomes, read fills per symbol, check watched stops on the
         bars just closed ({symbol: (high, low, close[, time])}), and on schedule read the live orders."""
-        self.cycle += 1
+        events = self._stream_events()
+        woken = bool(events) and not bars   # a cycle a streamed event asked for: not a poll
+        if not woken:
+            self.cycle += 1
         for symbol, bar in (bars or {}).items():
             self.last[symbol] = bar[2]
             if len(bar) > 3:
                 self.last_ts[symbol] = bar[3]
         self._settle_unknown()
         self._run()
+        self._apply_stream(events)
         for symbol in self.live_symbols():
-            self._read_fills(symbol)
+            if self._fills_by_rest(symbol, woken):
+                self._read_fills(symbol)
         if bars:
             for group in self._groups_in(self._watching):
                 if group.done or group.watch is None or group.spec.symbol not in bars:
@@ -660,9 +680,65 @@ class BracketStore:
                 high, low = bars[group.spec.symbol][:2]
                 if self._touched(group, low if group.spec.leg(group.watch).side == 'sell' else high):
                     self._apply(group, group.stop_touched)
-        if self.cycle % self.reconcile_every == 0:
+        if (not woken and self.cycle % self.reconcile_every == 0) or self._foreign_end:
+            self._foreign_end = False
             self._reconcile_open()
         self.check_unprotected()
+
+    # streams ------------------------------------------------------------------------------------
+    def _stream_events(self) -> list[tuple]:
+        if not self.streams:
+            return []
+        if self.listener is None:
+            from .streams import StreamListener
+            symbols = {d.p.symbol for d in self._datas} | set(self.live_symbols())
+            if not symbols:
+                return []
+            self.listener = StreamListener(self.exchange, symbols).start()
+        return self.listener.drain()
+
+    def _fills_by_rest(self, symbol: str, woken: bool) -> bool:
+        """Read `symbol`'s fills by REST this cycle? Always without streams; with them, when its
+        streams are down or just came back, when an event could not be applied as it came, and on
+        the reconcile schedule (a stream can be silent without failing)."""
+        listener = self.listener
+        if listener is None or symbol not in listener.symbols or not listener.up(symbol):
+            return True
+        stale = symbol in self._stale or symbol in listener.take_missed()
+        self._stale.discard(symbol)
+        return stale or (not woken and self.cycle % self.reconcile_every == 0)
+
+    def _apply_stream(self, events: list[tuple]):
+        """Streamed events in arrival order: a complete trade of a known order is applied as it came
+        (once: by trade id); any other trade asks for a REST read of its symbol; an order the venue
+        ended (canceled, expired, rejected) asks for a read of the live orders; a market trade is a
+        price the watched stops see."""
+        from .streams import ORDER, PRICE, TRADE
+        for kind, symbol, item in events:
+            if kind == PRICE:
+                if item.get('price') is not None:
+                    self.on_price(symbol, float(item['price']))
+            elif kind == TRADE:
+                if not self._apply_streamed_trade(symbol, item):
+                    self._stale.add(symbol)
+            elif kind == ORDER and item.get('status') in ('canceled', 'expired', 'rejected'):
+                key = self._by_order.get(str(item.get('id')))
+                group = self.groups.get(key) if key else None
+                leg = group.leg_by_order(str(item['id'])) if group is not None else None
+                if leg is not None and not leg.done and not leg.canceling:
+                    self._foreign_end = True    # not by us: read the live orders now
+
+    def _apply_streamed_trade(self, symbol: str, t: dict) -> bool:
+        """Apply a streamed trade as a REST one; False if it cannot be (no fee: KuCoin's order
+        stream carries none; an order whose leg id is not known yet)."""
+        fee = t.get('fee') or {}
+        if t.get('id') is None or t.get('order') is None or fee.get('cost') is None or t.get('amount') is None:
+            return False
+        if str(t['order']) not in self._by_order:
+            return False
+        for key, list_id in self._apply_trade(symbol, t):
+            self._refresh_list(self.groups[key], list_id)
+        return True
 
     @staticmethod
     def _touched(group: Group, price: float) -> bool:

@@ -380,7 +380,8 @@ LEGS_OF = {'OCO': 2, 'OTO': 2, 'OTOCO': 3}   # legs of a list by its contingency
 
 
 class CryptocomOcoStream:
-    """watch_oco_orders on ccxt.pro's Crypto.com client.
+    """watch_oco_orders on ccxt.pro's Crypto.com client, and the account's trades kept apart from
+    the market's (handle_trades).
 
     ccxt.pro 4.5.90 never subscribes Crypto.com's advanced-order channel: `watch_oco_orders`
     subscribes `user.advance.order[.{instrument}]` (the documented spelling) through ccxt.pro's own
@@ -405,6 +406,24 @@ class CryptocomOcoStream:
         return self.filter_by_symbol_since_limit(lists, symbol, since, limit, True)
 
     watchOcoOrders = watch_oco_orders
+
+    def handle_trades(self, client, message):
+        """The account's trades (`user.trade[.{instrument}]`) kept apart from the market's:
+        ccxt.pro 4.5.90 stores both in one cache per symbol, so watch_my_trades also returned the
+        market's trades (and watch_trades the account's). Kept by trade id: a trade sent twice is
+        one trade."""
+        channel = self.safe_string(message, 'channel') or ''
+        if not channel.startswith('user.trade'):
+            return super().handle_trades(client, message)
+        trades = self.parse_trades(self.safe_list(message, 'data', []))
+        if not trades:
+            return
+        if self.myTrades is None:
+            self.myTrades = ArrayCacheBySymbolById(self.safe_integer(self.options, 'tradesLimit', 1000))
+        for trade in trades:
+            self.myTrades.append(trade)
+        for message_hash in {self.safe_string(message, 'subscription') or channel, 'user.trade'}:
+            client.resolve(self.myTrades, message_hash)
 
     def handle_subscribe(self, client, message):
         result = self.safe_dict(message, 'result')

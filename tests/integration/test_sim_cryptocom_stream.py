@@ -388,6 +388,28 @@ def ours(venue):
     return bp_async.cryptocom(dict(venue.ccxt_config("cryptocom"), enableRateLimit=False))
 
 
+def test_our_class_keeps_the_accounts_trades_apart_from_the_markets(venue):
+    """ccxt.pro's class stores `user.trade` and `trade` messages in one cache (above); ours keeps
+    the account's trades apart, once each, so watch_my_trades is the account's fills alone."""
+    async def run():
+        async with loaded(ours(venue)) as ex:
+            await asyncio.wait_for(ex.watch_trades(SYMBOL), WAIT)        # the market's, subscribed too
+            mine = asyncio.ensure_future(ex.watch_my_trades(SYMBOL))
+            await until(lambda: subscribed(venue, f"user.trade.{INSTRUMENT}") == 1)
+            placed = await ex.create_order(SYMBOL, "limit", "buy", 0.5, q(venue.bars[SYMBOL][START].open))
+            market = asyncio.ensure_future(ex.watch_trades(SYMBOL))
+            await in_thread(venue.step)
+            trades = await asyncio.wait_for(mine, WAIT)
+            assert [(t["order"], t["amount"]) for t in trades] == [(placed["id"], 0.5)]
+            assert trades[0]["fee"]["cost"] > 0 and trades[0]["fee"]["currency"] == "ETH"
+            await asyncio.wait_for(market, WAIT)
+            await until(lambda: len(ex.trades[SYMBOL]) == 54)             # the 50 before, then the bar's path
+            assert placed["id"] not in {t.get("order") for t in ex.trades[SYMBOL]}
+            assert len(ex.myTrades) == 1
+
+    asyncio.run(run())
+
+
 async def watch_until(ex, list_id, done, symbol=SYMBOL):
     """watch_oco_orders until the list with `list_id` satisfies `done`; returns that list."""
     deadline = time.monotonic() + WAIT

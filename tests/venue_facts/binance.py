@@ -48,3 +48,7 @@ def wire_markets():
     ex = ccxt.binance({'options': {'crossMarginPairsData': [], 'isolatedMarginPairsData': []}})   # set by fetch_markets
     return ex.parse_markets(info['symbols'])
 VERBOSE_KEY_FIELD = 'X-MBX-APIKEY'
+
+# the account trade stream carries each fill's fee, so a streamed fill is applied as it comes
+# (KuCoin's order-change messages carry none: the store reads that fill by REST, once)
+STREAMED_FILLS_COMPLETE = True

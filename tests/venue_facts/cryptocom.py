@@ -30,3 +30,7 @@ def wire_markets():
     return markets('_')
 VERBOSE_MASKED = ('"api_key":"***"',)
 VERBOSE_KEY_FIELD = '"api_key"'
+
+# the account trade stream carries each fill's fee, so a streamed fill is applied as it comes
+# (KuCoin's order-change messages carry none: the store reads that fill by REST, once)
+STREAMED_FILLS_COMPLETE = True
