@@ -72,7 +72,7 @@ from aiohttp import WSMsgType, web
 from bracket_plugin.sim import engine as E
 from bracket_plugin.sim.rules import price_path
 from bracket_plugin.sim.server import ApiError, json_error
-from bracket_plugin.sim.streams import Connection, Hub, follow, hop, present, unfollow
+from bracket_plugin.sim.streams import Connection, Hub, advance, by_order, follow, hop, present, unfollow
 
 PING_INTERVAL = 180.0         # web-socket-streams.md: a ping frame every 3 minutes
 API_PING_INTERVAL = 20.0      # web-socket-api.md: a ping frame every 20 seconds
@@ -159,19 +159,15 @@ class BinanceStreamMixin:
     # ------------------------------------------------------------------ rendering (REST views reused)
     def _user_events(self) -> list[dict]:
         st, eng = self._streams, self.engine
-        seq, orders, lists = eng.changes_since(st["seq"])
-        fills = eng.fills_after(st["fills"])
-        st["seq"], st["fills"] = seq, st["fills"] + len(fills)
+        st["seq"], st["fills"], orders, lists, fills = advance(eng, st["seq"], st["fills"])
         if not orders and not lists:
             return []
         now, events, assets = eng.now_ms(), [], set()
-        by_order: dict[str, list[E.Fill]] = {}
-        for f in fills:
-            by_order.setdefault(f.order_id, []).append(f)
+        grouped = by_order(fills)
         for o in orders:
             rules = eng.rules(o.symbol)
             assets.update((rules.base, rules.quote))
-            events.extend(self._order_events(o, by_order.get(o.id, []), now))
+            events.extend(self._order_events(o, grouped.get(o.id, []), now))
         for lst in lists:
             events.append(self._list_event(lst, now))
         balances = eng.balances()

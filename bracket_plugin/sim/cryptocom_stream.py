@@ -63,7 +63,7 @@ from bracket_plugin.sim.auth import cryptocom_verify
 from bracket_plugin.sim.candles import num
 from bracket_plugin.sim.rules import price_path
 from bracket_plugin.sim.server import ApiError, Malformed, log, parse_json
-from bracket_plugin.sim.streams import Connection, Hub, follow, hop, present, unfollow
+from bracket_plugin.sim.streams import Connection, Hub, advance, follow, hop, present, unfollow
 
 HEARTBEAT_S = 30.0        # doc (public/heartbeat): "sent by server every 30s"
 HEARTBEAT_GRACE_S = 5.0   # doc: "client must respond with public/respond-heartbeat within 5 seconds"
@@ -217,9 +217,7 @@ class CryptocomStream:
         feeds: dict[str, dict] = {family: {} for family in (ORDER, ADVANCED, TRADE, BALANCE, TICKER, PRINTS, BOOK)}
         with self.venue.lock:   # the cursors move on whether anyone listens or not; views only when wanted
             engine = self.engine
-            self._seq, orders, _lists = engine.changes_since(self._seq)
-            fills = engine.fills_after(self._fills)
-            self._fills += len(fills)
+            self._seq, self._fills, orders, _lists, fills = advance(engine, self._seq, self._fills)
             for o in orders:
                 family = ADVANCED if self.is_advanced(o) else ORDER
                 if family in wanted:

@@ -49,7 +49,7 @@ from bracket_plugin.sim import engine as E
 from bracket_plugin.sim.candles import num
 from bracket_plugin.sim.rules import DOWN, price_path
 from bracket_plugin.sim.server import STREAM_PATH, Call, json_error, route
-from bracket_plugin.sim.streams import Connection, Hub, follow, hop, present, unfollow
+from bracket_plugin.sim.streams import Connection, Hub, advance, by_order, follow, hop, present, unfollow
 
 ENDPOINT = "endpoint"            # <prefix>/ws/endpoint
 MAX_TOKENS = 1000
@@ -254,16 +254,11 @@ class KucoinStreamMixin:
         return out
 
     def _private_messages(self) -> list[tuple[str, dict]]:
-        eng = self.engine
-        self._seq, orders, _ = eng.changes_since(self._seq)
-        fills = eng.fills_after(self._nfills)
-        self._nfills += len(fills)
-        by_order: dict[str, list[E.Fill]] = {}
-        for f in fills:
-            by_order.setdefault(f.order_id, []).append(f)
+        self._seq, self._nfills, orders, _, fills = advance(self.engine, self._seq, self._nfills)
+        grouped = by_order(fills)
         out = []
         for o in orders:
-            for topic, data in self._order_events(o, by_order.get(o.id, [])):
+            for topic, data in self._order_events(o, grouped.get(o.id, [])):
                 out.append((topic, {"type": "message", "topic": topic, "subject": PRIVATE[topic],
                                     "channelType": "private", "data": data}))
         return out

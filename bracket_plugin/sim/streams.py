@@ -36,6 +36,21 @@ def present(engine) -> tuple[int, int]:
     return engine.changes_since(1 << 62)[0], len(engine.fills_after(0))
 
 
+def advance(engine, seq: int, nfills: int) -> tuple[int, int, list, list, list]:
+    """What changed since the cursors (seq, nfills): (new seq, new nfills, orders, lists, fills)."""
+    seq, orders, lists = engine.changes_since(seq)
+    fills = engine.fills_after(nfills)
+    return seq, nfills + len(fills), orders, lists, fills
+
+
+def by_order(fills) -> dict[str, list]:
+    """Fills grouped by their order id, each group in fill order."""
+    out: dict[str, list] = {}
+    for f in fills:
+        out.setdefault(f.order_id, []).append(f)
+    return out
+
+
 def hop(loop: asyncio.AbstractEventLoop | None, fn, *args) -> bool:
     """Run fn(*args) soon on `loop` from any thread; False when the loop is gone (venue stopping)."""
     if loop is None or loop.is_closed():
