@@ -166,7 +166,7 @@ class CryptocomStream:
                 await asyncio.sleep(self.heartbeat_grace_s)
             if conn.heartbeat_id == beat:
                 # doc (termination codes): 1000, "usually when the heartbeat isn't handled properly"
-                await conn.ws.close(code=1000, message=b"heartbeat not answered")
+                conn.close(1000, "heartbeat not answered")
                 return
 
     def close_streams(self, code: int = 1013) -> int:

@@ -16,6 +16,7 @@ import json
 
 from aiohttp import web
 
+CLOSE_WAIT_S = 2.0     # how long an ending handler waits for its close handshake
 REORDER_HOLD_S = 1.0   # a private message held to be swapped waits at most this long for the next one
 _CLOSE = object()      # in a send queue: close the connection (what was queued before goes out first)
 
@@ -81,6 +82,7 @@ class Connection:
         self.stalls = 0                 # stalls begun on this connection
         self._held: str | None = None   # a private message waiting for its swap partner (reorder)
         self._held_timer: asyncio.TimerHandle | None = None
+        self._closer: asyncio.Task | None = None   # a close handshake under way
 
     # -- queueing
     def send(self, message: dict, private: bool = False) -> None:
@@ -133,7 +135,7 @@ class Connection:
             item = await self.queue.get()
             await self._flowing.wait()
             if isinstance(item, tuple) and item[0] is _CLOSE:
-                await self.ws.close(code=item[1], message=item[2].encode())
+                self.close(item[1], item[2])
                 return
             try:
                 await self.ws.send_str(item)
@@ -177,14 +179,19 @@ class Connection:
         return True
 
     def close(self, code: int, reason: str) -> None:
-        """Start a close handshake now (not after the queue)."""
-        if not self.ws.closed:
-            asyncio.ensure_future(self.ws.close(code=code, message=reason.encode()))
+        """Start a close handshake now (not after the queue), in a task of its own: the handler's
+        read loop ends as the close starts, and the handshake outlives the writer."""
+        if not self.ws.closed and self._closer is None:
+            self._closer = asyncio.ensure_future(self.ws.close(code=code, message=reason.encode()))
 
     async def finish(self) -> None:
+        """The handler is done: let a close handshake under way complete (bounded), else close."""
         if self._held_timer is not None:
             self._held_timer.cancel()
-        if not self.ws.closed:
+        if self._closer is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(asyncio.shield(self._closer), CLOSE_WAIT_S)
+        elif not self.ws.closed:
             with contextlib.suppress(ConnectionError, RuntimeError):
                 await self.ws.close()
 
