@@ -338,7 +338,7 @@ class BinanceStreamMixin:
         async with self.stream_hub.session(conn):
             while not ws.closed:
                 try:
-                    msg = await ws.receive(timeout=TICK)
+                    msg = await conn.receive(timeout=TICK)
                 except asyncio.TimeoutError:
                     self._check_keys(conn)
                     if time.monotonic() - opened > self.max_lifetime_s:

@@ -139,7 +139,10 @@ class CryptocomStream:
         async with self.stream_hub.session(conn):
             heartbeat = asyncio.ensure_future(self._heartbeat(conn))
             try:
-                async for msg in ws:
+                while True:
+                    msg = await conn.receive()
+                    if msg.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED):
+                        break
                     if msg.type == WSMsgType.TEXT:
                         try:
                             self._on_text(conn, msg.data)

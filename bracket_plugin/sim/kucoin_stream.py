@@ -146,7 +146,7 @@ class KucoinStreamMixin:
             try:
                 conn.send({"id": connect_id, "type": "welcome"})   # KuCoin: welcome on connect
                 while not ws.closed:
-                    msg = await ws.receive(timeout=idle)
+                    msg = await conn.receive(timeout=idle)
                     if msg.type != WSMsgType.TEXT:
                         break
                     self._on_client_message(conn, msg.data)

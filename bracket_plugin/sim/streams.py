@@ -14,11 +14,11 @@ import asyncio
 import contextlib
 import json
 
-from aiohttp import web
+from aiohttp import WSCloseCode, WSMessage, WSMsgType, web
 
-CLOSE_WAIT_S = 2.0     # how long an ending handler waits for its close handshake
-REORDER_HOLD_S = 1.0   # a private message held to be swapped waits at most this long for the next one
+REORDER_HOLD_S = 2.0   # a private message held to be swapped waits at most this long for the next one
 _CLOSE = object()      # in a send queue: close the connection (what was queued before goes out first)
+_CLOSING = WSMessage(WSMsgType.CLOSING, None, None)
 
 
 # ---------------------------------------------------------------------- the engine's change feed
@@ -82,7 +82,8 @@ class Connection:
         self.stalls = 0                 # stalls begun on this connection
         self._held: str | None = None   # a private message waiting for its swap partner (reorder)
         self._held_timer: asyncio.TimerHandle | None = None
-        self._closer: asyncio.Task | None = None   # a close handshake under way
+        self._close_asked: tuple[int, str] | None = None   # (code, reason) of a close asked for
+        self._close_event = asyncio.Event()
 
     # -- queueing
     def send(self, message: dict, private: bool = False) -> None:
@@ -179,21 +180,40 @@ class Connection:
         return True
 
     def close(self, code: int, reason: str) -> None:
-        """Start a close handshake now (not after the queue), in a task of its own: the handler's
-        read loop ends as the close starts, and the handshake outlives the writer."""
-        if not self.ws.closed and self._closer is None:
-            self._closer = asyncio.ensure_future(self.ws.close(code=code, message=reason.encode()))
+        """Ask for a close now (not after the queue): the handler's `receive` answers CLOSING, its
+        loop ends, and `finish` makes the close handshake in the handler's own task.  (aiohttp's
+        ws.close() from another task while the handler waits in receive() cuts the TCP connection
+        without waiting for the client's close reply, which a client may see as 1006.)"""
+        if self._close_asked is None and not self.ws.closed:
+            self._close_asked = (code, reason)
+            self._close_event.set()
+
+    async def receive(self, timeout: float | None = None) -> WSMessage:
+        """The client's next frame (ws.receive), or CLOSING once a close was asked for."""
+        if self._close_asked is not None:
+            return _CLOSING
+        frame = asyncio.ensure_future(self.ws.receive(timeout=timeout))
+        asked = asyncio.ensure_future(self._close_event.wait())
+        try:
+            await asyncio.wait((frame, asked), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            if not frame.done():
+                frame.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await frame
+            asked.cancel()
+        if frame.done() and not frame.cancelled():
+            return frame.result()   # raises what ws.receive raised (asyncio.TimeoutError)
+        return _CLOSING
 
     async def finish(self) -> None:
-        """The handler is done: let a close handshake under way complete (bounded), else close."""
+        """The handler is done: close (with the code asked for, if any)."""
         if self._held_timer is not None:
             self._held_timer.cancel()
-        if self._closer is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(asyncio.shield(self._closer), CLOSE_WAIT_S)
-        elif not self.ws.closed:
+        if not self.ws.closed:
+            code, reason = self._close_asked or (WSCloseCode.OK, "")
             with contextlib.suppress(ConnectionError, RuntimeError):
-                await self.ws.close()
+                await self.ws.close(code=code, message=reason.encode())
 
 
 # ---------------------------------------------------------------------- a dialect's connections

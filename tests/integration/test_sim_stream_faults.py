@@ -113,11 +113,12 @@ class Raw:
             return None
         return json.loads(msg.data)
 
-    async def drain(self, quiet: float = QUIET) -> list[dict]:
+    async def drain(self, quiet: float = QUIET, first: float = WAIT) -> list[dict]:
+        """Messages until none arrives for `quiet` s (the first one waited for up to `first` s)."""
         out = []
         for _ in range(200):
             try:
-                msg = await self.recv(quiet)
+                msg = await self.recv(quiet if out else first)
             except asyncio.TimeoutError:
                 break
             if msg is None:
@@ -125,11 +126,11 @@ class Raw:
             out.append(msg)
         return out
 
-    async def lifecycle(self) -> list[str]:
+    async def lifecycle(self, first: float = WAIT) -> list[str]:
         """Place an order that fills at the next step, step, and return its private updates' labels."""
         oid = await place(self.venue, self.exchange_id)
         await step(self.venue)
-        return [label for i, label in self.labels(await self.drain()) if str(i) == str(oid)]
+        return [label for i, label in self.labels(await self.drain(first=first)) if str(i) == str(oid)]
 
 
 class KucoinRaw(Raw):
@@ -344,7 +345,7 @@ def test_raw_binance_expire(venue):
             assert (await stream.receive(timeout=WAIT)).type == aiohttp.WSMsgType.CLOSE
             ended = await api.recv()
             assert ended["subscriptionId"] == 0 and ended["event"]["e"] == "eventStreamTerminated"
-            assert await api.lifecycle() == []   # no subscription left: no order update
+            assert await api.lifecycle(first=1.0) == []   # no subscription left: no order update
             kept = await asyncio.to_thread(requests.put, url, params={"listenKey": key}, headers=headers, timeout=WAIT)
             assert kept.json() == {"code": -1125, "msg": "This listenKey does not exist."}
             await api.ws.send_json({"id": "again", "method": "userDataStream.subscribe.signature", "params": api.signed()})
