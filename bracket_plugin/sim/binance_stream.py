@@ -55,6 +55,8 @@ Choices where the documents are silent:
   the ids and numbers sent); `rateLimits` is an empty list and no request weight is counted;
   served methods: ping, time, userDataStream.subscribe.signature / .unsubscribe and the legacy
   userDataStream.start / .ping / .stop;
+- stream faults (`venue.faults.add_stream`: drop, stall, duplicate, reorder, refuse_connect,
+  expire) are described in sim/faults.py; the plumbing they act on is sim/streams.py;
 - the listenKey (legacy, still what binance-connector 3.13 uses): one per account, valid
   LISTEN_KEY_TTL_S; on expiry or DELETE its streams get `listenKeyExpired` and end, and a
   connection left with no stream is closed.

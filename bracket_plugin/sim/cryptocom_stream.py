@@ -46,6 +46,8 @@ Choices where the docs are silent:
   time order; at most MAX_BARS_PER_PUMP bars (the latest) are published per look; the book is
   published as a full snapshot (channel `book`, never `book.update` deltas) after each closed bar,
   whatever `book_subscription_type` asks; `user.balance` after any change of orders, fills or prices;
+- stream faults (`venue.faults.add_stream`: drop, stall, duplicate, reorder, refuse_connect,
+  expire) are described in sim/faults.py; the plumbing they act on is sim/streams.py;
 - bounds: a connection whose outgoing queue holds QUEUE_MAX messages is closed with 1008; frames
   over MAX_FRAME_BYTES close it (aiohttp's limit); a venue that stops closes every connection with
   1013 (doc: "server restarting") as soon as aiohttp's shutdown begins (its on_shutdown signal), and `close_streams()`

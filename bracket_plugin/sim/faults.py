@@ -41,11 +41,24 @@ connections open when they are added; the others are consumed as they fire (``co
   Crypto.com: each open User API connection is closed (1000), so it is unauthenticated again: any
   `subscribe` to a user channel or `private/*` request before `public/auth` is refused 40101
   UNAUTHORIZED.
-Choices (where the exchanges' documents are silent): a stall acts on connections, not on the
-dialect (one opened during a stall is served normally); a drop or stall counts as fired once per
-connection it acted on (`StreamFault.fired`); the KuCoin expiry message on open connections and
-its close code 1008, Binance's `eventStreamTerminated` for signature subscriptions and Crypto.com's
-close code 1000 (doc: "normal disconnection by server") are this simulator's choice.
+Choices (where the exchanges' documents are silent):
+- a stall acts on connections, not on the dialect: one opened during a stall is served normally;
+  messages produced during a stall are withheld and then sent (none dropped; a backlog beyond a
+  connection's queue bound drops the slow reader as always); the server's own application-level
+  heartbeats (Crypto.com) are withheld too and their deadline waits for the stall to end;
+  aiohttp-level ping frames of the Binance dialect's heartbeat are not withheld, and a stall that
+  spans one of them and half the interval more (10 s on the websocket API) ends in aiohttp
+  closing the connection (no pong read);
+  KuCoin's idle limit (pingInterval + pingTimeout) still applies to a stalled connection;
+- `drop` and `stall` count as fired once per connection they acted on, `expire` once per
+  connection it closed or changed (`StreamFault.fired`); `duplicate`, `reorder` and
+  `refuse_connect` count each message pair / message / upgrade they changed;
+- KuCoin: open private connections get the same `error` message a connect with an expired token
+  gets, then close 1008 (the connect refusal's code); public-token connections stay open;
+- Binance: websocket-API signature subscriptions end with `eventStreamTerminated` (its event for a
+  terminated user data stream) and the connection stays open;
+- Crypto.com: User API connections close with 1000 (doc: "normal disconnection by server"), no
+  message first; Market Data connections stay open.
 """
 from __future__ import annotations
 

@@ -31,6 +31,8 @@ Choices where KuCoin's docs are silent:
   trigger (an OCO limit leg: until it fills), then on the trade-order topics.  An OCO leg's `stop`
   is `{l|e}_{l|s}_o`: `l` when it waits for the price to fall, `e` to rise; then `l` for the limit
   leg, `s` for the stop leg.  No message names the leg's list (KuCoin's do not);
+- stream faults (`venue.faults.add_stream`: drop, stall, duplicate, reorder, refuse_connect,
+  expire) are described in sim/faults.py; the plumbing they act on is sim/streams.py;
 - /account/balance is not served (ccxt.pro's watch_orders / watch_my_trades do not need it).
 """
 from __future__ import annotations
