@@ -416,74 +416,73 @@ async def next_fill(venue, ex, exchange_id: str, pending) -> None:
     assert trades[-1]["order"] == oid
 
 
-@pytest.mark.parametrize("exchange_id", EXCHANGES)
-def test_ccxt_pro_after_a_drop_watches_again(venue, exchange_id):
+def with_pro(venue, exchange_id: str, body, keep_alive_ms: int | None = None, watch_first: bool = True) -> None:
+    """Run `body(ex, pending)` with ccxt.pro's class (markets loaded; `pending`: a watch_my_trades
+    the venue holds the subscription of, when `watch_first`), closed afterwards."""
     async def main():
-        ex = pro(venue, exchange_id)
+        ex = pro(venue, exchange_id, keep_alive_ms)
         try:
             await ex.load_markets()
-            pending, _ = await watching(venue, ex, exchange_id)
-            before = private_conns(venue, exchange_id)
-            assert (await asyncio.to_thread(venue.faults.add_stream, "drop", exchange_id)).fired == 1
-            with pytest.raises(ccxt.NetworkError):   # what waited on the cut connection fails
-                await asyncio.wait_for(pending, WAIT)
-            await until(lambda: not private_conns(venue, exchange_id))
-            pending, _ = await watching(venue, ex, exchange_id)
-            assert private_conns(venue, exchange_id)[0] not in before   # a new connection
-            await next_fill(venue, ex, exchange_id, pending)
+            pending = (await watching(venue, ex, exchange_id))[0] if watch_first else None
+            await body(ex, pending)
         finally:
             await ex.close()
     run(main())
+
+
+async def fault(venue, kind: str, exchange_id: str, **kw):
+    return await asyncio.to_thread(venue.faults.add_stream, kind, exchange_id, **kw)
+
+
+@pytest.mark.parametrize("exchange_id", EXCHANGES)
+def test_ccxt_pro_after_a_drop_watches_again(venue, exchange_id):
+    async def body(ex, pending):
+        before = private_conns(venue, exchange_id)
+        assert (await fault(venue, "drop", exchange_id)).fired == 1
+        with pytest.raises(ccxt.NetworkError):   # what waited on the cut connection fails
+            await asyncio.wait_for(pending, WAIT)
+        await until(lambda: not private_conns(venue, exchange_id))
+        pending, _ = await watching(venue, ex, exchange_id)
+        assert private_conns(venue, exchange_id)[0] not in before   # a new connection
+        await next_fill(venue, ex, exchange_id, pending)
+    with_pro(venue, exchange_id, body)
 
 
 @pytest.mark.parametrize("exchange_id", EXCHANGES)
 def test_ccxt_pro_through_three_refused_connects(venue, exchange_id):
-    async def main():
-        ex = pro(venue, exchange_id)
-        try:
-            await ex.load_markets()
-            rule = venue.faults.add_stream("refuse_connect", exchange_id, count=3)
-            pending, errors = await watching(venue, ex, exchange_id)
-            assert rule.fired == 3 and len(errors) == 3
-            assert all(isinstance(e, ccxt.NetworkError) for e in errors), errors
-            await next_fill(venue, ex, exchange_id, pending)
-        finally:
-            await ex.close()
-    run(main())
+    async def body(ex, _):
+        rule = venue.faults.add_stream("refuse_connect", exchange_id, count=3)
+        pending, errors = await watching(venue, ex, exchange_id)
+        assert rule.fired == 3 and len(errors) == 3
+        assert all(isinstance(e, ccxt.NetworkError) for e in errors), errors
+        await next_fill(venue, ex, exchange_id, pending)
+    with_pro(venue, exchange_id, body, watch_first=False)
 
 
 @pytest.mark.parametrize("exchange_id", EXCHANGES)
 def test_ccxt_pro_after_expire_watches_again(venue, exchange_id, monkeypatch):
     """KuCoin: ccxt.pro 4.5.90 raises AuthenticationError out of its receive loop on the `token is
     expired` message (the loop stops reading, so it never sees the close that follows); only its
-    next ping (the bullet's pingInterval, shortened here) fails the watch, and the next one
-    negotiates a new token."""
+    next ping (the bullet's pingInterval, shortened here) fails the watch, with aiohttp's
+    ClientConnectionResetError, and the next watch negotiates a new token."""
     monkeypatch.setattr(KucoinDialect, "PING_INTERVAL_MS", 500)
     d = dialect(venue, exchange_id)
 
-    async def main():
-        ex = pro(venue, exchange_id)
-        try:
-            await ex.load_markets()
+    async def body(ex, pending):
+        tokens = len(getattr(d, "_tokens", ()))
+        assert (await fault(venue, "expire", exchange_id)).fired == 1
+        await until(lambda: not private_conns(venue, exchange_id))   # closed, or (binance) unsubscribed
+        if exchange_id == "binance":   # the connection stays; ccxt.pro subscribes again on the next watch
             pending, _ = await watching(venue, ex, exchange_id)
-            tokens = len(getattr(d, "_tokens", ()))
-            assert (await asyncio.to_thread(venue.faults.add_stream, "expire", exchange_id)).fired == 1
-            await until(lambda: not private_conns(venue, exchange_id))   # closed, or (binance) unsubscribed
-            if exchange_id == "binance":   # the connection stays; ccxt.pro subscribes again on the next watch
-                pending, _ = await watching(venue, ex, exchange_id)
-                assert [c.user_ids for c in private_conns(venue, exchange_id)] == [[1]]
-            else:
-                # KuCoin: ccxt.pro's ping, written to the closed connection, fails the watch with
-                # aiohttp's ClientConnectionResetError (not a ccxt error)
-                with pytest.raises((ccxt.NetworkError, aiohttp.ClientConnectionError)):
-                    await asyncio.wait_for(pending, WAIT)
-                pending, _ = await watching(venue, ex, exchange_id)
-            if exchange_id == "kucoin":   # ccxt.pro negotiated a new token
-                assert len(d._tokens) == tokens + 1
-            await next_fill(venue, ex, exchange_id, pending)
-        finally:
-            await ex.close()
-    run(main())
+            assert [c.user_ids for c in private_conns(venue, exchange_id)] == [[1]]
+        else:
+            with pytest.raises((ccxt.NetworkError, aiohttp.ClientConnectionError)):
+                await asyncio.wait_for(pending, WAIT)
+            pending, _ = await watching(venue, ex, exchange_id)
+        if exchange_id == "kucoin":   # ccxt.pro negotiated a new token
+            assert len(d._tokens) == tokens + 1
+        await next_fill(venue, ex, exchange_id, pending)
+    with_pro(venue, exchange_id, body)
 
 
 @pytest.mark.parametrize("exchange_id", EXCHANGES)
@@ -492,21 +491,14 @@ def test_ccxt_pro_gives_up_on_a_stalled_connection_and_reconnects(venue, exchang
     the watch during the stall, and the next watch, on a new connection, gets the fill."""
     monkeypatch.setattr(KucoinDialect, "PING_INTERVAL_MS", 500)   # KuCoin's bullet sets ccxt's keepAlive
 
-    async def main():
-        ex = pro(venue, exchange_id, keep_alive_ms=None if exchange_id == "kucoin" else 500)
-        try:
-            await ex.load_markets()
-            pending, _ = await watching(venue, ex, exchange_id)
-            stalled = private_conns(venue, exchange_id)
-            started = time.monotonic()
-            rule = await asyncio.to_thread(venue.faults.add_stream, "stall", exchange_id, seconds=4.0)
-            assert rule.fired == 1
-            with pytest.raises(ccxt.RequestTimeout):
-                await asyncio.wait_for(pending, WAIT)
-            assert time.monotonic() - started < 3.5   # during the stall
-            pending, _ = await watching(venue, ex, exchange_id)
-            assert [c for c in private_conns(venue, exchange_id) if c not in stalled]
-            await next_fill(venue, ex, exchange_id, pending)
-        finally:
-            await ex.close()
-    run(main())
+    async def body(ex, pending):
+        stalled = private_conns(venue, exchange_id)
+        started = time.monotonic()
+        assert (await fault(venue, "stall", exchange_id, seconds=4.0)).fired == 1
+        with pytest.raises(ccxt.RequestTimeout):
+            await asyncio.wait_for(pending, WAIT)
+        assert time.monotonic() - started < 3.5   # during the stall
+        pending, _ = await watching(venue, ex, exchange_id)
+        assert [c for c in private_conns(venue, exchange_id) if c not in stalled]
+        await next_fill(venue, ex, exchange_id, pending)
+    with_pro(venue, exchange_id, body, keep_alive_ms=None if exchange_id == "kucoin" else 500)
