@@ -65,10 +65,10 @@ PRIVATE = {ORDERS: "orderChange", ORDERS_V2: "orderChange", STOPS: "stopOrder"}
 
 
 class _Conn(Connection):
-    def __init__(self, ws: web.WebSocketResponse, request: web.Request, hub: Hub, private: bool) -> None:
+    def __init__(self, ws: web.WebSocketResponse, request: web.Request, hub: Hub, private: bool, connect_id: str) -> None:
         # a reader that lets SEND_QUEUE messages pile up is dropped (module docstring)
         super().__init__(ws, request, hub, limit=SEND_QUEUE, full_code=WSCloseCode.TRY_AGAIN_LATER)
-        self.private = private
+        self.private, self.connect_id = private, connect_id
         self.topics: set[str] = set()   # single topics: '/market/ticker:ETH-BTC', '/spotMarket/tradeOrders'
 
 
@@ -141,8 +141,7 @@ class KucoinStreamMixin:
             await ws.send_json({"id": connect_id, "type": "error", "code": 401, "data": reason})
             await ws.close(code=WSCloseCode.POLICY_VIOLATION, message=reason.encode())
             return ws
-        conn = _Conn(ws, request, self.stream_hub, private=grant[0])
-        conn.connect_id = connect_id
+        conn = _Conn(ws, request, self.stream_hub, private=grant[0], connect_id=connect_id)
         idle = (self.PING_INTERVAL_MS + self.PING_TIMEOUT_MS) / 1000
         async with self.stream_hub.session(conn):
             try:
