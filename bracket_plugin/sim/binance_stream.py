@@ -41,7 +41,7 @@ Choices where the documents are silent:
   `{"error": {"code": 2, "msg": "Invalid request: invalid stream"}, "id": ...}` (the answer
   ccxt.pro's handle_ws_error shows as Binance's) and subscribes nothing; a raw or combined path
   naming one is refused with HTTP 400 before the upgrade;
-- when the venue stops, each connection is closed with 1001 (going away) within TICK s;
+- when the venue stops, each connection is closed with 1001 (going away) as aiohttp's shutdown begins;
 - heartbeat: aiohttp's websocket heartbeat (a ping frame every PING_INTERVAL s, API_PING_INTERVAL
   on the websocket API; no pong within half of it closes the connection) rather than the
   documented pong deadlines (10 minutes; 1 minute); a connection is closed with 1000 at 24 hours;
@@ -55,6 +55,8 @@ Choices where the documents are silent:
   the ids and numbers sent); `rateLimits` is an empty list and no request weight is counted;
   served methods: ping, time, userDataStream.subscribe.signature / .unsubscribe and the legacy
   userDataStream.start / .ping / .stop;
+- stream faults (`venue.faults.add_stream`: drop, stall, duplicate, reorder, refuse_connect,
+  expire) are described in sim/faults.py; the plumbing they act on is sim/streams.py;
 - the listenKey (legacy, still what binance-connector 3.13 uses): one per account, valid
   LISTEN_KEY_TTL_S; on expiry or DELETE its streams get `listenKeyExpired` and end, and a
   connection left with no stream is closed.
@@ -65,7 +67,6 @@ import asyncio
 import json
 import secrets
 import time
-import weakref
 from decimal import Decimal
 
 from aiohttp import WSMsgType, web
@@ -73,13 +74,14 @@ from aiohttp import WSMsgType, web
 from bracket_plugin.sim import engine as E
 from bracket_plugin.sim.rules import price_path
 from bracket_plugin.sim.server import ApiError, json_error
+from bracket_plugin.sim.streams import Connection, Hub, advance, by_order, follow, hop, present, unfollow
 
 PING_INTERVAL = 180.0         # web-socket-streams.md: a ping frame every 3 minutes
 API_PING_INTERVAL = 20.0      # web-socket-api.md: a ping frame every 20 seconds
 MAX_LIFETIME_S = 86_400.0     # web-socket-streams.md, web-socket-api.md: a connection lasts at most 24 hours
 MAX_QUEUE = 1000              # messages waiting for one slow client
 MAX_MESSAGES_PER_S = 5        # web-socket-streams.md: 5 incoming messages per second
-TICK = 0.25                   # s between a connection's housekeeping checks (listenKey expiry, shutdown)
+TICK = 0.25                   # s between a connection's housekeeping checks (listenKey expiry, lifetime)
 MAX_STREAMS = 1024            # web-socket-streams.md: at most 1024 streams per connection
 LISTEN_KEY_TTL_S = 3600.0     # user-data-stream.md: a listenKey is valid 60 minutes (PUT extends it)
 STREAM_METHODS = ("SUBSCRIBE", "UNSUBSCRIBE", "LIST_SUBSCRIPTIONS", "SET_PROPERTY", "GET_PROPERTY")
@@ -88,25 +90,17 @@ MINI_KEYS = ("E", "s", "c", "o", "h", "l", "v", "q")
 ENDED = ("CANCELED", "EXPIRED", "REJECTED")   # statuses whose execution type has the same name
 
 
-class Conn:
-    """One websocket client: what it subscribed to and the queue of what it is to be sent."""
+class Conn(Connection):
+    """One websocket client: what it subscribed to and the queue of what it is to be sent (a
+    client not reading is closed with 1008, its backlog dropped)."""
 
-    def __init__(self, ws: web.WebSocketResponse, kind: str, combined: bool = False) -> None:
-        self.ws, self.kind, self.combined = ws, kind, combined   # kind: 'market' | 'api'
+    def __init__(self, ws: web.WebSocketResponse, request: web.Request, hub: Hub, kind: str, combined: bool = False) -> None:
+        super().__init__(ws, request, hub, limit=MAX_QUEUE, full_code=1008, full_reason="client too slow")
+        self.kind, self.combined = kind, combined   # kind: 'market' | 'api'
         self.streams: list[str] = []          # market streams and listenKeys, in subscription order
         self.user_ids: list[int] = []         # ws-api user data subscriptions
         self.next_sub = 0
-        self.queue: asyncio.Queue = asyncio.Queue(MAX_QUEUE)
         self.arrivals: list[float] = []
-
-    def push(self, text: str | None) -> None:
-        """Queue `text` to be sent (None: close). A full queue drops its backlog for a close."""
-        try:
-            self.queue.put_nowait(text)
-        except asyncio.QueueFull:
-            while not self.queue.empty():
-                self.queue.get_nowait()
-            self.queue.put_nowait(None)
 
 
 class BinanceStreamMixin:
@@ -118,22 +112,25 @@ class BinanceStreamMixin:
     max_lifetime_s = MAX_LIFETIME_S
     listen_key_ttl_s = LISTEN_KEY_TTL_S
 
+    def __init__(self, venue) -> None:
+        super().__init__(venue)
+        self.stream_hub = Hub(self.exchange_id, venue.faults, stop_code=1001, stop_reason="the venue is stopping",
+                              on_first=self._follow, on_last=self._unfollow, on_expire=self._expire)
+        self._streams = {"conns": self.stream_hub.conns, "trade_ids": {}}   # trade ids count on across follows
+
     # ------------------------------------------------------------------ change feed
-    def _stream_state(self) -> dict:
-        """Created on the first stream connection, on the server loop: hooks the engine's watchers."""
-        st = getattr(self, "_streams", None)
-        if st is None:
-            with self.venue.lock:
-                eng = self.engine
-                seq, _, _ = eng.changes_since(10**18)   # the latest change number, nothing else
-                st = self._streams = {
-                    "loop": asyncio.get_running_loop(), "conns": weakref.WeakSet(), "seq": seq,
-                    "fills": len(eng.fills_after(0)), "trade_ids": {},
-                    "seen": {o.id: self.status(o) for o in eng.orders()},   # order id -> status last sent
-                    "bars": {s: self._last_bar_ts(s) for s in eng.symbols()},
-                }
-                eng.watchers.append(self._on_change)
-        return st
+    def _follow(self) -> None:
+        """The first stream connection opened: follow the engine from its present state."""
+        with self.venue.lock:
+            eng, st = self.engine, self._streams
+            st["seq"], st["fills"] = present(eng)
+            st["seen"] = {o.id: self.status(o) for o in eng.orders()}   # order id -> status last sent
+            st["bars"] = {s: self._last_bar_ts(s) for s in eng.symbols()}
+            follow(eng, self._on_change)
+
+    def _unfollow(self) -> None:
+        with self.venue.lock:
+            unfollow(self.engine, self._on_change)
 
     def _last_bar_ts(self, symbol: str):
         bars = self.engine.closed_bars(symbol, limit=1)
@@ -141,25 +138,17 @@ class BinanceStreamMixin:
 
     def _on_change(self, entry: dict) -> None:
         """engine.watchers: in the changing thread, under venue.lock; renders, then hops to the loop."""
-        st = self._streams
-        if st["loop"].is_closed():   # the venue stopped serving: stop listening
-            self.engine.watchers.remove(self._on_change)
-            return
         user = self._user_events()
         market = self._market_events() if entry.get("op") == "step" else []
-        if not user and not market:
-            return
-        try:
-            st["loop"].call_soon_threadsafe(self._deliver, user, market)
-        except RuntimeError:  # the loop closed meanwhile
-            pass
+        if (user or market) and not hop(self.stream_hub.loop, self._deliver, user, market):
+            self._unfollow()   # the venue stopped serving: stop listening
 
     def _deliver(self, user: list[dict], market: list[tuple[str, dict]]) -> None:
         for conn in list(self._streams["conns"]):
             if conn.kind == "api":
                 for sub in conn.user_ids:
                     for event in user:   # web-socket-api.md: user data events carry their subscriptionId
-                        conn.push(json.dumps({"subscriptionId": sub, "event": event}))
+                        conn.send({"subscriptionId": sub, "event": event}, _private(event))
                 continue
             for name in conn.streams:
                 if name in self.listen_keys:
@@ -167,24 +156,20 @@ class BinanceStreamMixin:
                 else:
                     events = [(n, ev) for n, ev in market if n == name]
                 for n, ev in events:  # web-socket-streams.md: combined events are {"stream", "data"}
-                    conn.push(json.dumps({"stream": n, "data": ev} if conn.combined else ev))
+                    conn.send({"stream": n, "data": ev} if conn.combined else ev, _private(ev))
 
     # ------------------------------------------------------------------ rendering (REST views reused)
     def _user_events(self) -> list[dict]:
         st, eng = self._streams, self.engine
-        seq, orders, lists = eng.changes_since(st["seq"])
-        fills = eng.fills_after(st["fills"])
-        st["seq"], st["fills"] = seq, st["fills"] + len(fills)
+        st["seq"], st["fills"], orders, lists, fills = advance(eng, st["seq"], st["fills"])
         if not orders and not lists:
             return []
         now, events, assets = eng.now_ms(), [], set()
-        by_order: dict[str, list[E.Fill]] = {}
-        for f in fills:
-            by_order.setdefault(f.order_id, []).append(f)
+        grouped = by_order(fills)
         for o in orders:
             rules = eng.rules(o.symbol)
             assets.update((rules.base, rules.quote))
-            events.extend(self._order_events(o, by_order.get(o.id, []), now))
+            events.extend(self._order_events(o, grouped.get(o.id, []), now))
         for lst in lists:
             events.append(self._list_event(lst, now))
         balances = eng.balances()
@@ -292,8 +277,25 @@ class BinanceStreamMixin:
     def close_listen_key(self, key: str | None) -> None:
         self.keep_listen_key(key)
         self.listen_keys[key] = 0.0   # expired: its connections hear listenKeyExpired now
-        for conn in list(getattr(self, "_streams", {}).get("conns", ())):
+        for conn in list(self._streams["conns"]):
             self._check_keys(conn)
+
+    def _expire(self) -> int:
+        """The `expire` stream fault: every listenKey issued so far expires (its streams hear
+        listenKeyExpired) and every websocket-API user data subscription ends with
+        eventStreamTerminated (as on a session logout). How many connections it touched."""
+        with self.venue.lock:
+            for key in self.listen_keys:
+                self.listen_keys[key] = 0.0
+        touched = 0
+        for conn in list(self._streams["conns"]):
+            before = (list(conn.streams), list(conn.user_ids))
+            self._check_keys(conn)
+            for sub in conn.user_ids:
+                conn.send({"subscriptionId": sub, "event": {"e": "eventStreamTerminated", "E": int(time.time() * 1000)}})
+            conn.user_ids = []
+            touched += before != (conn.streams, conn.user_ids)
+        return touched
 
     def _live_key(self, name: str) -> bool:
         return self.listen_keys.get(name, 0) > time.time()
@@ -307,7 +309,7 @@ class BinanceStreamMixin:
     async def handle_stream(self, request: web.Request) -> web.StreamResponse:
         tail = request.match_info.get("tail", "")
         if tail == "ws-api/spot":
-            return await self._serve(request, Conn(self._ws(self.api_ping_interval), "api"))
+            return await self._serve(request, Conn(self._ws(self.api_ping_interval), request, self.stream_hub, "api"))
         parts = tail.split("/")
         if parts[0] != "spot" or len(parts) > 3:
             return json_error(404, f"no stream at {request.path}: the binance dialect streams spot and ws-api/spot")
@@ -323,7 +325,7 @@ class BinanceStreamMixin:
             bad = [n for n in names if not self._stream_name_ok(n)]
         if bad or len(names) > MAX_STREAMS:
             return json_error(400, f"unknown stream {bad[0] if bad else '(too many)'}")
-        conn = Conn(self._ws(self.ping_interval), "market", combined)
+        conn = Conn(self._ws(self.ping_interval), request, self.stream_hub, "market", combined)
         conn.streams = names
         return await self._serve(request, conn)
 
@@ -332,23 +334,18 @@ class BinanceStreamMixin:
         return web.WebSocketResponse(heartbeat=ping_interval, max_msg_size=64 * 1024)
 
     async def _serve(self, request: web.Request, conn: Conn) -> web.WebSocketResponse:
-        """Upgrade, then answer the client's requests while a sender task writes its queue."""
-        st = self._stream_state()
+        """Upgrade, then answer the client's requests while the connection's writer sends its queue."""
         ws, opened = conn.ws, time.monotonic()
         await ws.prepare(request)
-        st["conns"].add(conn)
-        sender = asyncio.ensure_future(self._send_loop(conn))
-        try:
+        async with self.stream_hub.session(conn):
             while not ws.closed:
                 try:
-                    msg = await ws.receive(timeout=TICK)
+                    msg = await conn.receive(timeout=TICK)
                 except asyncio.TimeoutError:
                     self._check_keys(conn)
-                    if _stopping(request):
-                        await ws.close(code=1001, message=b"the venue is stopping")
-                    elif time.monotonic() - opened > self.max_lifetime_s:
+                    if time.monotonic() - opened > self.max_lifetime_s:
                         await ws.close(code=1000, message=b"24 hours")
-                    if sender.done() or ws.closed:
+                    if ws.closed:
                         break
                     continue
                 if msg.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED, WSMsgType.ERROR):
@@ -359,22 +356,9 @@ class BinanceStreamMixin:
                     await ws.close(code=1008, message=b"too many messages")
                     break
                 answer = self._api_request(conn, msg.data) if conn.kind == "api" else self._stream_request(conn, msg.data)
-                conn.push(json.dumps(answer))
+                conn.send(answer)
                 self._check_keys(conn)
-        finally:
-            st["conns"].discard(conn)
-            sender.cancel()
-            if not ws.closed:
-                await ws.close()
         return ws
-
-    async def _send_loop(self, conn: Conn) -> None:
-        while True:
-            text = await conn.queue.get()
-            if text is None:  # the queue overflowed: close (module docstring)
-                await conn.ws.close(code=1008, message=b"client too slow")
-                return
-            await conn.ws.send_str(text)
 
     def _too_fast(self, conn: Conn) -> bool:
         now = time.monotonic()
@@ -386,10 +370,10 @@ class BinanceStreamMixin:
         for name in list(conn.streams):
             if name in self.listen_keys and not self._live_key(name):
                 event = {"e": "listenKeyExpired", "E": int(time.time() * 1000), "listenKey": name}
-                conn.push(json.dumps({"stream": name, "data": event} if conn.combined else event))
+                conn.send({"stream": name, "data": event} if conn.combined else event)
                 conn.streams.remove(name)
                 if not conn.streams:
-                    conn.push(None)
+                    conn.close_after(1008, "no stream left")
 
     # ------------------------------------------------------------------ market stream requests
     def _stream_request(self, conn: Conn, text: str) -> dict:
@@ -493,10 +477,9 @@ class BinanceStreamMixin:
             raise failure
 
 
-def _stopping(request: web.Request) -> bool:
-    """The server is shutting down: aiohttp's pre_shutdown marks every connection's protocol closing
-    (`_close`; the app's on_shutdown signal is frozen by the time a dialect sees a request)."""
-    return bool(getattr(request.protocol, "_close", False))
+def _private(event: dict) -> bool:
+    """An order or list event (the duplicate / reorder stream faults act on these)."""
+    return event.get("e") in ("executionReport", "listStatus")
 
 
 def _text(value) -> str:

@@ -35,7 +35,8 @@ Choices where the docs are silent:
   changes nothing (no second snapshot, no second stream);
 - refusals: a user channel before `public/auth` 40101 UNAUTHORIZED; an unknown channel, one of the
   other endpoint, or an unlisted instrument 40004 MISSING_OR_INVALID_ARGUMENT (the whole request is
-  refused); more than MAX_SUBSCRIPTIONS channels 40107 EXCEED_MAX_SUBSCRIPTIONS; an unknown method
+  refused); more than MAX_SUBSCRIPTIONS channels 40107 EXCEED_MAX_SUBSCRIPTIONS; a `private/*`
+  method on a User API connection not authenticated 40101 UNAUTHORIZED; an unknown method
   (including the private/* order methods, not served over the stream) 40002 METHOD_NOT_FOUND; a
   frame that is not a JSON object `{id: -1, method: "ERROR", code: 40001, original}` (doc's format);
 - the price path: point i of a bar at `ts + i * (interval - 1) // 3` (open at the bar's open time,
@@ -45,15 +46,16 @@ Choices where the docs are silent:
   time order; at most MAX_BARS_PER_PUMP bars (the latest) are published per look; the book is
   published as a full snapshot (channel `book`, never `book.update` deltas) after each closed bar,
   whatever `book_subscription_type` asks; `user.balance` after any change of orders, fills or prices;
+- stream faults (`venue.faults.add_stream`: drop, stall, duplicate, reorder, refuse_connect,
+  expire) are described in sim/faults.py; the plumbing they act on is sim/streams.py;
 - bounds: a connection whose outgoing queue holds QUEUE_MAX messages is closed with 1008; frames
   over MAX_FRAME_BYTES close it (aiohttp's limit); a venue that stops closes every connection with
-  1013 (doc: "server restarting") as soon as aiohttp's shutdown begins, and `close_streams()`
+  1013 (doc: "server restarting") as soon as aiohttp's shutdown begins (its on_shutdown signal), and `close_streams()`
   does the same on demand, which tests use as a dropped connection.
 """
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from decimal import Decimal
 
@@ -63,6 +65,7 @@ from bracket_plugin.sim.auth import cryptocom_verify
 from bracket_plugin.sim.candles import num
 from bracket_plugin.sim.rules import price_path
 from bracket_plugin.sim.server import ApiError, Malformed, log, parse_json
+from bracket_plugin.sim.streams import Connection, Hub, advance, follow, hop, present, unfollow
 
 HEARTBEAT_S = 30.0        # doc (public/heartbeat): "sent by server every 30s"
 HEARTBEAT_GRACE_S = 5.0   # doc: "client must respond with public/respond-heartbeat within 5 seconds"
@@ -72,7 +75,6 @@ MAX_FRAME_BYTES = 64 * 1024
 MAX_BARS_PER_PUMP = 100
 TRADES_SNAPSHOT = 50      # doc (trade.{instrument_name}): the last 50 trades on subscribe
 CLOSE_TIMEOUT_S = 2.0
-SHUTDOWN_POLL_S = 0.05
 
 REQUESTS_PER_S = {True: 150, False: 100}   # doc (rate limits): User API 150, Market Data 100 requests/s
 
@@ -96,26 +98,17 @@ def _split(channel: str, families: dict) -> tuple[str, str, str | None] | None:
     return None
 
 
-class _Conn:
-    """One websocket: what it subscribed, whether it authenticated, its bounded outgoing queue."""
+class _Conn(Connection):
+    """One websocket: what it subscribed, whether it authenticated, its bounded outgoing queue
+    (a client that does not read is dropped with 1008 rather than buffered forever)."""
 
-    def __init__(self, ws: web.WebSocketResponse, private: bool, request: web.Request) -> None:
-        self.ws, self.private, self.request = ws, private, request
+    def __init__(self, ws: web.WebSocketResponse, request: web.Request, hub: Hub, private: bool) -> None:
+        super().__init__(ws, request, hub, limit=QUEUE_MAX, full_code=1008, full_reason="too many messages queued")
+        self.private = private
         self.authed = False
         self.subs: dict[str, tuple[str, str, str | None]] = {}   # channel -> _split(channel)
-        self.queue: asyncio.Queue[str] = asyncio.Queue(QUEUE_MAX)
         self.heartbeat_id: int | None = None   # the heartbeat not answered yet
         self.second, self.requests = 0, 0      # requests in the current calendar second
-
-    def send(self, message: dict) -> None:
-        try:
-            self.queue.put_nowait(json.dumps(message))
-        except asyncio.QueueFull:   # a client that does not read: dropped rather than buffered forever
-            self.close(1008, "too many messages queued")
-
-    def close(self, code: int, reason: str) -> None:
-        if not self.ws.closed:
-            asyncio.ensure_future(self.ws.close(code=code, message=reason.encode()))
 
 
 class CryptocomStream:
@@ -127,13 +120,13 @@ class CryptocomStream:
 
     def __init__(self, venue) -> None:
         super().__init__(venue)
-        self._conns: set[_Conn] = set()
-        self._loop: asyncio.AbstractEventLoop | None = None
         self._pump_due = False
         self._seq = 0          # engine change number published up to
         self._fills = 0        # engine fills published
         self._bar_ts: dict[str, int] = {}   # open time of the last bar whose path was published
-        self._watchdog: asyncio.Task | None = None
+        self.stream_hub = Hub(self.exchange_id, venue.faults, stop_code=1013, stop_reason="server restarting",
+                              on_first=self._watch, on_last=self._unwatch, on_expire=self._expire)
+        self._conns: set[_Conn] = self.stream_hub.conns
 
     # ------------------------------------------------------------------ connections
     async def handle_stream(self, request: web.Request) -> web.StreamResponse:
@@ -144,112 +137,80 @@ class CryptocomStream:
         if not ws.can_prepare(request).ok:
             return web.json_response({"error": "a websocket upgrade is expected here"}, status=400)
         await ws.prepare(request)
-        conn = _Conn(ws, private=tail == "private", request=request)
-        self._attach(conn)
-        tasks = [asyncio.ensure_future(self._send_loop(conn)), asyncio.ensure_future(self._heartbeat(conn))]
-        try:
-            async for msg in ws:
-                if msg.type == WSMsgType.TEXT:
-                    try:
-                        self._on_text(conn, msg.data)
-                    except Exception:   # a bug: answered like REST's, the connection lives on
-                        log.exception("simulator: unexpected error on a Crypto.com stream request")
-                        conn.send(self._error(None, None, 50001, "INTERNAL_ERROR", msg.data))
-                elif msg.type == WSMsgType.BINARY:
-                    conn.send(self._error(None, None, 40001, "BAD_REQUEST", "binary frames are not read"))
-        finally:
-            self._detach(conn)
-            for task in tasks:
-                task.cancel()
-            if not ws.closed:
-                await ws.close()
-        return ws
-
-    async def _send_loop(self, conn: _Conn) -> None:
-        while not conn.ws.closed:
-            text = await conn.queue.get()
+        conn = _Conn(ws, request, self.stream_hub, private=tail == "private")
+        async with self.stream_hub.session(conn):
+            heartbeat = asyncio.ensure_future(self._heartbeat(conn))
             try:
-                await conn.ws.send_str(text)
-            except ConnectionError:
-                return
+                while True:
+                    msg = await conn.receive()
+                    if msg.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED):
+                        break
+                    if msg.type == WSMsgType.TEXT:
+                        try:
+                            self._on_text(conn, msg.data)
+                        except Exception:   # a bug: answered like REST's, the connection lives on
+                            log.exception("simulator: unexpected error on a Crypto.com stream request")
+                            conn.send(self._error(None, None, 50001, "INTERNAL_ERROR", msg.data))
+                    elif msg.type == WSMsgType.BINARY:
+                        conn.send(self._error(None, None, 40001, "BAD_REQUEST", "binary frames are not read"))
+            finally:
+                heartbeat.cancel()
+        return ws
 
     async def _heartbeat(self, conn: _Conn) -> None:
         while not conn.ws.closed:
             await asyncio.sleep(self.heartbeat_s)
+            await conn.flowing()   # a stalled connection sends no heartbeat
             beat = int(time.time() * 1000)   # doc example: the id is a ms timestamp
             conn.heartbeat_id = beat
+            stalls = conn.stalls
             conn.send({"id": beat, "method": "public/heartbeat", "code": 0})
             await asyncio.sleep(self.heartbeat_grace_s)
+            if conn.stalls != stalls or conn.stalled:   # the answer could not arrive: grace again
+                await conn.flowing()
+                await asyncio.sleep(self.heartbeat_grace_s)
             if conn.heartbeat_id == beat:
                 # doc (termination codes): 1000, "usually when the heartbeat isn't handled properly"
-                await conn.ws.close(code=1000, message=b"heartbeat not answered")
+                conn.close(1000, "heartbeat not answered")
                 return
 
     def close_streams(self, code: int = 1013) -> int:
         """End every open stream connection (doc: 1013 'server restarting'); call on the server's
         loop (venue._server.submit). Returns how many were open."""
-        conns = list(self._conns)
-        for conn in conns:
-            conn.close(code, "server restarting")
-        return len(conns)
+        return self.stream_hub.close_all(code, "server restarting")
 
-    async def _server_stopping(self) -> None:
-        """Close every stream as soon as the server starts shutting down (the venue stops): aiohttp
-        marks each connection closing first (Server.pre_shutdown), then waits for the handlers and
-        cancels them, which would drop websockets without a close frame."""
-        while self._conns:
-            if any(getattr(c.request.protocol, "_close", False) for c in self._conns):
-                self.close_streams()
-                return
-            await asyncio.sleep(SHUTDOWN_POLL_S)
-
-    def _attach(self, conn: _Conn) -> None:
-        if not self._conns:
-            self._watch(asyncio.get_running_loop())
-        self._conns.add(conn)
-        if self._watchdog is None or self._watchdog.done():
-            self._watchdog = asyncio.ensure_future(self._server_stopping())
-
-    def _detach(self, conn: _Conn) -> None:
-        self._conns.discard(conn)
-        if not self._conns:
-            self._unwatch()
-            if self._watchdog is not None:
-                self._watchdog.cancel()
+    def _expire(self) -> int:
+        """The `expire` stream fault: each User API connection is closed (it has to connect and
+        authenticate again); how many."""
+        users = [c for c in self._conns if c.private and not c.ws.closed]
+        for conn in users:
+            conn.authed = False
+            conn.close(1000, "session expired")
+        return len(users)
 
     # ------------------------------------------------------------------ the engine's change feed
-    def _watch(self, loop: asyncio.AbstractEventLoop) -> None:
+    def _watch(self) -> None:
         """Start following the engine from its present state (nothing older is published)."""
         with self.venue.lock:
             engine = self.engine
-            self._loop = loop
-            self._seq = engine.changes_since(2**62)[0]
-            self._fills = len(engine.fills_after(0))
+            self._seq, self._fills = present(engine)
             for symbol in engine.symbols():
                 last = engine.closed_bars(symbol, limit=1)
                 self._bar_ts[symbol] = last[-1].ts if last else -1
-            # a new list rather than an append: the engine may be iterating the old one right now
-            engine.watchers = [w for w in engine.watchers if w != self._on_change] + [self._on_change]
+            follow(engine, self._on_change)
 
     def _unwatch(self) -> None:
         with self.venue.lock:
-            engine = self.engine
-            engine.watchers = [w for w in engine.watchers if w != self._on_change]
-            self._loop = None
+            unfollow(self.engine, self._on_change)
 
     def _on_change(self, entry: dict) -> None:
         """Engine watcher: runs in the thread that changed the engine, under venue.lock; hops to
         the server's loop (one pending look at a time)."""
-        loop = self._loop
-        if loop is None or loop.is_closed():
-            self._unwatch()
-            return
         if self._pump_due:
             return
         self._pump_due = True
-        try:
-            loop.call_soon_threadsafe(self._pump)
-        except RuntimeError:   # the loop closed meanwhile (venue stopped)
+        if not hop(self.stream_hub.loop, self._pump):   # the loop closed (venue stopped)
+            self._pump_due = False
             self._unwatch()
 
     def _pump(self) -> None:
@@ -261,9 +222,7 @@ class CryptocomStream:
         feeds: dict[str, dict] = {family: {} for family in (ORDER, ADVANCED, TRADE, BALANCE, TICKER, PRINTS, BOOK)}
         with self.venue.lock:   # the cursors move on whether anyone listens or not; views only when wanted
             engine = self.engine
-            self._seq, orders, _lists = engine.changes_since(self._seq)
-            fills = engine.fills_after(self._fills)
-            self._fills += len(fills)
+            self._seq, self._fills, orders, _lists, fills = advance(engine, self._seq, self._fills)
             for o in orders:
                 family = ADVANCED if self.is_advanced(o) else ORDER
                 if family in wanted:
@@ -315,8 +274,9 @@ class CryptocomStream:
         if family == BOOK:
             result["depth"] = int(channel.rsplit(".", 1)[1])
         # a ticker row a message (each one a price of the path); other channels all rows at once
+        private = req_id == -1 and family in (ORDER, ADVANCED, TRADE)   # live order / trade updates
         for data in ([row] for row in rows) if family == TICKER else [rows]:
-            conn.send({"id": req_id, "method": "subscribe", "code": 0, "result": dict(result, data=data)})
+            conn.send({"id": req_id, "method": "subscribe", "code": 0, "result": dict(result, data=data)}, private)
 
     # ------------------------------------------------------------------ requests
     @staticmethod
@@ -357,6 +317,8 @@ class CryptocomStream:
                 for channel in channels:
                     conn.subs.pop(channel, None)
                 conn.send({"id": req_id, "method": method, "code": 0})
+        elif method.startswith("private/") and conn.private and not conn.authed:
+            conn.send(self._error(req_id, method, 40101, "UNAUTHORIZED"))   # doc: authenticate first
         else:
             conn.send(self._error(req_id, method, 40002, "METHOD_NOT_FOUND"))
 

@@ -20,7 +20,8 @@ Choices where KuCoin's docs are silent:
   ccxt.pro answers by negotiating again), then the socket closes; an unknown topic or symbol: error
   404; a private topic on a public token: error 401; an unknown message type: error 415 (ccxt's
   sample); a message that is not a JSON object: error 400; errors carry the request's id;
-- a client that lets SEND_QUEUE messages pile up unread is disconnected (close code 1013);
+- a client that lets SEND_QUEUE messages pile up unread is disconnected (close code 1013); a venue
+  that stops closes every connection with 1001 (going away);
 - tick sizes: a bar's volume split evenly over its four price-path ticks; tick times bar open +
   0, 1/4, 2/4, 3/4 of the interval; bid = ask = the tick's price (the simulator has no book);
 - an order that fills when it first reaches the book gets no `open` message (as a taker order);
@@ -30,6 +31,8 @@ Choices where KuCoin's docs are silent:
   trigger (an OCO limit leg: until it fills), then on the trade-order topics.  An OCO leg's `stop`
   is `{l|e}_{l|s}_o`: `l` when it waits for the price to fall, `e` to rise; then `l` for the limit
   leg, `s` for the stop leg.  No message names the leg's list (KuCoin's do not);
+- stream faults (`venue.faults.add_stream`: drop, stall, duplicate, reorder, refuse_connect,
+  expire) are described in sim/faults.py; the plumbing they act on is sim/streams.py;
 - /account/balance is not served (ccxt.pro's watch_orders / watch_my_trades do not need it).
 """
 from __future__ import annotations
@@ -39,7 +42,7 @@ import json
 import secrets
 import time
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 
 from aiohttp import WSCloseCode, WSMsgType, web
@@ -48,6 +51,7 @@ from bracket_plugin.sim import engine as E
 from bracket_plugin.sim.candles import num
 from bracket_plugin.sim.rules import DOWN, price_path
 from bracket_plugin.sim.server import STREAM_PATH, Call, json_error, route
+from bracket_plugin.sim.streams import Connection, Hub, advance, by_order, follow, hop, present, unfollow
 
 ENDPOINT = "endpoint"            # <prefix>/ws/endpoint
 MAX_TOKENS = 1000
@@ -60,27 +64,12 @@ SNAPSHOT_DROPS = ("time", "symbolName", "bestBidSize", "bestAskSize", "last")
 PRIVATE = {ORDERS: "orderChange", ORDERS_V2: "orderChange", STOPS: "stopOrder"}
 
 
-@dataclass(eq=False)   # kept in a set: hashed by identity
-class _Conn:
-    ws: web.WebSocketResponse
-    private: bool
-    topics: set = field(default_factory=set)   # single topics: '/market/ticker:ETH-BTC', '/spotMarket/tradeOrders'
-    queue: asyncio.Queue = field(default_factory=lambda: asyncio.Queue(SEND_QUEUE))
-
-    dropped: bool = False
-
-    def send(self, message: dict) -> None:
-        if self.dropped:
-            return
-        try:
-            self.queue.put_nowait(json.dumps(message))
-        except asyncio.QueueFull:  # a reader this slow is dropped (module docstring)
-            self.dropped = True
-            asyncio.ensure_future(self.ws.close(code=WSCloseCode.TRY_AGAIN_LATER, message=b"send queue full"))
-
-    async def write_loop(self) -> None:
-        while True:
-            await self.ws.send_str(await self.queue.get())
+class _Conn(Connection):
+    def __init__(self, ws: web.WebSocketResponse, request: web.Request, hub: Hub, private: bool, connect_id: str) -> None:
+        # a reader that lets SEND_QUEUE messages pile up is dropped (module docstring)
+        super().__init__(ws, request, hub, limit=SEND_QUEUE, full_code=WSCloseCode.TRY_AGAIN_LATER)
+        self.private, self.connect_id = private, connect_id
+        self.topics: set[str] = set()   # single topics: '/market/ticker:ETH-BTC', '/spotMarket/tradeOrders'
 
 
 @dataclass
@@ -97,17 +86,29 @@ class KucoinStreamMixin:
     PING_INTERVAL_MS = 18_000
     PING_TIMEOUT_MS = 10_000
 
-    def _stream_state(self):
-        if not hasattr(self, "_conns"):
-            self._conns: set[_Conn] = set()
-            self._tokens: OrderedDict[str, tuple[bool, float]] = OrderedDict()
-            self._sent: dict[str, _Sent] = {}
-            self._loop = None
-        return self._conns
+    def __init__(self, venue) -> None:
+        super().__init__(venue)
+        self._tokens: OrderedDict[str, tuple[bool, float]] = OrderedDict()
+        self._sent: dict[str, _Sent] = {}
+        self.stream_hub = Hub(self.exchange_id, venue.faults, stop_code=WSCloseCode.GOING_AWAY,
+                              stop_reason="the venue is stopping", on_first=lambda: self._watch(True),
+                              on_last=lambda: self._watch(False), on_expire=self._expire)
+        self._conns = self.stream_hub.conns
+
+    def _expire(self) -> int:
+        """The `expire` stream fault: every token issued so far is expired; open private connections
+        are told so (as a connect with one is) and closed.  How many were closed."""
+        with self.venue.lock:
+            for token, (private, _) in self._tokens.items():
+                self._tokens[token] = (private, 0.0)
+        closing = [c for c in self._conns if c.private and not c.ws.closed]
+        for conn in closing:
+            conn.send({"id": conn.connect_id, "type": "error", "code": 401, "data": "token is expired"})
+            conn.close_after(WSCloseCode.POLICY_VIOLATION, "token is expired")
+        return len(closing)
 
     # ------------------------------------------------------------------ REST: tokens
     def _bullet(self, private: bool) -> dict:
-        self._stream_state()
         token = secrets.token_urlsafe(32)
         self._tokens[token] = (private, time.time() + TOKEN_TTL_S)
         while len(self._tokens) > MAX_TOKENS:
@@ -131,7 +132,6 @@ class KucoinStreamMixin:
             return json_error(404, f"no stream at {request.path}: the {self.exchange_id} dialect does not stream at this path "
                                    "(unified-account push URLs are not served); POST /api/v1/bullet-public or "
                                    "/api/v1/bullet-private answers the endpoint")
-        conns = self._stream_state()
         ws = web.WebSocketResponse(max_msg_size=MAX_IN_BYTES)
         await ws.prepare(request)
         connect_id = request.query.get("connectId", "")[:64]
@@ -141,30 +141,18 @@ class KucoinStreamMixin:
             await ws.send_json({"id": connect_id, "type": "error", "code": 401, "data": reason})
             await ws.close(code=WSCloseCode.POLICY_VIOLATION, message=reason.encode())
             return ws
-        conn = _Conn(ws, private=grant[0])
-        self._loop = asyncio.get_running_loop()
-        with self.venue.lock:
-            if not conns:
-                self._watch(True)
-            conns.add(conn)
-        writer = asyncio.ensure_future(conn.write_loop())
+        conn = _Conn(ws, request, self.stream_hub, private=grant[0], connect_id=connect_id)
         idle = (self.PING_INTERVAL_MS + self.PING_TIMEOUT_MS) / 1000
-        try:
-            conn.send({"id": connect_id, "type": "welcome"})   # KuCoin: welcome on connect
-            while not ws.closed:
-                msg = await ws.receive(timeout=idle)
-                if msg.type != WSMsgType.TEXT:
-                    break
-                self._on_client_message(conn, msg.data)
-        except asyncio.TimeoutError:
-            pass  # no ping within pingInterval + pingTimeout: KuCoin drops the connection
-        finally:
-            with self.venue.lock:
-                conns.discard(conn)
-                if not conns:
-                    self._watch(False)
-            writer.cancel()
-            await ws.close()
+        async with self.stream_hub.session(conn):
+            try:
+                conn.send({"id": connect_id, "type": "welcome"})   # KuCoin: welcome on connect
+                while not ws.closed:
+                    msg = await conn.receive(timeout=idle)
+                    if msg.type != WSMsgType.TEXT:
+                        break
+                    self._on_client_message(conn, msg.data)
+            except asyncio.TimeoutError:
+                pass  # no ping within pingInterval + pingTimeout: KuCoin drops the connection
         return ws
 
     def _on_client_message(self, conn: _Conn, text: str) -> None:
@@ -208,34 +196,30 @@ class KucoinStreamMixin:
 
     # ------------------------------------------------------------------ publishing
     def _watch(self, on: bool) -> None:
-        """(Under venue.lock) follow the engine's change feed while a connection is open."""
-        eng = self.engine
-        if on:
-            self._seq = eng.changes_since(1 << 62)[0]
-            self._nfills = len(eng.fills_after(0))
-            self._bars = {s: len(eng.closed_bars(s)) for s in eng.symbols()}
-            self._sent.clear()
-            eng.watchers.append(self._on_change)
-        elif self._on_change in eng.watchers:
-            eng.watchers.remove(self._on_change)
+        """Follow the engine's change feed while a connection is open."""
+        with self.venue.lock:
+            eng = self.engine
+            if on:
+                self._seq, self._nfills = present(eng)
+                self._bars = {s: len(eng.closed_bars(s)) for s in eng.symbols()}
+                self._sent.clear()
+                follow(eng, self._on_change)
+            else:
+                unfollow(eng, self._on_change)
 
     def _on_change(self, entry: dict) -> None:
         """Engine watcher: in the changing thread, under venue.lock; sending hops to the server loop."""
         out = self._private_messages()
         if entry.get("op") == "step":
             out += self._public_messages()
-        loop = self._loop
-        if out and loop is not None and not loop.is_closed():
-            try:
-                loop.call_soon_threadsafe(self._fan_out, out)
-            except RuntimeError:
-                pass  # the loop stopped meanwhile (venue closing)
+        if out:
+            hop(self.stream_hub.loop, self._fan_out, out)
 
     def _fan_out(self, messages: list[tuple[str, dict]]) -> None:
         for conn in list(self._conns):
             for topic, message in messages:
                 if topic in conn.topics:
-                    conn.send(message)
+                    conn.send(message, private=topic in PRIVATE)
 
     def _public_messages(self) -> list[tuple[str, dict]]:
         out = []
@@ -271,16 +255,11 @@ class KucoinStreamMixin:
         return out
 
     def _private_messages(self) -> list[tuple[str, dict]]:
-        eng = self.engine
-        self._seq, orders, _ = eng.changes_since(self._seq)
-        fills = eng.fills_after(self._nfills)
-        self._nfills += len(fills)
-        by_order: dict[str, list[E.Fill]] = {}
-        for f in fills:
-            by_order.setdefault(f.order_id, []).append(f)
+        self._seq, self._nfills, orders, _, fills = advance(self.engine, self._seq, self._nfills)
+        grouped = by_order(fills)
         out = []
         for o in orders:
-            for topic, data in self._order_events(o, by_order.get(o.id, [])):
+            for topic, data in self._order_events(o, grouped.get(o.id, [])):
                 out.append((topic, {"type": "message", "topic": topic, "subject": PRIVATE[topic],
                                     "channelType": "private", "data": data}))
         return out

@@ -218,6 +218,15 @@ async def _late(request: web.Request, handler, delay: float) -> web.StreamRespon
     return await asyncio.shield(task)
 
 
+def _stream_entry(dialect: Dialect, faults: Faults):
+    """A dialect's stream route, behind the `refuse_connect` stream fault."""
+    from bracket_plugin.sim.streams import refused
+
+    async def entry(request: web.Request) -> web.StreamResponse:
+        return refused(faults, dialect.exchange_id, request) or await dialect.handle_stream(request)
+    return entry
+
+
 def fault_middleware(faults: Faults, dialects: dict[str, Dialect]):
     @web.middleware
     async def middleware(request: web.Request, handler):
@@ -281,8 +290,22 @@ def build_app(dialects: list[Dialect], faults: Faults,
         app.router.add_route(method, path, handler)
     for dialect in dialects:
         # streams first: `<prefix>/ws/...` is where Venue.ccxt_config points every websocket URL
-        app.router.add_route("GET", dialect.prefix + STREAM_PATH + r"{tail:[\s\S]*}", dialect.handle_stream)
+        app.router.add_route("GET", dialect.prefix + STREAM_PATH + r"{tail:[\s\S]*}", _stream_entry(dialect, faults))
         app.router.add_route("*", dialect.prefix + r"/{tail:[\s\S]*}", dialect.handle)  # newlines too
+    hubs = [d.stream_hub for d in dialects if getattr(d, "stream_hub", None) is not None]
+
+    async def serving(app):
+        faults.loop = asyncio.get_running_loop()
+
+    async def stopping(app):   # before aiohttp waits for the handlers: close frames, not cancellations
+        for hub in hubs:
+            await hub.shutdown()
+
+    async def stopped(app):
+        faults.loop = None
+    app.on_startup.append(serving)
+    app.on_shutdown.append(stopping)
+    app.on_cleanup.append(stopped)
     if root_dialect is not None:
         app.router.add_route("*", r"/{tail:[\s\S]*}", root_dialect.handle_at_root)
     return app
