@@ -106,6 +106,7 @@ class BracketStore:
         self.cycle = 0                        # poll cycles (one per bar)
         self._reported: set[str] = set()      # groups already reported unprotected
         self._armed: dict[str, int] = {}      # group key -> cycle in which its stop began to be watched
+        self._mid_bar: set[str] = set()       # ... armed mid-bar on a streamed market: skip that closed bar
         self._retry: dict[str, tuple[int, int]] = {}   # client id -> (failures, cycle of the next look)
         self._running = False
         self._broker = None
@@ -315,6 +316,10 @@ class BracketStore:
         group, so a restart that delivers older bars again does not fire it on them)."""
         self._armed[group.key] = self.cycle
         group.armed_after = self.last_ts.get(group.spec.symbol)
+        if self.listener is not None and self.listener.up(group.spec.symbol):
+            # armed inside a bar the market's stream is showing: the stream sees what crosses from
+            # now on; that bar's range, once closed, mixes prices from before the stop existed
+            self._mid_bar.add(group.key)
 
     def _watched_request(self, group: Group, role: str) -> Request:
         leg = group.legs[role]
@@ -677,6 +682,9 @@ class BracketStore:
                         continue  # a bar from before the stop existed (e.g. history after a restart)
                 elif self._armed.get(group.key, -1) >= self.cycle:
                     continue  # armed during this cycle: its bar was over before the stop existed
+                if group.key in self._mid_bar:
+                    self._mid_bar.discard(group.key)
+                    continue
                 high, low = bars[group.spec.symbol][:2]
                 if self._touched(group, low if group.spec.leg(group.watch).side == 'sell' else high):
                     self._apply(group, group.stop_touched)

@@ -520,6 +520,19 @@ class binance_async(AsyncShell, BinanceOrderLists, ccxt_pro.binance):
     def describe(self):
         return self.deep_extend(super().describe(), {'has': {'watchOcoOrders': True}})
 
+    USER_DATA_HASHES = ('orders', 'myTrades', 'ocoOrders', 'balance')
+
+    def handle_event_stream_terminated(self, client, message):
+        """The account's stream ended (eventStreamTerminated: its subscription or listenKey is gone).
+        ccxt.pro 4.5.90 fails only its own subscription future, so watch_orders, watch_my_trades and
+        watch_oco_orders went on waiting on a stream that sends nothing more: they fail too, and
+        the caller's next watch subscribes again."""
+        super().handle_event_stream_terminated(client, message)
+        error = ccxt.NetworkError(self.id + ' user data stream terminated')
+        for message_hash in list(client.futures):
+            if message_hash.split(':')[0] in self.USER_DATA_HASHES:
+                client.reject(error, message_hash)
+
     async def watch_oco_orders(self, symbol=None, since=None, limit=None, params={}):
         """Order lists (OCO, OTO, OTOCO) as they change: an ArrayCacheBySymbolById of order-list dicts."""
         await self.load_markets()

@@ -278,6 +278,19 @@ class KucoinOcoStream:
     def describe(self):
         return self.deep_extend(super().describe(), {'has': {'watchOcoOrders': True}})
 
+    def handle_error_message(self, client, message):
+        """An expired connect token: ccxt.pro 4.5.90 forgets the token (so the next connection
+        negotiates a new one) and then raises from its receive loop, which stops reading: the
+        watches wait until a ping goes unanswered (up to pingInterval + pingTimeout, 28 s). Here
+        the raise fails every watch of the connection at once and closes it (client.reset)."""
+        if self.safe_string_2(message, 'data', 'reason', '') != 'token is expired':
+            return super().handle_error_message(client, message)
+        try:
+            return super().handle_error_message(client, message)
+        except Exception as exc:    # noqa: BLE001 - the error the venue sent, handed to every watch
+            client.reset(exc)
+            return False
+
     def _parse_list(self, data: dict, legs_known: bool = True) -> dict:
         lst = super()._parse_list(data, legs_known)
         if lst['orders']:

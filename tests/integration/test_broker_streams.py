@@ -23,8 +23,8 @@ WAIT = 10.0     # seconds: the longest any step here waits for the streams
 
 def streaming_store(venue, ex_id, caps=None, **kw):
     kw.setdefault('retry_delay', 0.01)
-    store = BracketStore(paper_exchange(venue, ex_id, caps), journal=':memory:', streams=True,
-                         reconcile_every=10_000, **kw)
+    kw.setdefault('reconcile_every', 10_000)
+    store = BracketStore(paper_exchange(venue, ex_id, caps), journal=':memory:', streams=True, **kw)
     return store
 
 
@@ -131,3 +131,67 @@ def test_without_streams_nothing_is_acted_on_until_a_poll(venue):
     assert store.wait(0.2) is False and group.legs[ENTRY].status != FILLED
     store.poll()
     assert group.legs[ENTRY].status == FILLED
+
+
+# --- faults on the streams: nothing lost, nothing applied twice, the run goes on ------------------
+
+def live(cond, store, venue, poll=0.3, timeout=30.0, bars=None):
+    """Cycle the store as a live run does (a cycle on each event, and one every `poll` seconds
+    without), stepping the venue one bar every `bars` cycles, until cond() holds."""
+    end, n = time.monotonic() + timeout, 0
+    while not cond() and time.monotonic() < end:
+        store.wait(poll)
+        store.poll()
+        n += 1
+        if bars is not None and n % bars == 0:
+            venue.step()
+    return cond()
+
+
+def tight_bracket(px, size=1.0):
+    """Entry at the market (fills on the next bar); exits 0.3% away (hit within a few bars)."""
+    return BracketSpec(OTOCO, SYM, (LegSpec(ENTRY, 'buy', size, LIMIT, price=tick(px * 1.002)),
+                                    LegSpec(STOP_LOSS, 'sell', size, STOP, trigger=tick(px * 0.997)),
+                                    LegSpec(TAKE_PROFIT, 'sell', size, LIMIT, price=tick(px * 1.003))))
+
+
+STREAM_FAULTS = {
+    'drop': dict(kind='drop'),
+    'stall': dict(kind='stall', seconds=1.5),
+    'duplicate': dict(kind='duplicate', count=20),
+    'reorder': dict(kind='reorder', count=10),
+    'refuse_connect': dict(kind='refuse_connect', count=6),
+    'expire': dict(kind='expire'),
+}
+
+
+@pytest.mark.parametrize('fault', STREAM_FAULTS)
+@pytest.mark.parametrize('ex_id', VENUES)
+def test_stream_faults_lose_nothing_and_apply_nothing_twice(venue, ex_id, fault):
+    engine = venue.engine_for(ex_id)
+    store = streaming_store(venue, ex_id, reconcile_every=5)
+    try:
+        groups = [store.submit(tight_bracket(float(engine.last_price(SYM))))]
+        streams_up(store)
+        spec = dict(STREAM_FAULTS[fault])
+        venue.faults.add_stream(spec.pop('kind'), exchange=ex_id, **spec)
+        if fault == 'refuse_connect':
+            venue.faults.add_stream('drop', exchange=ex_id)   # the reconnects meet the refusals
+        for i in range(3):      # one bracket after another, through the fault and after it
+            if i:
+                groups.append(store.submit(tight_bracket(float(engine.last_price(SYM)))))
+            group = groups[-1]
+            assert live(lambda: group.done, store, venue, bars=2), (fault, group.to_dict())
+        ours = {g.legs[r].order_id for g in groups for r in g.legs if g.legs[r].order_id}
+        venue_fills = {f.id for f in engine.fills(SYM) if f.order_id in ours}
+        journal = [f['trade_id'] for f in store.journal.fills(SYM)]
+        assert sorted(journal) == sorted(venue_fills)              # none lost, none twice
+        assert sum(e[0] == 'fill' for e in store.events) == len(venue_fills)
+        for g in groups:
+            assert g.legs[ENTRY].status == FILLED
+            assert sum(g.legs[r].status == FILLED for r in (STOP_LOSS, TAKE_PROFIT)) == 1
+        if fault in ('drop', 'refuse_connect', 'expire'):
+            assert store.listener.failures >= 1       # noticed at once, not at the next ping
+        assert live(lambda: store.listener.up(SYM), store, venue)   # the streams are back
+    finally:
+        store.stop()
