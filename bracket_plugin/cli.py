@@ -448,7 +448,7 @@ def _live_real(args) -> int:
     if args.symbol not in exchange.markets:
         raise UsageError(f"--symbol {args.symbol}: {args.exchange} has no such market (e.g. ETH/BTC, BTC/USDT)")
     out = _out(args, f"live-{cls.__name__}-{args.exchange}")
-    store = BracketStore(exchange, journal=str(journal))
+    store = BracketStore(exchange, journal=str(journal), streams=args.streams)
     minutes = _timeframe_minutes(args.timeframe)
     cerebro = bt.Cerebro(stdstats=False)
     cerebro.setbroker(store.getbroker())
@@ -469,6 +469,8 @@ def _live_real(args) -> int:
     except KeyboardInterrupt:
         print(stopped_message(args, journal), file=sys.stderr)
         code = EXIT_INTERRUPTED
+    finally:
+        store.stop()   # the streams' connections close
     if "strategy" in running:
         result = result_from(running["strategy"], {"mode": f"live-{args.exchange}", "symbol": args.symbol})
         _save(result, out / f"live-{args.exchange}.json")
@@ -534,6 +536,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sandbox", action="store_true", help="with --venue real: use the exchange's sandbox/testnet URLs")
     p.add_argument("--timeframe", default="5m", help="with --venue real: bar size of the live feed, e.g. 5m, 1h (default: 5m)")
     p.add_argument("--backfill", type=int, default=300, metavar="N", help="with --venue real: closed bars of history fed first, to warm up indicators (default: 300)")
+    p.add_argument("--no-streams", dest="streams", action="store_false",
+                   help="with --venue real: poll fills by REST only (default: take fills, order changes and the market's "
+                        "trades from the exchange's websocket streams, REST polling as the fallback)")
     p.add_argument("--yes", "-y", action="store_true", help="with --venue real: do not ask for confirmation")
     p.add_argument("--journal", metavar="PATH", help="with --venue real: the SQLite journal (default: one per exchange, account, strategy and "
                                                      "market, ./runs/live/<exchange>-<account>-<strategy>-<market>/journal.sqlite, so a restart resumes)")

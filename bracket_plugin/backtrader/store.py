@@ -13,6 +13,9 @@ A thin I/O shell around the pure parts (planner, orderstate, policy):
 - Fills are read page by page until caught up (`_read_fills`) and applied once each (trade id).
 - Every `reconcile_every` cycles the live orders and lists are read (`_reconcile_open`), so a
   cancel made outside this store reaches the strategy, and an unprotected position is reported.
+- With `streams=True` fills, order changes and market trades also come as events (streams.py);
+  a watched stop fires on the trade that crosses it (`on_price`, also called by a replay that
+  pauses inside a bar: `levels` / `at`). REST stays the fallback and the record.
 
 No singleton: every store has its own exchange and journal (a journal is held by one store).
 """

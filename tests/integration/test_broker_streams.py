@@ -195,3 +195,57 @@ def test_stream_faults_lose_nothing_and_apply_nothing_twice(venue, ex_id, fault)
         assert live(lambda: store.listener.up(SYM), store, venue)   # the streams are back
     finally:
         store.stop()
+
+
+def test_a_live_cerebro_run_on_streams(venue):
+    """The whole live path: cerebro, BracketFeed (no step driving), BracketBroker and the store on
+    streams, against the venue's replay moving one bar every 0.3 s. Brackets open and end (managed:
+    exits placed on the entry's fill event, stops fired on trades), each fill once."""
+    import threading
+
+    import backtrader as bt
+
+    ex_id = 'kucoin'
+
+    class Brackets(bt.Strategy):
+        def __init__(self):
+            self.orders, self.ended = [], 0
+
+        def next(self):
+            if any(o.alive() for o in self.orders):
+                return
+            self.ended += bool(self.orders)
+            if self.ended >= 3:
+                self.env.runstop()
+                return
+            c = self.data.close[0]
+            self.orders = self.buy_bracket(size=1.0, price=c * 1.002, stopprice=c * 0.997, limitprice=c * 1.005)
+
+    store = BracketStore(paper_exchange(venue, ex_id, NO_LISTS), journal=':memory:', poll_interval=0.2,
+                         streams=True)
+    engine = venue.engine_for(ex_id)
+    stop = threading.Event()
+
+    def stepper():
+        while not stop.wait(0.3):
+            if not venue.step():
+                return
+    cerebro = bt.Cerebro(stdstats=False)
+    cerebro.adddata(store.getdata(SYM, timeframe=bt.TimeFrame.Minutes, compression=5, poll=0.2,
+                                  since=engine.now_ms() - 300_000))
+    cerebro.setbroker(store.getbroker(cash=1.0))
+    cerebro.addstrategy(Brackets)
+    thread = threading.Thread(target=stepper, daemon=True)
+    thread.start()
+    try:
+        strategy = cerebro.run()[0]
+    finally:
+        stop.set()
+        thread.join()
+        store.stop()
+    assert strategy.ended == 3
+    ours = {leg.order_id for g in store.groups.values() for leg in g.legs.values() if leg.order_id}
+    venue_fills = sorted(f.id for f in engine.fills(SYM) if f.order_id in ours)
+    assert sorted(f['trade_id'] for f in store.journal.fills(SYM)) == venue_fills
+    watched = [i for i in store.journal.intents() if i['step'] in ('then', 'watched')]
+    assert len([i for i in watched if i['step'] == 'then']) >= 3      # exits placed on fills
