@@ -830,6 +830,10 @@ class Campaign:
             self.run_baseline()
         rng = random.Random(f'{self.config}:{seed}')
         span = self.baseline['seconds']
+        for i in range(2):   # the fastest of three runs: a baseline slowed by a busy machine puts kills past the end
+            box, _, _, seen = self.run_once(f'timing{seed}-{i}')
+            box.close()
+            span = min(span, seen['seconds'])
         found = []
         for s in range(n):
             kills = [{'after': rng.uniform(0.05, 0.95) * span, 'from': 'start'}]

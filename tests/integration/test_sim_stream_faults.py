@@ -129,6 +129,9 @@ class Raw:
     async def lifecycle(self, first: float = WAIT) -> list[str]:
         """Place an order that fills at the next step, step, and return its private updates' labels."""
         oid = await place(self.venue, self.exchange_id)
+        # a stream publishes an order's latest state: stepped at once, a busy machine may publish
+        # the fill alone (no `new` / `ACTIVE` before it), and the pair the faults act on is not there
+        await asyncio.sleep(0.3)
         await step(self.venue)
         return [label for i, label in self.labels(await self.drain(first=first)) if str(i) == str(oid)]
 
