@@ -220,17 +220,24 @@ def sweep(strategy, params: dict, data, venue: str | None = None, symbol: str = 
     return df
 
 
+def local_cluster(workers: int | None = None):
+    """A Dask cluster on this machine: `workers` processes (default: one per core) of one thread
+    each (a backtest holds the GIL), listening on 127.0.0.1 only, without the workers' sampling
+    profiler (its thread costs a backtest some 4%)."""
+    import dask
+    from dask.distributed import LocalCluster
+
+    with dask.config.set({'distributed.worker.profile.enabled': False}):
+        return LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1, processes=True,
+                            host='127.0.0.1', dashboard_address=None)
+
+
 def _on_dask(src: bytes, name: str, blobs: list[bytes], todo: list, finished, client, scheduler, workers):
-    from dask.distributed import Client, LocalCluster, as_completed
+    from dask.distributed import Client, as_completed
 
     own = None
     if client is None:
-        if scheduler is not None:
-            client = own = Client(scheduler)
-        else:
-            cluster = LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1, processes=True,
-                                   dashboard_address=None)
-            client = own = Client(cluster)
+        client = own = Client(scheduler) if scheduler is not None else Client(local_cluster(workers))
     try:
         # what every task needs goes to every worker once (and to a worker that joins later)
         src_f = client.scatter(src, broadcast=True)
