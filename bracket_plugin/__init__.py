@@ -10,6 +10,8 @@ def __getattr__(name: str):
     # every registered venue's class by its id (bracket_plugin.binance), as for kucoin and cryptocom
     import importlib
 
+    if name == 'sweep':    # imported on use: it brings pandas and Dask
+        return importlib.import_module('bracket_plugin.sweeps').sweep
     venues = importlib.import_module('bracket_plugin.venues')   # not `from . import`: it would call this
     if venues.known(name):
         return venues.profile(name).exchange_class()
@@ -18,4 +20,4 @@ def __getattr__(name: str):
 
 __all__ = ['kucoin', 'cryptocom', 'exchange',
            'OCO', 'OTO', 'OTOCO', 'ENTRY', 'TAKE_PROFIT', 'STOP_LOSS',
-           'OPEN', 'CLOSED', 'CANCELED', 'REJECTED', 'order_list', 'MarketInfo', 'market_info']
+           'OPEN', 'CLOSED', 'CANCELED', 'REJECTED', 'order_list', 'MarketInfo', 'market_info', 'sweep']

@@ -13,6 +13,7 @@ import matplotlib
 matplotlib.use("Agg")  # before pyplot: never try a GUI backend on a server
 
 import matplotlib.dates as mdates  # noqa: E402
+import numpy as np  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 
@@ -158,3 +159,24 @@ def _legend():
         Line2D([], [], color=TAKE, lw=1.6, marker="o", label="take-profit level / fill"),
         Line2D([], [], color=STOP, lw=1.6, marker="o", label="stop-loss level / fill"),
     ]
+
+
+def heatmap(df, x: str, y: str, path, value: str = "net_pnl", title: str = "") -> Path:
+    """A PNG of `value` over two swept parameters (a sweep's DataFrame), the mean over the other
+    parameters and the data files, each cell labelled."""
+    table = df.pivot_table(index=y, columns=x, values=value, aggfunc="mean").sort_index().sort_index(axis=1)
+    fig, ax = plt.subplots(figsize=(1.2 + 0.9 * len(table.columns), 1.0 + 0.6 * len(table.index)), dpi=110)
+    mesh = ax.imshow(table.values, cmap="RdYlGn", aspect="auto", origin="lower")
+    ax.set_xticks(range(len(table.columns)), [f"{v:g}" if isinstance(v, float) else str(v) for v in table.columns])
+    ax.set_yticks(range(len(table.index)), [f"{v:g}" if isinstance(v, float) else str(v) for v in table.index])
+    ax.set_xlabel(x)
+    ax.set_ylabel(y)
+    for (i, j), v in np.ndenumerate(table.values):
+        ax.text(j, i, f"{v:.3g}", ha="center", va="center", fontsize=7)
+    fig.colorbar(mesh, ax=ax, label=value.replace("_", " "))
+    ax.set_title(title or f"{value.replace('_', ' ')} by {x} and {y}", fontsize=9)
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path)
+    plt.close(fig)
+    return path

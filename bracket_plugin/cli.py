@@ -157,13 +157,17 @@ def _console():
     return Console() if sys.stdout.isatty() else Console(width=200)
 
 
-def _strategy(args):
+def _strategy_class(args):
     from .runs import load_strategy
 
     path, name = str(args.strategy), ""
     if not Path(path).exists() and ":" in path:  # FILE.py:ClassName
         path, _, name = path.rpartition(":")
-    cls = load_strategy(path, name or None)
+    return load_strategy(path, name or None)
+
+
+def _strategy(args):
+    cls = _strategy_class(args)
     return cls, parse_params(args.param, cls)
 
 
@@ -302,6 +306,46 @@ def cmd_backtest(args) -> int:
     chart = _chart(result, data, out, stem, f"{cls.__name__} · {kind} · {args.symbol}")
     console.print(f"trades: {out / f'{stem}.json'}")
     console.print(f"chart: {chart}")
+    return EXIT_OK
+
+
+def cmd_sweep(args) -> int:
+    from .chart import heatmap
+    from .report import best_table, progress_bar
+    from .sweeps import sweep
+
+    cls = _strategy_class(args)
+    params = {}
+    for pair in args.param:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"--param {pair!r} must look like NAME=VALUES, e.g. --param take_profit=0.005:0.03:0.005")
+        params[key.strip()] = raw
+    data = [Path(d) for d in args.data] if args.data else [_data(args)]
+    for d in data:
+        _checked_bars(d)
+    out = _out(args, f"sweep-{cls.__name__}")
+    try:
+        with progress_bar(f"sweep {cls.__name__}", quiet=args.quiet, unit="combinations") as progress:
+            df = sweep(cls, params, data, venue=args.venue, symbol=args.symbol, cash=args.cash,
+                       commission=args.commission, scheduler=args.scheduler, workers=args.workers,
+                       cache=args.cache, progress=progress)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    swept = df.attrs["params"]
+    if args.sort not in df.columns:
+        raise UsageError(f"--sort {args.sort}: not a column (columns: {', '.join(df.columns)})")
+    df.to_parquet(out / "results.parquet", index=False)
+    df.to_csv(out / "results.csv", index=False)
+    console = _console()
+    console.print(best_table(df, swept, args.best, args.sort))
+    console.print(f"{len(df)} rows ({df.attrs['computed']} computed, {df.attrs['cached']} from {args.cache}): "
+                  f"{out / 'results.parquet'}, {out / 'results.csv'}")
+    axes = args.heatmap.split(",") if args.heatmap else swept[:2]
+    if len(axes) == 2:
+        if not set(axes) <= set(swept):
+            raise UsageError(f"--heatmap {args.heatmap}: name two swept parameters (swept: {', '.join(swept)})")
+        console.print(f"heatmap: {heatmap(df, axes[0], axes[1], out / 'heatmap.png', args.sort, f'{cls.__name__} · {args.venue}')}")
     return EXIT_OK
 
 
@@ -543,6 +587,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--journal", metavar="PATH", help="with --venue real: the SQLite journal (default: one per exchange, account, strategy and "
                                                      "market, ./runs/live/<exchange>-<account>-<strategy>-<market>/journal.sqlite, so a restart resumes)")
     p.set_defaults(func=cmd_live)
+
+    p = sub.add_parser("sweep", help="run a strategy over a grid of parameters and bar files on Dask (a local cluster by default)",
+                       description="Backtest every combination of the --param values on every --data file, on Dask distributed: "
+                                   "a local cluster (one worker process per core) by default, or the cluster at --scheduler. "
+                                   "Finished combinations are kept in --cache: a sweep run again computes only what is missing. "
+                                   "Writes results.parquet and results.csv (one row per combination and data file), prints the best "
+                                   "rows, and draws a heatmap over two parameters.")
+    p.add_argument("strategy", metavar="STRATEGY.py", help="Python file defining one backtrader Strategy subclass (FILE.py:ClassName picks one of several)")
+    p.add_argument("--param", "-p", action="append", required=True, metavar="NAME=VALUES",
+                   help="swept parameter, repeatable: NAME=START:STOP:STEP (STOP included), NAME=A,B,C or NAME=VALUE")
+    p.add_argument("--data", action="append", metavar="CSV", help="bar file, repeatable (default: the bundled ETH/BTC 5-minute bars)")
+    p.add_argument("--venue", choices=(*EXCHANGES, "none"), default="none",
+                   help="the venue backtest of this venue (its rules, fees, leg types); none: BackBroker (default)")
+    p.add_argument("--symbol", default=DEFAULT_SYMBOL, help=f"market symbol of the bars (default: {DEFAULT_SYMBOL})")
+    p.add_argument("--cash", type=_positive, default=DEFAULT_CASH, help="starting cash in quote currency (default: the simulator's balance for the market)")
+    p.add_argument("--commission", type=float, help="BackBroker's fee as a fraction of notional (default: 0.001)")
+    p.add_argument("--scheduler", metavar="ADDRESS", help="a running Dask scheduler, e.g. tcp://10.0.0.5:8786 (default: a local cluster)")
+    p.add_argument("--workers", type=int, metavar="N", help="worker processes of the local cluster (default: one per core; 0: no Dask, in this process)")
+    p.add_argument("--cache", default=str(Path("runs") / "sweep-cache"), metavar="DIR",
+                   help="folder of finished combinations, shared by every sweep (default: ./runs/sweep-cache)")
+    p.add_argument("--no-cache", dest="cache", action="store_const", const=None, help="keep nothing, take nothing from the cache")
+    p.add_argument("--best", type=int, default=10, metavar="N", help="rows in the printed table of the best (default: 10)")
+    p.add_argument("--sort", default="net_pnl", help="column the best are chosen by (default: net_pnl)")
+    p.add_argument("--heatmap", metavar="X,Y", help="the two parameters of the heatmap (default: the first two swept)")
+    _outputs(p)
+    p.set_defaults(func=cmd_sweep)
 
     p = sub.add_parser("compare", help="BackBroker, the venue backtest and a paper run on the same bars; exit 0 only if the venue "
                                        "backtest and the paper run are identical",

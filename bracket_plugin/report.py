@@ -161,13 +161,13 @@ def stderr_console() -> Console:
 
 
 @contextmanager
-def progress_bar(label: str, quiet: bool = False, console: Console | None = None):
+def progress_bar(label: str, quiet: bool = False, console: Console | None = None, unit: str = "bars"):
     """Yields a callback(done, total) that drives a progress bar on stderr; a no-op when quiet or not a TTY."""
     console = console or stderr_console()
     if quiet or not console.is_terminal:
         yield lambda done, total: None
         return
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("bars"), TimeElapsedColumn())
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn(unit), TimeElapsedColumn())
     with Progress(*columns, console=console, transient=True) as progress:
         task = progress.add_task(label, total=None)
 
@@ -175,3 +175,19 @@ def progress_bar(label: str, quiet: bool = False, console: Console | None = None
             progress.update(task, completed=done, total=total)
 
         yield update
+
+
+def best_table(df, params: list[str], n: int, by: str = "net_pnl") -> Table:
+    """The `n` best rows of a sweep (bracket_plugin.sweeps), by `by`, highest first."""
+    cols = ["data", *params, "trades", "win_rate", "net_pnl", "fees", "max_drawdown"]
+    table = Table(title=f"best {min(n, len(df))} of {len(df)} by {by}")
+    for c in cols:
+        table.add_column(c.replace("_", " "), justify="left" if c == "data" else "right")
+    for _, row in df.sort_values(by, ascending=False, kind="stable").head(n).iterrows():
+        cells = []
+        for c in cols:
+            v = row[c]
+            cells.append("—" if v is None or v != v else f"{v:.1%}" if c in ("win_rate", "max_drawdown")
+                         else _num(v) if isinstance(v, float) else str(v))
+        table.add_row(*cells)
+    return table
