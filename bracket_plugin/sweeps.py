@@ -16,6 +16,8 @@ combination a backtest (BackBroker, or the venue backtest of `venue`), run on Da
   run again takes those and computes the rest; `df.attrs['computed']` says how many it computed.
 - Deterministic: each combination is its own backtest; rows come in grid order (data file, then
   the parameters, the first varying slowest), whatever the workers and the order they finish in.
+- A combination that raises (or whose task killed workers again and again) gets its error in the
+  `error` column and no figures; the sweep goes on, and the next run tries it again.
 """
 from __future__ import annotations
 
@@ -200,7 +202,8 @@ def sweep(strategy, params: dict, data, venue: str | None = None, symbol: str = 
 
     def finished(index, key, row):
         nonlocal done
-        _keep(cache, key, row)
+        if row.get('error') is None:
+            _keep(cache, key, row)     # a failed combination is tried again by the next run
         rows[index] = row
         done += 1
         if progress is not None:
@@ -208,13 +211,20 @@ def sweep(strategy, params: dict, data, venue: str | None = None, symbol: str = 
 
     if todo and workers == 0 and client is None and scheduler is None:
         for index, key, i, combo, run in todo:
-            finished(index, key, run_combination(src, name, blobs[i], combo, run))
+            try:
+                row = run_combination(src, name, blobs[i], combo, run)
+            except Exception as exc:     # noqa: BLE001 - one combination's failure is its row's, not the sweep's
+                row = failed(exc)
+            finished(index, key, row)
     elif todo:
         _on_dask(src, name, blobs, todo, finished, client, scheduler, workers)
-    out = []
-    for index, key, i, combo, run in tasks:
-        out.append({'data': paths[i].name, **combo, **rows[index], 'key': key})
-    df = pd.DataFrame(out).fillna({c: 0 for c in pd.DataFrame(out).columns if c.startswith('brackets_')})
+    out = [{'data': paths[i].name, **combo, **rows[index], 'key': key} for index, key, i, combo, run in tasks]
+    outcomes = sorted({c for row in out for c in row if c.startswith('brackets_')})
+    for row in out:
+        row.setdefault('error', None)
+        if row['error'] is None:
+            row.update({c: row.get(c, 0) for c in outcomes})
+    df = pd.DataFrame(out)
     df.attrs.update(computed=len(todo), cached=len(tasks) - len(todo), strategy=name,
                     venue=venue or 'none', params=list(grid[0]) if grid else [])
     return df
@@ -230,6 +240,11 @@ def local_cluster(workers: int | None = None):
     with dask.config.set({'distributed.worker.profile.enabled': False}):
         return LocalCluster(n_workers=workers or os.cpu_count() or 1, threads_per_worker=1, processes=True,
                             host='127.0.0.1', dashboard_address=None)
+
+
+def failed(exc: BaseException) -> dict:
+    """The row of a combination that raised: its error, no figures (not cached: tried again)."""
+    return {'error': f'{type(exc).__name__}: {exc}'[:500]}
 
 
 def _on_dask(src: bytes, name: str, blobs: list[bytes], todo: list, finished, client, scheduler, workers):
@@ -248,7 +263,11 @@ def _on_dask(src: bytes, name: str, blobs: list[bytes], todo: list, finished, cl
             futures[f] = (index, key)
         for f in as_completed(futures):
             index, key = futures[f]
-            finished(index, key, f.result())
+            try:
+                row = f.result()
+            except Exception as exc:     # noqa: BLE001 - the task's error, or KilledWorker after repeated deaths
+                row = failed(exc)
+            finished(index, key, row)
     finally:
         if own is not None:
             cluster = own.cluster

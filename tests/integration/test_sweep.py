@@ -121,3 +121,22 @@ def test_the_sweep_command_writes_results_the_best_and_a_heatmap(two_files, tmp_
     assert '(0 computed, 4 from' in again.stdout
     bad = cli('sweep', BREAKOUT, '--param', 'take_profit=0.03:0.01:0.01', '--workers', '0', cwd=tmp_path)
     assert bad.returncode == 2 and 'take_profit' in bad.stderr and 'STOP >= START' in bad.stderr
+
+
+def test_a_combination_that_raises_is_its_rows_error_and_the_sweep_goes_on(two_files, tmp_path, cluster):
+    fragile = tmp_path / 'fragile.py'
+    fragile.write_text(BREAKOUT.read_text() + """
+
+class Fragile(BreakoutBracket):
+    def __init__(self):
+        if self.p.lookback == 48:
+            raise ValueError('lookback=48 is refused')
+        super().__init__()
+""")
+    grid = {'lookback': [24, 48, 72]}
+    for where in (dict(workers=0), dict(client=cluster)):
+        df = sweep(f'{fragile}:Fragile', grid, two_files[:1], cache=tmp_path / 'cache', **where)
+        assert list(df['error'].isna()) == [True, False, True]
+        assert 'ValueError: lookback=48 is refused' in df['error'][1] and df['trades'].isna()[1]
+        assert df['trades'][0] > 0
+    assert len(list((tmp_path / 'cache').glob('*.json'))) == 2        # the failure is not kept
