@@ -12,8 +12,9 @@ combination a backtest (BackBroker, or the venue backtest of `venue`), run on Da
   task; a worker writes each to a local file once. A worker that dies has its tasks run again
   elsewhere (Dask's own rescheduling).
 - Resumable: each finished combination is kept in `cache` (one JSON file named by the digests of
-  the strategy file and the data, the parameters, the venue, symbol, cash and commission). A sweep
-  run again takes those and computes the rest; `df.attrs['computed']` says how many it computed.
+  the strategy file and the data, the parameters, the venue, symbol, cash, commission and the
+  package's version). A sweep run again takes those and computes the rest; `df.attrs['computed']`
+  says how many it computed.
 - Deterministic: each combination is its own backtest; rows come in grid order (data file, then
   the parameters, the first varying slowest), whatever the workers and the order they finish in.
 - A combination that raises (or whose task killed workers again and again) gets its error in the
@@ -144,6 +145,16 @@ def _run_settings(path: Path, venue, symbol: str, cash, commission) -> dict:
             'balances': balances if venue else None}
 
 
+def _version() -> str:
+    """The installed package's version: an upgrade computes the cached combinations afresh."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version('bracket-plugin')
+    except PackageNotFoundError:
+        return 'unknown'
+
+
 def _cached(cache: Path | None, key: str) -> dict | None:
     if cache is None:
         return None
@@ -186,7 +197,8 @@ def sweep(strategy, params: dict, data, venue: str | None = None, symbol: str = 
     for i, (path, blob) in enumerate(zip(paths, blobs)):
         run = _run_settings(path, venue, symbol, cash, commission)
         for combo in grid:
-            key = combination_key(digest(src), digest(blob), combo, {k: v for k, v in run.items() if k != 'balances'})
+            key = combination_key(digest(src), digest(blob), combo,
+                                  {**{k: v for k, v in run.items() if k != 'balances'}, 'package': _version()})
             tasks.append((len(tasks), key, i, combo, run))
     rows: dict[int, dict] = {}
     todo = []
