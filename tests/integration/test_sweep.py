@@ -140,3 +140,30 @@ class Fragile(BreakoutBracket):
         assert 'ValueError: lookback=48 is refused' in df['error'][1] and df['trades'].isna()[1]
         assert df['trades'][0] > 0
     assert len(list((tmp_path / 'cache').glob('*.json'))) == 2        # the failure is not kept
+
+
+def test_a_sweep_on_a_cluster_started_with_dasks_own_commands(serial, two_files):
+    """`dask scheduler` and `dask worker` as separate processes (as on a cluster's hosts), the
+    sweep given the scheduler's address: the serial sweep's rows."""
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        port = s.getsockname()[1]
+    address = f'tcp://127.0.0.1:{port}'
+    dask = [sys.executable, '-m', 'dask']
+    procs = [subprocess.Popen(dask + ['scheduler', '--host', '127.0.0.1', '--port', str(port), '--no-dashboard'],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
+    try:
+        procs.append(subprocess.Popen(dask + ['worker', address, '--nworkers', '2', '--nthreads', '1', '--host',
+                                              '127.0.0.1', '--no-dashboard'],
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        on_cluster = sweep(BreakoutBracket, GRID, two_files, scheduler=address, cache=None)
+        pd.testing.assert_frame_equal(on_cluster, serial)
+    finally:
+        for p in reversed(procs):
+            p.terminate()
+        for p in procs:
+            p.wait(30)
