@@ -4,7 +4,7 @@
 each trade that is not equal, the venue rule that explains it. A difference no rule explains is
 labelled UNEXPLAINED: a bug to look at, never a label to accept.
 
-The rules (README, "Where BackBroker and the venue differ"):
+The rules (docs/broker.md, "Where BackBroker and the exchange differ"):
 - TICK: the venue rounds prices to the market's tick; BackBroker fills at the price asked.
 - LOT: the venue truncates amounts to the market's lot.
 - MINIMUM: the venue refuses an order below its minimum amount or notional.

@@ -143,7 +143,7 @@ class BracketBroker(bt.BrokerBase):
     def _order(self, cls, owner, data, size, price, plimit, exectype, valid, tradeid, oco, trailamount,
                trailpercent, parent, transmit, kwargs):
         if valid is not None:
-            # exchange orders are good-till-canceled: an expiry is not sent (README: differences)
+            # exchange orders are good-till-canceled: an expiry is not sent (docs/broker.md: differences)
             log.warning('valid=%r ignored: exchange orders rest until filled or canceled', valid)
         order = cls(owner=owner, data=data, size=size, price=price, pricelimit=plimit, exectype=exectype,
                     valid=None, tradeid=tradeid, oco=oco, trailamount=trailamount, trailpercent=trailpercent,

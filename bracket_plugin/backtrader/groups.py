@@ -1,6 +1,7 @@
 """Gathering backtrader orders into groups (pure: works on plain OrderInfo records).
 
-backtrader links orders two ways (see backtrader/strategy.py buy_bracket, brokers/bbroker.py):
+backtrader links orders two ways (see backtrader's `Strategy.buy_bracket` and its
+BackBroker, module `backtrader.brokers.bbroker`):
 - parent / transmit: a bracket is a parent plus children created with `parent=`; the group is
   complete when an order with `transmit=True` arrives (the last child of buy_bracket);
 - `oco=`: an order names another one; all orders chained this way form one OCO group.
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 from .planner import (ENTRY, LIMIT, MARKET, OCO, OTO, OTOCO, SINGLE, STOP, STOP_LIMIT,
                       STOP_LOSS, TAKE_PROFIT, BracketSpec, LegSpec, PlanError)
 
-# backtrader's Order exec types (backtrader/order.py OrderBase)
+# backtrader's Order exec types (`backtrader.order.OrderBase`)
 BT_MARKET, BT_CLOSE, BT_LIMIT, BT_STOP, BT_STOPLIMIT, BT_STOPTRAIL, BT_STOPTRAILLIMIT, BT_HISTORICAL = range(8)
 EXEC_NAMES = ['Market', 'Close', 'Limit', 'Stop', 'StopLimit', 'StopTrail', 'StopTrailLimit', 'Historical']
 

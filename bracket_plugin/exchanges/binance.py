@@ -2,7 +2,8 @@
 
 POST /api/v3/orderList/{oco,oto,otoco,opo,opoco}, DELETE /api/v3/orderList, GET /api/v3/orderList,
 /openOrderList, /allOrderList; leg details from GET /api/v3/allOrders (a list answer names its
-legs only). Facts from binance-spot-api-docs (rest-api.md, filters.md, errors.md, faqs/opo.md).
+legs only). Facts from Binance's public spot API documentation, https://github.com/binance/binance-spot-api-docs: its pages rest-api.md,
+filters.md, errors.md, enums.md, user-data-stream.md, and the OPO FAQ (https://github.com/binance/binance-spot-api-docs/blob/master/faqs/opo.md).
 
 Client ids: a list's clientOrderId (at most 34 characters of `[.A-Z:/a-z0-9_-]`) is sent as
 `listClientOrderId`; each leg gets `<clientOrderId>-e` (entry), `-t` (take-profit / limit leg) or
@@ -74,7 +75,7 @@ ROLE_OF_SUFFIX = {s: r for r, s in SUFFIX.items()}
 CREATE_METHOD = {(OCO, False): 'privatePostOrderListOco', (OTO, False): 'privatePostOrderListOto',
                  (OTOCO, False): 'privatePostOrderListOtoco', (OTO, True): 'privatePostOrderListOpo',
                  (OTOCO, True): 'privatePostOrderListOpoco'}
-# exchangeInfo flags a symbol needs for each net-of-fee list (faqs/opo.md)
+# exchangeInfo flags a symbol needs for each net-of-fee list (the OPO FAQ)
 OPO_FLAGS = {OTO: ('otoAllowed', 'opoAllowed'), OTOCO: ('otoAllowed', 'opoAllowed', 'ocoAllowed')}
 PAGE_SIZE = 1000        # allOrderList / allOrders: at most 1000 an answer
 MAX_PAGES = 50

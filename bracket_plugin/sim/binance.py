@@ -1,8 +1,11 @@
 """Binance's spot REST dialect under the `/binance` prefix (and at the root with `sim serve --exchange binance`).
 
-Sources (binance-spot-api-docs): rest-api.md (endpoints, parameters, signing, timing security,
-order lists), filters.md (exchangeInfo filters), errors.md (codes and messages), enums.md (statuses),
-faqs/opo.md; reference/venue-rules.md (Binance section).  Answers carry no envelope; errors are
+Sources: Binance's public spot API documentation, https://github.com/binance/binance-spot-api-docs (also published at
+https://developers.binance.com/docs/binance-spot-api-docs); a file name below (rest-api.md,
+filters.md, errors.md, enums.md, user-data-stream.md) is a page of that repository:
+rest-api.md (endpoints, parameters, signing, timing security, order lists), filters.md
+(exchangeInfo filters), errors.md (codes and messages), enums.md (statuses), and the OPO FAQ,
+https://github.com/binance/binance-spot-api-docs/blob/master/faqs/opo.md.  Answers carry no envelope; errors are
 `{"code": -XXXX, "msg": "..."}` (rest-api.md: Error Codes).  Parameters come in the query string
 and/or an `application/x-www-form-urlencoded` body; a parameter in both is read from the query
 (rest-api.md: General Information on Endpoints).
@@ -41,7 +44,7 @@ Choices where the documents are silent:
 - an OTOCO's pending legs are checked against the working price (rest-api.md says they follow the
   OCO's rules; the last price is where the market is now, not where the exits start);
 - OPO / OPOCO pending quantity = working quantity less the larger fee rate, floored to the lot
-  (faqs/opo.md: net of the fee, adjusted to LOT_SIZE; exact when maker and taker fees are equal);
+  (the OPO FAQ: net of the fee, adjusted to LOT_SIZE; exact when maker and taker fees are equal);
 - the order book is one level each side at the last price, sized by the last closed bar's volume.
 """
 from __future__ import annotations
@@ -724,7 +727,7 @@ class BinanceDialect(BinanceStreamMixin, DialectBase):
         return E.OrderRequest(**dict(req.__dict__, role="entry")), (kind, None, req.price) if kind == "LIMIT_MAKER" else None
 
     def pending_qty(self, p: dict, symbol: str, entry: E.OrderRequest, opo: bool) -> dict:
-        """faqs/opo.md: an OPO's pending quantity is what the working order receives, net of the fee,
+        """The OPO FAQ: an OPO's pending quantity is what the working order receives, net of the fee,
         adjusted to the lot; only a BUY working order with SELL pending orders."""
         if not opo:
             return p

@@ -1,6 +1,6 @@
 """Binance spot websocket streams for the simulator: a mixin of the Binance dialect (sim/binance.py).
 
-Sources (binance-spot-api-docs): web-socket-streams.md (market streams, SUBSCRIBE / UNSUBSCRIBE /
+Sources: Binance's public spot API documentation, https://github.com/binance/binance-spot-api-docs, its pages web-socket-streams.md (market streams, SUBSCRIBE / UNSUBSCRIBE /
 LIST_SUBSCRIPTIONS / SET_PROPERTY / GET_PROPERTY, error messages, limits), user-data-stream.md
 (listenKey, executionReport, listStatus, outboundAccountPosition, listenKeyExpired),
 web-socket-api.md (requests, responses, signed requests, userDataStream.* methods).

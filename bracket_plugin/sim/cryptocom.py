@@ -1,18 +1,22 @@
 """Crypto.com Exchange v1 REST dialect under the `/cryptocom` prefix (base `/cryptocom/exchange/v1`).
 
 Public methods are GET with a query string, private ones POST with the JSON envelope
-`{id, method, params, api_key, sig, nonce}` (reference/exchange-api.md §2).  Answers:
+`{id, method, params, api_key, sig, nonce}` (the Crypto.com Exchange API v1 documentation,
+https://exchange-docs.crypto.com/exchange/v1/rest-ws/index.html: Request Format, Digital Signature).  Answers:
 `{id, method, code: 0, result}` with the request's id as a number when it is one written as digits
 (ccxt sends its nonce as a string); errors `{id, method, code, message}`.  Field names and types follow
-the real answers ccxt records in ts/src/test/static/response/cryptocom.json (tests/fixtures/recorded).
+the real answers ccxt records
+(https://github.com/ccxt/ccxt/blob/master/ts/src/test/static/response/cryptocom.json; copies in
+tests/fixtures/recorded).
 
 Advanced orders (private/advanced/*: OCO, OTO, OTOCO and single trigger orders) are a separate
 family: the plain private/* order methods neither list nor cancel them, as on the exchange.
-Choices where Crypto.com is unclear (see the README): triggers fire on the bar prices (there is
-no separate mark or index price); advanced/cancel-order on one leg cancels its whole list;
+Choices where Crypto.com is unclear (listed in docs/simulator.md): triggers watch the mark price,
+the bars of a mark series given with `mark_data=` (the trades' own prices without one);
+advanced/cancel-order on one leg cancels its whole list;
 open legs report ACTIVE, exits waiting for their entry PENDING.
 
-Errors where the reference is silent (reference/exchange-api.md §2.5 lists the codes):
+Errors where the documentation is silent (its Response and Reason Codes section lists the codes):
 - a request it cannot read (body not JSON, NaN/Infinity, nested over 32 levels, not UTF-8; a header
   not UTF-8; an envelope whose `id` is no number or string, or `method` no string): HTTP 400,
   40001 BAD_REQUEST; a body over 1 MiB: HTTP 413, 40001 BAD_REQUEST;
@@ -65,7 +69,7 @@ STATUS = {"pending": "PENDING", "open": "ACTIVE", "triggered": "ACTIVE", "filled
           "canceled": "CANCELED", "rejected": "REJECTED"}
 
 
-# Envelope details as ccxt's recorded real answers show them (ts/src/test/static/response/cryptocom.json):
+# Envelope details as ccxt's recorded real answers show them (ccxt's recorded responses, the URL in the module docstring):
 # the id comes back as a number (ccxt sends the nonce as a string), except from the wallet methods,
 # which answer id and code as strings; cancel-order carries "message": "NO_ERROR" beside code 0.
 WALLET_METHODS = ("private/get-currency-networks",)
@@ -334,7 +338,7 @@ class CryptocomDialect(CryptocomStream, DialectBase):
                 "quote_decimals": max(0, -r.tick_size.normalize().as_tuple().exponent),
                 "quantity_decimals": max(0, -r.lot_size.normalize().as_tuple().exponent),
                 "price_tick_size": num(r.tick_size), "qty_tick_size": num(r.lot_size),
-                # the minimums (venue-rules.md: instrument definitions carry them; ccxt 4.5.90 reads neither)
+                # the minimums (Crypto.com's instrument definitions carry them; ccxt 4.5.90 reads neither)
                 "min_quantity": num(r.min_size), "min_notional": num(r.min_notional), "max_leverage": "1",
                 "tradable": True, "expiry_timestamp_ms": 0, "beta_product": False,
                 "margin_buy_enabled": False, "margin_sell_enabled": False,

@@ -1,10 +1,10 @@
 """KuCoin's REST dialect (spot, classic account) under the `/kucoin` prefix.
 
 Paths, field names, status values and error codes follow KuCoin's spot API as ccxt 4.5.90 calls
-and parses it (see reference/exchange-api.md §1).  Envelope: `{"code": "200000", "data": ...}`;
+and parses it (KuCoin's API documentation: https://www.kucoin.com/docs-new).  Envelope: `{"code": "200000", "data": ...}`;
 errors `{"code": "<code>", "msg": "..."}`.
 
-Choices where KuCoin is silent or unclear (marked in the README):
+Choices where KuCoin is silent or unclear (listed in docs/simulator.md):
 - untriggered single stop orders are only cancelable through /api/v1/stop-order/*, and OCO legs
   only through /api/v3/oco/*; both are readable through /api/v1/orders/{orderId};
 - a stop order without `stop` triggers in the direction the price has to move from where it is;

@@ -1,6 +1,6 @@
 """Market rules and the bar fill rules of the simulator (pure functions, Decimal only).
 
-The fill rules reproduce backtrader's BackBroker (`brokers/bbroker.py`, `_try_exec_market`,
+The fill rules reproduce backtrader's BackBroker (module `backtrader.brokers.bbroker`, `_try_exec_market`,
 `_try_exec_limit`, `_try_exec_stop`, `_try_exec_stoplimit`, with no slippage) so that a paper run on
 the simulator and a backtest on the same bars give the same fill prices on the same bars.
 """

@@ -1,5 +1,6 @@
-"""Binance spot, as the package knows it (sources: binance-spot-api-docs rest-api.md, filters.md,
-errors.md, enums.md, faqs/opo.md; reference/exchange-api.md §3, venue-rules.md)."""
+"""Binance spot, as the package knows it (sources: Binance's public spot API documentation,
+https://github.com/binance/binance-spot-api-docs: rest-api.md, filters.md, errors.md, enums.md, and the OPO FAQ,
+https://github.com/binance/binance-spot-api-docs/blob/master/faqs/opo.md)."""
 from decimal import Decimal
 
 from . import LAST, RECEIVED, SimDefaults, VenueProfile

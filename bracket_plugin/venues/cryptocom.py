@@ -1,5 +1,7 @@
-"""Crypto.com Exchange spot, as the package knows it (sources: reference/exchange-api.md §2,
-venue-rules.md §1)."""
+"""Crypto.com Exchange spot, as the package knows it (source: the Crypto.com Exchange API v1
+documentation, https://exchange-docs.crypto.com/exchange/v1/rest-ws/index.html: Digital Signature,
+Reference and Market Data API (public/get-instruments carries each instrument's minimums), Trading
+API, Advanced Order Management API, Response and Reason Codes)."""
 from decimal import Decimal
 
 from . import MARK, RECEIVED, SimDefaults, VenueProfile

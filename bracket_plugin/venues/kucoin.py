@@ -1,4 +1,6 @@
-"""KuCoin spot, as the package knows it (sources: reference/exchange-api.md §1, venue-rules.md)."""
+"""KuCoin spot, as the package knows it (source: KuCoin's API documentation,
+https://www.kucoin.com/docs-new: Authentication, Spot Trading (orders, stop orders, OCO orders),
+Symbols, Errors)."""
 from decimal import Decimal
 
 from . import LAST, QUOTE, SimDefaults, VenueProfile

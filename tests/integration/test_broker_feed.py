@@ -49,7 +49,7 @@ import pytest
 
 
 # (KuCoin's candles without a start time are asked for by the wall clock, which the simulator's
-# replayed 2018 bars never reach: the README's feed section says to pass `since` there)
+# replayed 2018 bars never reach: docs/broker.md (Use it, getdata) says to pass `since` there)
 @pytest.mark.parametrize('exchange_id', ['cryptocom'])
 def test_without_history_the_first_bar_is_the_first_to_close_after_the_start(tmp_path, exchange_id):
     path = tmp_path / 'bars.csv'

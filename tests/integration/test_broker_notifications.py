@@ -1,5 +1,5 @@
 """notify_order under BracketBroker (ccxt -> HTTP -> simulator) against BackBroker, and the places
-where the broker follows the exchange instead (each a row of the README's differences table)."""
+where the broker follows the exchange instead (each a row of the differences table in docs/broker.md)."""
 import datetime as dt
 
 import backtrader as bt
@@ -67,7 +67,7 @@ def test_notifications_equal_backbroker(exchange_id, slice_path):
     held = -exit_amount(1.0, 'buy', exchange_id, 0.0001)
     if held != -1.0:
         # a long bracket's exits sell what its buy left after the fee, charged in the base:
-        # 1 ETH * (1 - fee) down to the lot (README difference 14); all else equal
+        # 1 ETH * (1 - fee) down to the lot (docs/broker.md, difference 14); all else equal
         net = [x for x in paper if x[3] == held]
         assert net and all(x[1].startswith('b') for x in net)
         paper = [x[:3] + (-1.0 if x[3] == held else x[3],) + x[4:] for x in paper]

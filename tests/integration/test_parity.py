@@ -38,7 +38,7 @@ def test_paper_trades_equal_backtest_on_a_slice(strategy, exchange_id, slice_pat
         # same fee rate: cash and value agree to float noise
         assert paper.value == pytest.approx(back.value, rel=1e-9, abs=1e-9)
         return
-    # a buy's fee is charged in the base (README difference 14): the same fills, but each exit of a
+    # a buy's fee is charged in the base (docs/broker.md, difference 14): the same fills, but each exit of a
     # long sells (and each buy-back of a short buys) the entry net of that fee, to within a lot
     assert [{**f, 'size': 0} for f in paper.fills] == [{**f, 'size': 0} for f in back.fills]
     rate = float(venues.profile(exchange_id).taker_fee)

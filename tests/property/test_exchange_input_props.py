@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / 'unit'))
 from exchange_wire import SyncSession, Wire, cryptocom_check_signature, kucoin_check_signature, make  # noqa: E402
 
-OWN = {'clientOrderId', 'stopLossLimitPrice', 'takeProfitLimitPrice', 'entryType', 'remark'}  # README: not forwarded
+OWN = {'clientOrderId', 'stopLossLimitPrice', 'takeProfitLimitPrice', 'entryType', 'remark'}  # docs/exchange.md: not forwarded
 GENERATED_ID = re.compile(r'bp[0-9a-f]{32}')
 ANSWER = {'kucoin': {'code': '200000', 'data': {'orderId': 'o1'}},
           'cryptocom': {'id': 1, 'method': 'x', 'code': 0, 'result': {'list_id': '77'}}}

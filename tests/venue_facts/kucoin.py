@@ -15,7 +15,7 @@ CLOCK_SKEW_REFUSED_MS = 6_000
 # create_oco_order's stop-limit price for the wire tests' sell OCO (KuCoin requires one)
 OCO_STOP_LIMIT = 0.0499
 
-# trades where the full-data paper run differs from BackBroker, by a rule the README pins. None:
+# trades where the full-data paper run differs from BackBroker, by a rule docs/broker.md pins. None:
 # the one crossed OCO whose next bar touches both levels (ShortBracket, 2018-01-16 08:30) has its
 # stop watched, and the watched stop acts inside that bar before the take-profit is tried
 KNOWN_PARITY_DIFFERENCES = set()

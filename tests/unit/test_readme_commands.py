@@ -1,0 +1,25 @@
+"""The README's two commands: one demo line for a fresh machine, and the test command that CI runs."""
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def readme_test_command() -> str:
+    """The one line the README gives to run the tests: it sets up, builds the docs and runs pytest."""
+    readme = (ROOT / "README.md").read_text()
+    found = [line.strip() for line in readme.splitlines() if line.startswith("python3.11 -m venv") and "pytest" in line]
+    assert len(found) == 1, f"the README must give exactly one test command, found {found}"
+    return found[0]
+
+
+def test_ci_runs_exactly_the_readme_test_command():
+    command = readme_test_command()
+    script = (ROOT / ".ci" / "run").read_text()
+    assert command in script.splitlines(), ".ci/run must run the README's test command unchanged"
+
+
+def test_the_test_command_builds_the_docs_strictly_before_the_tests():
+    command = readme_test_command()
+    assert re.search(r"mkdocs build --strict\b.*&&.*-m pytest", command)
+    assert (ROOT / "mkdocs.yml").is_file()
