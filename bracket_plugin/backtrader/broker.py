@@ -267,7 +267,7 @@ class BracketBroker(bt.BrokerBase):
                         o.accept(self)
                         self.notify(o)
             elif kind == S.EV_REJECTED:
-                roles, reason, msg = ev[2], ev[3], ev[4]
+                roles, reason = ev[2], ev[3]
                 for role in roles:
                     o = orders.get(role)
                     if o is not None and o.alive():

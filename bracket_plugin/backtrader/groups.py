@@ -12,8 +12,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .planner import (ENTRY, LIMIT, MARKET, OCO, OTO, OTOCO, SINGLE, STOP, STOP_LIMIT,
-                      STOP_LOSS, TAKE_PROFIT, BracketSpec, LegSpec, PlanError)
+from .planner import (
+    ENTRY,
+    LIMIT,
+    MARKET,
+    OCO,
+    OTO,
+    OTOCO,
+    SINGLE,
+    STOP,
+    STOP_LIMIT,
+    STOP_LOSS,
+    TAKE_PROFIT,
+    BracketSpec,
+    LegSpec,
+    PlanError,
+)
 
 # backtrader's Order exec types (backtrader/order.py OrderBase)
 BT_MARKET, BT_CLOSE, BT_LIMIT, BT_STOP, BT_STOPLIMIT, BT_STOPTRAIL, BT_STOPTRAILLIMIT, BT_HISTORICAL = range(8)

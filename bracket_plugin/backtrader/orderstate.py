@@ -124,7 +124,7 @@ class Group:
     # queries -------------------------------------------------------------------------------
     @property
     def done(self) -> bool:
-        return all(l.done for l in self.legs.values())
+        return all(leg.done for leg in self.legs.values())
 
     def exit_roles(self) -> list[str]:
         return [r for r in (TAKE_PROFIT, STOP_LOSS) if r in self.legs]
@@ -133,7 +133,7 @@ class Group:
         return self.spec.kind not in (SINGLE, OCO)
 
     def leg_by_order(self, order_id: str) -> Leg | None:
-        return next((l for l in self.legs.values() if l.order_id == order_id), None)
+        return next((leg for leg in self.legs.values() if leg.order_id == order_id), None)
 
     def unprotected(self) -> bool:
         """Entry filled (in part or whole), no exit live or pending, none filled: a position nobody
@@ -141,7 +141,7 @@ class Group:
         if not self.has_entry() or self.legs[ENTRY].filled <= 0:
             return False
         exits = [self.legs[r] for r in self.exit_roles()]
-        return all(l.status in (CANCELED, REJECTED) for l in exits) and not any(l.filled for l in exits)
+        return all(leg.status in (CANCELED, REJECTED) for leg in exits) and not any(leg.filled for leg in exits)
 
     # events --------------------------------------------------------------------------------
     def placed(self, roles, order_ids: dict[str, str | None], list_id: str | None = None) -> None:
@@ -194,9 +194,9 @@ class Group:
     def _entry_filled(self) -> list[tuple]:
         actions = []
         for r in self.exit_roles():
-            l = self.legs[r]
-            if l.status == INACTIVE:
-                l.move(ACTIVATED)
+            leg = self.legs[r]
+            if leg.status == INACTIVE:
+                leg.move(ACTIVATED)
         if self.mode == 'managed' and not self.then_placed and any(self.legs[r].status == WAITING for r in self.exit_roles()):
             actions.append((PLACE_THEN,))
         return actions
@@ -226,22 +226,22 @@ class Group:
             return self._cancel_rest()
         actions = []
         for r in self.exit_roles():
-            l = self.legs[r]
-            if l.done or l.status == WAITING:
+            leg = self.legs[r]
+            if leg.done or leg.status == WAITING:
                 continue
-            if l.list_id and l.list_id == self.legs[ENTRY].list_id:
+            if leg.list_id and leg.list_id == self.legs[ENTRY].list_id:
                 continue          # gone with the entry's list; re-planned below once canceled
-            if not l.canceling:
-                l.canceling = True
+            if not leg.canceling:
+                leg.canceling = True
                 actions.append((CANCEL_LEG, r))
         live = [r for r in self.exit_roles() if self.legs[r].status in LIVE]
         if not live:
             for r in self.exit_roles():
-                l = self.legs[r]
-                if l.filled or l.status not in (CANCELED, WAITING):
+                leg = self.legs[r]
+                if leg.filled or leg.status not in (CANCELED, WAITING):
                     continue
-                l.move(REPLANNED)
-                l.order_id, l.list_id, l.canceling = None, None, False
+                leg.move(REPLANNED)
+                leg.order_id, leg.list_id, leg.canceling = None, None, False
             self.mode, self.then_placed, self.watch = 'managed', False, None
             actions.append((PLACE_THEN,))
         return actions
@@ -332,14 +332,14 @@ class Group:
         return {'key': self.key, 'mode': self.mode, 'watch': self.watch, 'then_placed': self.then_placed,
                 'cancel_requested': self.cancel_requested, 'firing': self.firing,
                 'protect_partial': self.protect_partial, 'armed_after': self.armed_after,
-                'spec': {'kind': self.spec.kind, 'symbol': self.spec.symbol, 'legs': [asdict(l) for l in self.spec.legs]},
-                'legs': {r: asdict(l) for r, l in self.legs.items()}}
+                'spec': {'kind': self.spec.kind, 'symbol': self.spec.symbol, 'legs': [asdict(leg) for leg in self.spec.legs]},
+                'legs': {r: asdict(leg) for r, leg in self.legs.items()}}
 
     @classmethod
     def from_dict(cls, d: dict) -> 'Group':
-        spec = BracketSpec(d['spec']['kind'], d['spec']['symbol'], tuple(LegSpec(**l) for l in d['spec']['legs']))
+        spec = BracketSpec(d['spec']['kind'], d['spec']['symbol'], tuple(LegSpec(**leg) for leg in d['spec']['legs']))
         g = cls(d['key'], spec, d['mode'], watch=d['watch'], then_placed=d['then_placed'],
                 cancel_requested=d['cancel_requested'], firing=d.get('firing', False),
                 protect_partial=d.get('protect_partial', False), armed_after=d.get('armed_after'))
-        g.legs = {r: Leg(**l) for r, l in d['legs'].items()}
+        g.legs = {r: Leg(**leg) for r, leg in d['legs'].items()}
         return g

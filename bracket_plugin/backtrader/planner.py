@@ -58,7 +58,7 @@ class BracketSpec:
     legs: tuple[LegSpec, ...]
 
     def leg(self, role: str) -> LegSpec | None:
-        return next((l for l in self.legs if l.role == role), None)
+        return next((leg for leg in self.legs if leg.role == role), None)
 
     @property
     def entry(self) -> LegSpec | None:
@@ -66,7 +66,7 @@ class BracketSpec:
 
     @property
     def exits(self) -> tuple[LegSpec, ...]:
-        return tuple(l for l in self.legs if l.role != ENTRY)
+        return tuple(leg for leg in self.legs if leg.role != ENTRY)
 
 
 @dataclass(frozen=True)
@@ -250,7 +250,7 @@ def _plan_oto(spec, has, exchange_id, slippage) -> Plan:
 
 
 def _check_shape(spec: BracketSpec) -> None:
-    roles = [l.role for l in spec.legs]
+    roles = [leg.role for leg in spec.legs]
     if len(set(roles)) != len(roles):
         raise PlanError(f'legs: each role at most once, got {roles}')
     if spec.kind == SINGLE:
