@@ -36,7 +36,7 @@ REPLANNED = 'replanned'   # a canceled exit planned anew (protect_partial)
 
 # (status, event) -> status. A fill is always applied, even to a leg we thought canceled: the
 # venue's fills are the truth (a cancel can cross a fill).
-LEG_MOVES = {
+LEG_MOVES: dict[tuple[str, str], str] = {
     (WAITING, PLACED_LIVE): OPEN, (WAITING, PLACED_PENDING): INACTIVE, (INACTIVE, PLACED_LIVE): OPEN,
     (INACTIVE, PLACED_PENDING): INACTIVE, (OPEN, PLACED_LIVE): OPEN, (OPEN, PLACED_PENDING): OPEN,
     (INACTIVE, ACTIVATED): OPEN, (OPEN, ACTIVATED): OPEN,
@@ -224,7 +224,7 @@ class Group:
         sized to the filled part are placed (managed legs, whatever the group's mode was)."""
         if not self.protect_partial:
             return self._cancel_rest()
-        actions = []
+        actions: list[tuple] = []
         for r in self.exit_roles():
             leg = self.legs[r]
             if leg.done or leg.status == WAITING:
@@ -249,10 +249,13 @@ class Group:
     def _fire(self) -> list[tuple]:
         """The resting leg is confirmed gone: send the watched stop for what it did not fill."""
         self.firing = False
+        assert self.watch is not None     # firing only while a stop is watched
+        planned = self.spec.leg(self.watch)
+        assert planned is not None        # the watched leg is one of the spec's
         stop = self.legs[self.watch]
         rest = sum(self.legs[r].filled for r in self.exit_roles() if r != self.watch)
-        stop.amount = max(self.spec.leg(self.watch).amount - rest, 0.0)
-        if stop.amount <= self.spec.leg(self.watch).amount * 1e-9:
+        stop.amount = max(planned.amount - rest, 0.0)
+        if stop.amount <= planned.amount * 1e-9:
             stop.move(DROPPED)
             self.watch = None
             return []

@@ -176,6 +176,7 @@ def stop_limit_price(leg: LegSpec, exchange_id: str, slippage: float) -> float |
         return leg.price
     venue = find(exchange_id)
     if venue is not None and venue.stop_leg_needs_limit:
+        assert leg.trigger is not None   # a stop leg has its trigger (LegSpec checks it)
         return leg.trigger * (1 - slippage) if leg.side == 'sell' else leg.trigger * (1 + slippage)
     return None
 
@@ -188,6 +189,8 @@ def _plan_crossed(spec: BracketSpec, last: float | None) -> Plan | None:
     if last is None:
         return None
     tp, sl = spec.leg(TAKE_PROFIT), spec.leg(STOP_LOSS)
+    # _check_shape passed: an OCO has both legs, the limit its price, the stop its trigger
+    assert tp is not None and sl is not None and tp.price is not None and sl.trigger is not None
     sell = sl.side == 'sell'
     if (last <= sl.trigger) if sell else (last >= sl.trigger):
         fired = (LegSpec(STOP_LOSS, sl.side, sl.amount, MARKET, ref=sl.ref) if sl.kind == STOP
@@ -265,6 +268,7 @@ def _check_shape(spec: BracketSpec) -> None:
             raise PlanError(f'kind: an OCO pairs a limit with a stop or stop-limit, got {tp.kind} + {sl.kind}')
         if tp.side != sl.side or tp.amount != sl.amount:
             raise PlanError('legs: both legs of an OCO must have the same side and size')
+        assert tp.price is not None and sl.trigger is not None   # a limit has its price, a stop its trigger (LegSpec)
         if tp.side == 'sell' and not tp.price > sl.trigger:
             raise PlanError(f'price: a sell OCO needs its limit price above its stop price, got {tp.price} <= {sl.trigger}')
         if tp.side == 'buy' and not tp.price < sl.trigger:
@@ -288,6 +292,7 @@ def _check_shape(spec: BracketSpec) -> None:
     if sl is not None and sl.kind not in (STOP, STOP_LIMIT):
         raise PlanError(f'kind: the stop-loss leg must be a stop or stop-limit, got {sl.kind}')
     if tp is not None and sl is not None:
+        assert tp.price is not None and sl.trigger is not None   # a limit has its price, a stop its trigger (LegSpec)
         if entry.side == 'buy' and not sl.trigger < tp.price:
             raise PlanError(f'price: a long bracket needs stop ({sl.trigger}) < take-profit ({tp.price})')
         if entry.side == 'sell' and not sl.trigger > tp.price:
