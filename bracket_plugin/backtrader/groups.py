@@ -107,9 +107,9 @@ def oco_spec(symbol: str, members: list[OrderInfo]) -> BracketSpec:
 @dataclass
 class Pending:
     """Orders held until their group is complete (backtrader's transmit rule)."""
-    held: dict  # parent ref -> [OrderInfo] (parent first)
+    held: dict[int, list[OrderInfo]]  # parent ref -> [OrderInfo] (parent first)
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.held = {}
 
     def add(self, info: OrderInfo) -> list[OrderInfo] | None:
@@ -127,12 +127,12 @@ class Pending:
 def partition(families: list[list[OrderInfo]]) -> list[list[OrderInfo]]:
     """Merge families linked by `oco=` (transitively) into groups; others stay as they are.
     Order of the result follows the first order of each group, as created."""
-    leader = {}
+    leader: dict[int, int] = {}
     for fam in families:
         for o in fam:
             leader[o.ref] = o.ref
 
-    def find(r):
+    def find(r: int) -> int:
         while leader[r] != r:
             leader[r] = leader[leader[r]]
             r = leader[r]

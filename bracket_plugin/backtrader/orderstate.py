@@ -19,6 +19,7 @@ filled instead, its fill ends the stop as any exit fill ends its sibling.
 """
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import asdict, dataclass, field
 
 from ..vocab import LegStatus
@@ -144,7 +145,7 @@ class Group:
         return all(leg.status in (CANCELED, REJECTED) for leg in exits) and not any(leg.filled for leg in exits)
 
     # events --------------------------------------------------------------------------------
-    def placed(self, roles, order_ids: dict[str, str | None], list_id: str | None = None) -> None:
+    def placed(self, roles: Collection[str], order_ids: dict[str, str | None], list_id: str | None = None) -> None:
         """A request carrying `roles` was accepted by the exchange."""
         entry_live = ENTRY in roles
         for role in roles:
@@ -155,7 +156,7 @@ class Group:
                 # exits riding with their entry on the exchange wait for it to fill
                 leg.move(PLACED_PENDING if (entry_live and role != ENTRY) else PLACED_LIVE)
 
-    def rejected(self, roles) -> list[tuple]:
+    def rejected(self, roles: Collection[str]) -> list[tuple]:
         """A request was refused: its legs are rejected, the rest of the group is canceled."""
         for role in roles:
             if not self.legs[role].done:
@@ -322,7 +323,7 @@ class Group:
                 leg.canceling = True
         return actions
 
-    def canceled_on_exchange(self, roles) -> list[tuple]:
+    def canceled_on_exchange(self, roles: Collection[str]) -> list[tuple]:
         """The venue confirmed these legs canceled (our cancel, or someone else's)."""
         actions = []
         # exits before the entry: a part-filled entry's end decides on them once they are known gone

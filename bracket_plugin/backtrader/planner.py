@@ -38,7 +38,7 @@ class LegSpec:
     trigger: float | None = None  # trigger price (stop, stop_limit)
     ref: int | None = None        # backtrader order ref, carried for the caller
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if self.side not in ('buy', 'sell'):
             raise PlanError(f'side: must be buy or sell, got {self.side!r}')
         if self.kind not in KINDS:
@@ -201,8 +201,9 @@ def _plan_crossed(spec: BracketSpec, last: float | None) -> Plan | None:
     return None
 
 
-def _plan_oco(spec, has, exchange_id, slippage) -> Plan:
+def _plan_oco(spec: BracketSpec, has: dict, exchange_id: str, slippage: float) -> Plan:
     limit, stop = spec.leg(TAKE_PROFIT), spec.leg(STOP_LOSS)
+    assert limit is not None and stop is not None   # _check_shape: an OCO has both legs
     if has.get('createOcoOrder'):
         return Plan('native', Request(
             'create_oco_order',
@@ -213,14 +214,16 @@ def _plan_oco(spec, has, exchange_id, slippage) -> Plan:
     return Plan('managed', single_request(spec.symbol, limit), watch=stop)
 
 
-def _plan_oto(spec, has, exchange_id, slippage) -> Plan:
+def _plan_oto(spec: BracketSpec, has: dict, exchange_id: str, slippage: float) -> Plan:
     entry = spec.entry
+    assert entry is not None   # _check_shape: an OTO / OTOCO has its entry
     exits = spec.exits
     tp, sl = spec.leg(TAKE_PROFIT), spec.leg(STOP_LOSS)
     venue = find(exchange_id)
     native_entry = entry.kind in (venue.native_entry_kinds if venue is not None else (MARKET, LIMIT))
     if native_entry and spec.kind == OTOCO and has.get('createOtocoOrder'):
-        params = {'entryType': entry.kind}
+        assert tp is not None and sl is not None   # _check_shape: an OTOCO has both exits
+        params: dict[str, str | float | None] = {'entryType': entry.kind}
         sll = stop_limit_price(sl, exchange_id, slippage)
         if sll is not None:
             params['stopLossLimitPrice'] = sll
@@ -241,7 +244,7 @@ def _plan_oto(spec, has, exchange_id, slippage) -> Plan:
             sll = stop_limit_price(exit_, exchange_id, slippage)
             if sll is not None:
                 params['stopLossLimitPrice'] = sll
-            args = (spec.symbol, entry.side, entry.amount, entry.price, exit_.trigger, None)
+            args: tuple = (spec.symbol, entry.side, entry.amount, entry.price, exit_.trigger, None)
         else:
             params['takeProfitLimitPrice'] = exit_.price
             args = (spec.symbol, entry.side, entry.amount, entry.price, None, exit_.price)

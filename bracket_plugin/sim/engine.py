@@ -26,7 +26,7 @@ from bisect import bisect_left
 from dataclasses import dataclass
 from decimal import Context, Decimal, InvalidOperation
 from operator import attrgetter
-from typing import Callable, Iterable, Protocol
+from typing import Callable, ItemsView, Iterable, Protocol
 
 from bracket_plugin.bars import Bar, interval_ms
 from bracket_plugin.sim import rules as R
@@ -222,7 +222,7 @@ MIN_NUMBER = Decimal("1e-30")
 MAX_NUMBER = Decimal("1e15")
 
 
-def number(name: str, value, required: bool = False) -> Decimal | None:
+def number(name: str, value: object, required: bool = False) -> Decimal | None:
     """A positive number (Decimal, int, or their text) within MIN_NUMBER .. MAX_NUMBER, or None;
     anything else is Reject(BAD_REQUEST).  The one parser of order numbers, the dialects' too."""
     if value is None:
@@ -240,7 +240,7 @@ def number(name: str, value, required: bool = False) -> Decimal | None:
     return d
 
 
-def _short(value) -> str:
+def _short(value: object) -> str:
     text = repr(value) if not isinstance(value, int) or value.bit_length() < 1000 else "a huge integer"
     return text if len(text) <= 40 else text[:37] + "..."
 
@@ -289,7 +289,7 @@ class _HoldBook:
     def used_all(self) -> dict[str, Decimal]:
         return dict(self._used)
 
-    def items(self):
+    def items(self) -> ItemsView[str, _Hold]:
         return self._by_key.items()
 
 
