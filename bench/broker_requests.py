@@ -19,10 +19,10 @@ import collections
 
 import backtrader as bt
 
-from bracket_plugin.bars import bundled_data_path
 from bracket_plugin.backtrader import BracketStore
 from bracket_plugin.backtrader.paper import paper_exchange
 from bracket_plugin.backtrader.planner import ENTRY, LIMIT, OTOCO, STOP, STOP_LOSS, TAKE_PROFIT, BracketSpec, LegSpec
+from bracket_plugin.bars import bundled_data_path
 from bracket_plugin.sim import Venue
 
 SYMBOLS = ['ETH/BTC', 'LTC/BTC', 'XRP/BTC', 'ADA/BTC', 'DOT/BTC']

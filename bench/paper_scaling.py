@@ -47,8 +47,8 @@ def write_bars(path: Path, n: int, seed: int = 1) -> Path:
             o = price
             c = min(max(o * (1 + rng.gauss(0, 0.003)), 0.02), 0.5)
             h = max(o, c) * (1 + abs(rng.gauss(0, 0.0015)))
-            l = min(o, c) * (1 - abs(rng.gauss(0, 0.0015)))
-            fh.write(f'{START_MS + i * STEP_MS},{o:.6f},{h:.6f},{l:.6f},{c:.6f},{rng.uniform(500, 5000):.6f}\n')
+            lo = min(o, c) * (1 - abs(rng.gauss(0, 0.0015)))
+            fh.write(f'{START_MS + i * STEP_MS},{o:.6f},{h:.6f},{lo:.6f},{c:.6f},{rng.uniform(500, 5000):.6f}\n')
             price = float(f'{c:.6f}')
     return path
 

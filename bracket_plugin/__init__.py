@@ -1,9 +1,7 @@
 """bracket_plugin: OCO / OTO / OTOCO linked orders for ccxt, and a backtrader broker for them."""
 from .exchanges import cryptocom, exchange, kucoin
 from .markets import MarketInfo, market_info
-from .model import (CANCELED, CLOSED, ENTRY, OCO, OPEN, OTO, OTOCO, REJECTED, STOP_LOSS, TAKE_PROFIT,
-                    order_list)
-
+from .model import CANCELED, CLOSED, ENTRY, OCO, OPEN, OTO, OTOCO, REJECTED, STOP_LOSS, TAKE_PROFIT, order_list
 
 
 def __getattr__(name: str):

@@ -57,12 +57,12 @@ def _parse_row(path: Path, line: int, row: list[str]) -> Bar:
         raise BarsFileError(f"data file {path}, line {line}: expected 6 columns ({','.join(COLUMNS)}), got {len(row)}")
     try:
         ts = int(row[0])
-        o, h, l, c, v = (Decimal(x.strip()) for x in row[1:6])
+        o, h, lo, c, v = (Decimal(x.strip()) for x in row[1:6])
     except (ValueError, InvalidOperation):
         raise BarsFileError(f"data file {path}, line {line}: timestamp must be an integer (ms) and prices numbers, got {row[:6]}") from None
-    if not (l <= min(o, c) and h >= max(o, c) and l > 0):
+    if not (lo <= min(o, c) and h >= max(o, c) and lo > 0):
         raise BarsFileError(f"data file {path}, line {line}: needs 0 < low <= open,close <= high, got {row[:6]}")
-    return Bar(ts, o, h, l, c, v)
+    return Bar(ts, o, h, lo, c, v)
 
 
 def _check_order(path: Path, bars: list[Bar]) -> None:
@@ -102,8 +102,8 @@ def rescaled(bars: list[Bar], level: Decimal | str, decimals: int) -> list[Bar]:
 
     out = []
     for b in bars:
-        o, h, l, c = px(b.open), px(b.high), px(b.low), px(b.close)
-        out.append(Bar(b.ts, o, max(h, o, c), min(l, o, c), c, (b.volume / factor).quantize(Decimal("0.0001"))))
+        o, h, lo, c = px(b.open), px(b.high), px(b.low), px(b.close)
+        out.append(Bar(b.ts, o, max(h, o, c), min(lo, o, c), c, (b.volume / factor).quantize(Decimal("0.0001"))))
     return out
 
 

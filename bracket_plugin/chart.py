@@ -13,8 +13,8 @@ import matplotlib
 matplotlib.use("Agg")  # before pyplot: never try a GUI backend on a server
 
 import matplotlib.dates as mdates  # noqa: E402
-import numpy as np  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 
 ENTRY, TAKE, STOP = "#1f6feb", "#1a7f37", "#cf222e"

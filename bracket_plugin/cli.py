@@ -667,8 +667,8 @@ def _positive(text: str) -> float:
 def main(argv: list[str] | None = None) -> int:
     from ccxt.base.errors import AuthenticationError, BaseError
 
-    from .bars import BarsFileError
     from .backtrader.journal import JournalInUse
+    from .bars import BarsFileError
     from .runs import StrategyFileError
 
     parser = build_parser()

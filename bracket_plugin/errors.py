@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from ccxt.base.errors import ExchangeNotAvailable, NetworkError, RateLimitExceeded
 
+
 def http_error_class(status: int | None, http_exceptions: dict):
     """The class for an HTTP error answer that carries no exchange code (a proxy's HTML 503 page, a
     bare 429), or None to leave the answer to ccxt.

@@ -33,7 +33,7 @@ def parse_values(name: str, text: str) -> list:
     return values
 
 
-def _value(text: str):
+def _value(text: str) -> int | float | str:
     for kind in (int, float):
         try:
             return kind(text)

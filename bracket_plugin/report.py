@@ -5,7 +5,6 @@ built from those figures, so tests check numbers, not terminal output.
 """
 from __future__ import annotations
 
-import sys
 from collections import Counter
 from contextlib import contextmanager
 

@@ -10,7 +10,7 @@ from decimal import Decimal
 
 import ccxt
 
-from .model import OCO, OTO, OTOCO, ENTRY_LIMIT, ENTRY_MARKET, Violation
+from .model import ENTRY_LIMIT, ENTRY_MARKET, OCO, OTO, OTOCO, Violation
 
 CLIENT_ID_PATTERN = re.compile(r'[A-Za-z0-9_-]+')
 REMARK_MAX = 20

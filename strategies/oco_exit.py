@@ -9,8 +9,6 @@ import backtrader as bt
 
 from bracket_plugin import market_info
 
-from bracket_plugin import market_info
-
 
 class OcoExit(bt.Strategy):
     params = (

@@ -10,8 +10,6 @@ import backtrader as bt
 
 from bracket_plugin import market_info
 
-from bracket_plugin import market_info
-
 
 class ShortBracket(bt.Strategy):
     params = (

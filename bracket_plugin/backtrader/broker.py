@@ -40,8 +40,8 @@ class BracketBroker(bt.BrokerBase):
         for k, v in kwargs.items():
             setattr(self.p, k, v)
         self.store = store
-        self.notifs = collections.deque()
-        self.positions = collections.defaultdict(Position)
+        self.notifs: collections.deque[Order] = collections.deque()
+        self.positions: collections.defaultdict[bt.AbstractDataBase, Position] = collections.defaultdict(Position)
         self.orders = {}           # ref -> order
         self._group_orders = {}    # group key -> {role: order}
         self._group_of = {}        # order ref -> group key (a cancel finds its group at once)
@@ -267,7 +267,7 @@ class BracketBroker(bt.BrokerBase):
                         o.accept(self)
                         self.notify(o)
             elif kind == S.EV_REJECTED:
-                roles, reason, msg = ev[2], ev[3], ev[4]
+                roles, reason = ev[2], ev[3]
                 for role in roles:
                     o = orders.get(role)
                     if o is not None and o.alive():

@@ -13,8 +13,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .planner import (ENTRY, LIMIT, MARKET, OCO, OTO, OTOCO, SINGLE, STOP, STOP_LIMIT,
-                      STOP_LOSS, TAKE_PROFIT, BracketSpec, LegSpec, PlanError)
+from .planner import (
+    ENTRY,
+    LIMIT,
+    MARKET,
+    OCO,
+    OTO,
+    OTOCO,
+    SINGLE,
+    STOP,
+    STOP_LIMIT,
+    STOP_LOSS,
+    TAKE_PROFIT,
+    BracketSpec,
+    LegSpec,
+    PlanError,
+)
 
 # backtrader's Order exec types (`backtrader.order.OrderBase`)
 BT_MARKET, BT_CLOSE, BT_LIMIT, BT_STOP, BT_STOPLIMIT, BT_STOPTRAIL, BT_STOPTRAILLIMIT, BT_HISTORICAL = range(8)
@@ -94,9 +108,9 @@ def oco_spec(symbol: str, members: list[OrderInfo]) -> BracketSpec:
 @dataclass
 class Pending:
     """Orders held until their group is complete (backtrader's transmit rule)."""
-    held: dict  # parent ref -> [OrderInfo] (parent first)
+    held: dict[int, list[OrderInfo]]  # parent ref -> [OrderInfo] (parent first)
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.held = {}
 
     def add(self, info: OrderInfo) -> list[OrderInfo] | None:
@@ -114,12 +128,12 @@ class Pending:
 def partition(families: list[list[OrderInfo]]) -> list[list[OrderInfo]]:
     """Merge families linked by `oco=` (transitively) into groups; others stay as they are.
     Order of the result follows the first order of each group, as created."""
-    leader = {}
+    leader: dict[int, int] = {}
     for fam in families:
         for o in fam:
             leader[o.ref] = o.ref
 
-    def find(r):
+    def find(r: int) -> int:
         while leader[r] != r:
             leader[r] = leader[leader[r]]
             r = leader[r]

@@ -89,7 +89,7 @@ class Journal:
         self.path = str(path)
         path = self.path
         self._lock = None
-        self._intent_cols = None
+        self._intent_cols: list[str] | None = None
         self._depth = 0
         self.commits = 0
         kill = os.environ.get(KILL_AT_COMMIT)

@@ -19,6 +19,7 @@ filled instead, its fill ends the stop as any exit fill ends its sibling.
 """
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import asdict, dataclass, field
 
 from ..vocab import LegStatus
@@ -36,7 +37,7 @@ REPLANNED = 'replanned'   # a canceled exit planned anew (protect_partial)
 
 # (status, event) -> status. A fill is always applied, even to a leg we thought canceled: the
 # venue's fills are the truth (a cancel can cross a fill).
-LEG_MOVES = {
+LEG_MOVES: dict[tuple[str, str], str] = {
     (WAITING, PLACED_LIVE): OPEN, (WAITING, PLACED_PENDING): INACTIVE, (INACTIVE, PLACED_LIVE): OPEN,
     (INACTIVE, PLACED_PENDING): INACTIVE, (OPEN, PLACED_LIVE): OPEN, (OPEN, PLACED_PENDING): OPEN,
     (INACTIVE, ACTIVATED): OPEN, (OPEN, ACTIVATED): OPEN,
@@ -124,7 +125,7 @@ class Group:
     # queries -------------------------------------------------------------------------------
     @property
     def done(self) -> bool:
-        return all(l.done for l in self.legs.values())
+        return all(leg.done for leg in self.legs.values())
 
     def exit_roles(self) -> list[str]:
         return [r for r in (TAKE_PROFIT, STOP_LOSS) if r in self.legs]
@@ -133,7 +134,7 @@ class Group:
         return self.spec.kind not in (SINGLE, OCO)
 
     def leg_by_order(self, order_id: str) -> Leg | None:
-        return next((l for l in self.legs.values() if l.order_id == order_id), None)
+        return next((leg for leg in self.legs.values() if leg.order_id == order_id), None)
 
     def unprotected(self) -> bool:
         """Entry filled (in part or whole), no exit live or pending, none filled: a position nobody
@@ -141,10 +142,10 @@ class Group:
         if not self.has_entry() or self.legs[ENTRY].filled <= 0:
             return False
         exits = [self.legs[r] for r in self.exit_roles()]
-        return all(l.status in (CANCELED, REJECTED) for l in exits) and not any(l.filled for l in exits)
+        return all(leg.status in (CANCELED, REJECTED) for leg in exits) and not any(leg.filled for leg in exits)
 
     # events --------------------------------------------------------------------------------
-    def placed(self, roles, order_ids: dict[str, str | None], list_id: str | None = None) -> None:
+    def placed(self, roles: Collection[str], order_ids: dict[str, str | None], list_id: str | None = None) -> None:
         """A request carrying `roles` was accepted by the exchange."""
         entry_live = ENTRY in roles
         for role in roles:
@@ -155,7 +156,7 @@ class Group:
                 # exits riding with their entry on the exchange wait for it to fill
                 leg.move(PLACED_PENDING if (entry_live and role != ENTRY) else PLACED_LIVE)
 
-    def rejected(self, roles) -> list[tuple]:
+    def rejected(self, roles: Collection[str]) -> list[tuple]:
         """A request was refused: its legs are rejected, the rest of the group is canceled."""
         for role in roles:
             if not self.legs[role].done:
@@ -194,9 +195,9 @@ class Group:
     def _entry_filled(self) -> list[tuple]:
         actions = []
         for r in self.exit_roles():
-            l = self.legs[r]
-            if l.status == INACTIVE:
-                l.move(ACTIVATED)
+            leg = self.legs[r]
+            if leg.status == INACTIVE:
+                leg.move(ACTIVATED)
         if self.mode == 'managed' and not self.then_placed and any(self.legs[r].status == WAITING for r in self.exit_roles()):
             actions.append((PLACE_THEN,))
         return actions
@@ -224,24 +225,24 @@ class Group:
         sized to the filled part are placed (managed legs, whatever the group's mode was)."""
         if not self.protect_partial:
             return self._cancel_rest()
-        actions = []
+        actions: list[tuple] = []
         for r in self.exit_roles():
-            l = self.legs[r]
-            if l.done or l.status == WAITING:
+            leg = self.legs[r]
+            if leg.done or leg.status == WAITING:
                 continue
-            if l.list_id and l.list_id == self.legs[ENTRY].list_id:
+            if leg.list_id and leg.list_id == self.legs[ENTRY].list_id:
                 continue          # gone with the entry's list; re-planned below once canceled
-            if not l.canceling:
-                l.canceling = True
+            if not leg.canceling:
+                leg.canceling = True
                 actions.append((CANCEL_LEG, r))
         live = [r for r in self.exit_roles() if self.legs[r].status in LIVE]
         if not live:
             for r in self.exit_roles():
-                l = self.legs[r]
-                if l.filled or l.status not in (CANCELED, WAITING):
+                leg = self.legs[r]
+                if leg.filled or leg.status not in (CANCELED, WAITING):
                     continue
-                l.move(REPLANNED)
-                l.order_id, l.list_id, l.canceling = None, None, False
+                leg.move(REPLANNED)
+                leg.order_id, leg.list_id, leg.canceling = None, None, False
             self.mode, self.then_placed, self.watch = 'managed', False, None
             actions.append((PLACE_THEN,))
         return actions
@@ -249,10 +250,13 @@ class Group:
     def _fire(self) -> list[tuple]:
         """The resting leg is confirmed gone: send the watched stop for what it did not fill."""
         self.firing = False
+        assert self.watch is not None     # firing only while a stop is watched
+        planned = self.spec.leg(self.watch)
+        assert planned is not None        # the watched leg is one of the spec's
         stop = self.legs[self.watch]
         rest = sum(self.legs[r].filled for r in self.exit_roles() if r != self.watch)
-        stop.amount = max(self.spec.leg(self.watch).amount - rest, 0.0)
-        if stop.amount <= self.spec.leg(self.watch).amount * 1e-9:
+        stop.amount = max(planned.amount - rest, 0.0)
+        if stop.amount <= planned.amount * 1e-9:
             stop.move(DROPPED)
             self.watch = None
             return []
@@ -319,7 +323,7 @@ class Group:
                 leg.canceling = True
         return actions
 
-    def canceled_on_exchange(self, roles) -> list[tuple]:
+    def canceled_on_exchange(self, roles: Collection[str]) -> list[tuple]:
         """The venue confirmed these legs canceled (our cancel, or someone else's)."""
         actions = []
         # exits before the entry: a part-filled entry's end decides on them once they are known gone
@@ -332,14 +336,14 @@ class Group:
         return {'key': self.key, 'mode': self.mode, 'watch': self.watch, 'then_placed': self.then_placed,
                 'cancel_requested': self.cancel_requested, 'firing': self.firing,
                 'protect_partial': self.protect_partial, 'armed_after': self.armed_after,
-                'spec': {'kind': self.spec.kind, 'symbol': self.spec.symbol, 'legs': [asdict(l) for l in self.spec.legs]},
-                'legs': {r: asdict(l) for r, l in self.legs.items()}}
+                'spec': {'kind': self.spec.kind, 'symbol': self.spec.symbol, 'legs': [asdict(leg) for leg in self.spec.legs]},
+                'legs': {r: asdict(leg) for r, leg in self.legs.items()}}
 
     @classmethod
     def from_dict(cls, d: dict) -> 'Group':
-        spec = BracketSpec(d['spec']['kind'], d['spec']['symbol'], tuple(LegSpec(**l) for l in d['spec']['legs']))
+        spec = BracketSpec(d['spec']['kind'], d['spec']['symbol'], tuple(LegSpec(**leg) for leg in d['spec']['legs']))
         g = cls(d['key'], spec, d['mode'], watch=d['watch'], then_placed=d['then_placed'],
                 cancel_requested=d['cancel_requested'], firing=d.get('firing', False),
                 protect_partial=d.get('protect_partial', False), armed_after=d.get('armed_after'))
-        g.legs = {r: Leg(**l) for r, l in d['legs'].items()}
+        g.legs = {r: Leg(**leg) for r, leg in d['legs'].items()}
         return g

@@ -38,7 +38,7 @@ class LegSpec:
     trigger: float | None = None  # trigger price (stop, stop_limit)
     ref: int | None = None        # backtrader order ref, carried for the caller
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if self.side not in ('buy', 'sell'):
             raise PlanError(f'side: must be buy or sell, got {self.side!r}')
         if self.kind not in KINDS:
@@ -58,7 +58,7 @@ class BracketSpec:
     legs: tuple[LegSpec, ...]
 
     def leg(self, role: str) -> LegSpec | None:
-        return next((l for l in self.legs if l.role == role), None)
+        return next((leg for leg in self.legs if leg.role == role), None)
 
     @property
     def entry(self) -> LegSpec | None:
@@ -66,7 +66,7 @@ class BracketSpec:
 
     @property
     def exits(self) -> tuple[LegSpec, ...]:
-        return tuple(l for l in self.legs if l.role != ENTRY)
+        return tuple(leg for leg in self.legs if leg.role != ENTRY)
 
 
 @dataclass(frozen=True)
@@ -176,6 +176,7 @@ def stop_limit_price(leg: LegSpec, exchange_id: str, slippage: float) -> float |
         return leg.price
     venue = find(exchange_id)
     if venue is not None and venue.stop_leg_needs_limit:
+        assert leg.trigger is not None   # a stop leg has its trigger (LegSpec checks it)
         return leg.trigger * (1 - slippage) if leg.side == 'sell' else leg.trigger * (1 + slippage)
     return None
 
@@ -188,6 +189,8 @@ def _plan_crossed(spec: BracketSpec, last: float | None) -> Plan | None:
     if last is None:
         return None
     tp, sl = spec.leg(TAKE_PROFIT), spec.leg(STOP_LOSS)
+    # _check_shape passed: an OCO has both legs, the limit its price, the stop its trigger
+    assert tp is not None and sl is not None and tp.price is not None and sl.trigger is not None
     sell = sl.side == 'sell'
     if (last <= sl.trigger) if sell else (last >= sl.trigger):
         fired = (LegSpec(STOP_LOSS, sl.side, sl.amount, MARKET, ref=sl.ref) if sl.kind == STOP
@@ -198,8 +201,9 @@ def _plan_crossed(spec: BracketSpec, last: float | None) -> Plan | None:
     return None
 
 
-def _plan_oco(spec, has, exchange_id, slippage) -> Plan:
+def _plan_oco(spec: BracketSpec, has: dict, exchange_id: str, slippage: float) -> Plan:
     limit, stop = spec.leg(TAKE_PROFIT), spec.leg(STOP_LOSS)
+    assert limit is not None and stop is not None   # _check_shape: an OCO has both legs
     if has.get('createOcoOrder'):
         return Plan('native', Request(
             'create_oco_order',
@@ -210,14 +214,16 @@ def _plan_oco(spec, has, exchange_id, slippage) -> Plan:
     return Plan('managed', single_request(spec.symbol, limit), watch=stop)
 
 
-def _plan_oto(spec, has, exchange_id, slippage) -> Plan:
+def _plan_oto(spec: BracketSpec, has: dict, exchange_id: str, slippage: float) -> Plan:
     entry = spec.entry
+    assert entry is not None   # _check_shape: an OTO / OTOCO has its entry
     exits = spec.exits
     tp, sl = spec.leg(TAKE_PROFIT), spec.leg(STOP_LOSS)
     venue = find(exchange_id)
     native_entry = entry.kind in (venue.native_entry_kinds if venue is not None else (MARKET, LIMIT))
     if native_entry and spec.kind == OTOCO and has.get('createOtocoOrder'):
-        params = {'entryType': entry.kind}
+        assert tp is not None and sl is not None   # _check_shape: an OTOCO has both exits
+        params: dict[str, str | float | None] = {'entryType': entry.kind}
         sll = stop_limit_price(sl, exchange_id, slippage)
         if sll is not None:
             params['stopLossLimitPrice'] = sll
@@ -238,7 +244,7 @@ def _plan_oto(spec, has, exchange_id, slippage) -> Plan:
             sll = stop_limit_price(exit_, exchange_id, slippage)
             if sll is not None:
                 params['stopLossLimitPrice'] = sll
-            args = (spec.symbol, entry.side, entry.amount, entry.price, exit_.trigger, None)
+            args: tuple = (spec.symbol, entry.side, entry.amount, entry.price, exit_.trigger, None)
         else:
             params['takeProfitLimitPrice'] = exit_.price
             args = (spec.symbol, entry.side, entry.amount, entry.price, None, exit_.price)
@@ -250,7 +256,7 @@ def _plan_oto(spec, has, exchange_id, slippage) -> Plan:
 
 
 def _check_shape(spec: BracketSpec) -> None:
-    roles = [l.role for l in spec.legs]
+    roles = [leg.role for leg in spec.legs]
     if len(set(roles)) != len(roles):
         raise PlanError(f'legs: each role at most once, got {roles}')
     if spec.kind == SINGLE:
@@ -265,6 +271,7 @@ def _check_shape(spec: BracketSpec) -> None:
             raise PlanError(f'kind: an OCO pairs a limit with a stop or stop-limit, got {tp.kind} + {sl.kind}')
         if tp.side != sl.side or tp.amount != sl.amount:
             raise PlanError('legs: both legs of an OCO must have the same side and size')
+        assert tp.price is not None and sl.trigger is not None   # a limit has its price, a stop its trigger (LegSpec)
         if tp.side == 'sell' and not tp.price > sl.trigger:
             raise PlanError(f'price: a sell OCO needs its limit price above its stop price, got {tp.price} <= {sl.trigger}')
         if tp.side == 'buy' and not tp.price < sl.trigger:
@@ -288,6 +295,7 @@ def _check_shape(spec: BracketSpec) -> None:
     if sl is not None and sl.kind not in (STOP, STOP_LIMIT):
         raise PlanError(f'kind: the stop-loss leg must be a stop or stop-limit, got {sl.kind}')
     if tp is not None and sl is not None:
+        assert tp.price is not None and sl.trigger is not None   # a limit has its price, a stop its trigger (LegSpec)
         if entry.side == 'buy' and not sl.trigger < tp.price:
             raise PlanError(f'price: a long bracket needs stop ({sl.trigger}) < take-profit ({tp.price})')
         if entry.side == 'sell' and not sl.trigger > tp.price:

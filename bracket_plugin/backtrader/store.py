@@ -32,8 +32,21 @@ from ccxt.base.decimal_to_precision import TICK_SIZE
 from ..venues import RECEIVED, find
 from . import journal as J
 from .journal import Journal
-from .orderstate import (CANCEL_LEG, CANCEL_LIST, CANCELED, ENTRY, FILLED, LIVE, OPEN, PLACE_THEN, REJECTED,
-                         SEND_WATCHED, WAITING, Group, IllegalMove)
+from .orderstate import (
+    CANCEL_LEG,
+    CANCEL_LIST,
+    CANCELED,
+    ENTRY,
+    FILLED,
+    LIVE,
+    OPEN,
+    PLACE_THEN,
+    REJECTED,
+    SEND_WATCHED,
+    WAITING,
+    Group,
+    IllegalMove,
+)
 from .planner import LIMIT, OCO, SINGLE, STOP, BracketSpec, LegSpec, Request, exit_amount, plan, single_request
 from .policy import DONE, Backoff, Outcome, Policy
 
@@ -213,8 +226,8 @@ class BracketStore:
         live = not group.done
         self._keep(self._live, key, live)
         self._keep(self._watching, key, live and group.watch is not None)
-        self._keep(self._unlearned, key, live and any(l.list_id and not l.order_id and not l.done
-                                                      for l in group.legs.values()))
+        self._keep(self._unlearned, key, live and any(leg.list_id and not leg.order_id and not leg.done
+                                                      for leg in group.legs.values()))
 
     def _keep(self, index: dict, key: str, member: bool):
         """Add `key` to, or drop it from, an index kept in group order."""
@@ -289,7 +302,7 @@ class BracketStore:
                                                       {}, (action[1],)))
             elif kind == CANCEL_LIST:
                 list_id = action[1]
-                roles = tuple(r for r, l in group.legs.items() if l.list_id == list_id)
+                roles = tuple(r for r, leg in group.legs.items() if leg.list_id == list_id)
                 self._intent(group, 'cancel', Request(self._list_cancel(group), (list_id, group.spec.symbol),
                                                       {}, roles))
 
@@ -647,10 +660,10 @@ class BracketStore:
 
     @staticmethod
     def _statuses(group):
-        return {r: l.status for r, l in group.legs.items()}
+        return {r: leg.status for r, leg in group.legs.items()}
 
     def _emit_canceled(self, group, before):
-        roles = tuple(r for r, l in group.legs.items() if l.status == CANCELED and before.get(r) != CANCELED)
+        roles = tuple(r for r, leg in group.legs.items() if leg.status == CANCELED and before.get(r) != CANCELED)
         if roles:
             self.events.append((EV_CANCELED, group.key, roles))
 
@@ -845,7 +858,7 @@ class BracketStore:
         for group in self._groups_in(self._unlearned):
             if group.done or group.spec.symbol != symbol:
                 continue
-            missing = {l.list_id for l in group.legs.values() if l.list_id and not l.order_id and not l.done}
+            missing = {leg.list_id for leg in group.legs.values() if leg.list_id and not leg.order_id and not leg.done}
             for list_id in missing:
                 if not self._refresh_list(group, list_id):
                     return False

@@ -21,12 +21,24 @@ from collections import deque
 import ccxt
 import ccxt.pro as ccxt_pro
 from ccxt.async_support.base.ws.cache import ArrayCacheBySymbolById
-from ccxt.base.errors import (ArgumentsRequired, BadRequest, DuplicateOrderId, InvalidOrder, NotSupported,
-                              OrderNotFound)
+from ccxt.base.errors import ArgumentsRequired, BadRequest, DuplicateOrderId, InvalidOrder, NotSupported, OrderNotFound
 
 from .. import validation as v
-from ..model import (CANCELED, CLOSED, ENTRY, ENTRY_MARKET, OCO, OPEN, OTO, OTOCO, REJECTED, STOP_LOSS, TAKE_PROFIT,
-                     Violation, list_status)
+from ..model import (
+    CANCELED,
+    CLOSED,
+    ENTRY,
+    ENTRY_MARKET,
+    OCO,
+    OPEN,
+    OTO,
+    OTOCO,
+    REJECTED,
+    STOP_LOSS,
+    TAKE_PROFIT,
+    Violation,
+    list_status,
+)
 from .base import ORDER_LIST_HAS, AsyncShell, OrderListBase, SyncShell
 
 # Binance `code` -> class where ccxt 4.5.90 has none or a looser one (it maps -1013 / -1111 to

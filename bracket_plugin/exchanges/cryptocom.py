@@ -12,14 +12,33 @@ from __future__ import annotations
 import json
 from email.utils import parsedate_to_datetime
 
-from ccxt.base.errors import (ArgumentsRequired, BadSymbol, DuplicateOrderId, ExchangeError, InvalidOrder, NotSupported,
-                              OrderNotFound)
 from ccxt.async_support.base.ws.cache import ArrayCacheBySymbolById
+from ccxt.base.errors import (
+    ArgumentsRequired,
+    BadSymbol,
+    DuplicateOrderId,
+    ExchangeError,
+    InvalidOrder,
+    NotSupported,
+    OrderNotFound,
+)
 from ccxt.base.types import Entry
 
 from .. import validation as v
-from ..model import (CANCELED, CLOSED, ENTRY, ENTRY_MARKET, OCO, OPEN, OTO, OTOCO, REJECTED, STOP_LOSS,
-                     TAKE_PROFIT, list_status)
+from ..model import (
+    CANCELED,
+    CLOSED,
+    ENTRY,
+    ENTRY_MARKET,
+    OCO,
+    OPEN,
+    OTO,
+    OTOCO,
+    REJECTED,
+    STOP_LOSS,
+    TAKE_PROFIT,
+    list_status,
+)
 from .base import ORDER_LIST_HAS, OrderListBase
 
 # Crypto.com Exchange v1 `code` -> class; merged into describe()['exceptions']['exact'].

@@ -9,10 +9,18 @@ import asyncio
 import hashlib
 import json
 
-from ccxt.base.errors import (ArgumentsRequired, BadRequest, BadSymbol, DuplicateOrderId, InsufficientFunds, InvalidOrder,
-                              NotSupported, OperationRejected, OrderNotFound)
-
 from ccxt.async_support.base.ws.cache import ArrayCacheBySymbolById
+from ccxt.base.errors import (
+    ArgumentsRequired,
+    BadRequest,
+    BadSymbol,
+    DuplicateOrderId,
+    InsufficientFunds,
+    InvalidOrder,
+    NotSupported,
+    OperationRejected,
+    OrderNotFound,
+)
 
 from .. import validation as v
 from ..model import CANCELED, CLOSED, OCO, OPEN, STOP_LOSS, TAKE_PROFIT, list_status

@@ -26,7 +26,7 @@ from bisect import bisect_left
 from dataclasses import dataclass
 from decimal import Context, Decimal, InvalidOperation
 from operator import attrgetter
-from typing import Callable, Iterable, Protocol
+from typing import Callable, ItemsView, Iterable, Protocol
 
 from bracket_plugin.bars import Bar, interval_ms
 from bracket_plugin.sim import rules as R
@@ -222,7 +222,7 @@ MIN_NUMBER = Decimal("1e-30")
 MAX_NUMBER = Decimal("1e15")
 
 
-def number(name: str, value, required: bool = False) -> Decimal | None:
+def number(name: str, value: object, required: bool = False) -> Decimal | None:
     """A positive number (Decimal, int, or their text) within MIN_NUMBER .. MAX_NUMBER, or None;
     anything else is Reject(BAD_REQUEST).  The one parser of order numbers, the dialects' too."""
     if value is None:
@@ -240,7 +240,7 @@ def number(name: str, value, required: bool = False) -> Decimal | None:
     return d
 
 
-def _short(value) -> str:
+def _short(value: object) -> str:
     text = repr(value) if not isinstance(value, int) or value.bit_length() < 1000 else "a huge integer"
     return text if len(text) <= 40 else text[:37] + "..."
 
@@ -289,7 +289,7 @@ class _HoldBook:
     def used_all(self) -> dict[str, Decimal]:
         return dict(self._used)
 
-    def items(self):
+    def items(self) -> ItemsView[str, _Hold]:
         return self._by_key.items()
 
 
@@ -446,7 +446,7 @@ class Engine:
             raise Reject(NOT_FOUND, f"order {order_id} does not exist") from None
 
     def order_by_client_id(self, client_id: str) -> SimOrder:
-        kind, oid = self._client_ids.get(client_id, (None, None))
+        kind, oid = self._client_ids.get(client_id, ("", ""))
         if kind != "order":
             raise Reject(NOT_FOUND, f"no order with client id {client_id}")
         return self._orders[oid]
@@ -458,7 +458,7 @@ class Engine:
             raise Reject(NOT_FOUND, f"order list {list_id} does not exist") from None
 
     def list_by_client_id(self, client_id: str) -> SimList:
-        kind, lid = self._client_ids.get(client_id, (None, None))
+        kind, lid = self._client_ids.get(client_id, ("", ""))
         if kind != "list":
             raise Reject(NOT_FOUND, f"no order list with client id {client_id}")
         return self._lists[lid]
@@ -505,8 +505,10 @@ class Engine:
         self._check_free({need.currency: need.amount})
         self._commit_order(o)
         self._holds.set(f"o:{o.id}", need)
-        if o.post_only and (o.price >= self.last_price(o.symbol) if o.side == BUY else o.price <= self.last_price(o.symbol)):
-            self._finish(o, "canceled", "post_only", o.created_ms)
+        if o.post_only:
+            assert o.price is not None   # post_only is for limit orders only (_build)
+            if o.price >= self.last_price(o.symbol) if o.side == BUY else o.price <= self.last_price(o.symbol):
+                self._finish(o, "canceled", "post_only", o.created_ms)
         self._record(S.op_place(req))
         if o.symbol in self._inside and o.status in LIVE:
             self._try_inside(o)
@@ -552,7 +554,7 @@ class Engine:
         for o in trial:
             o.list_id = lst.id
             self._commit_order(o)
-        lst.order_ids = [o.id for o in sorted(orders, key=lambda o: o.leg)]
+        lst.order_ids = [o.id for o in orders]   # _build_oco / _build_oto answer the legs in request order
         self._lists[lst.id] = lst
         self._touch("l:" + lst.id)
         if client_id:
@@ -602,11 +604,15 @@ class Engine:
                 raise Reject(BAD_LEG_COMBINATION, f"an otoco needs one stop_loss trigger and one take_profit leg, got {roles}")
         # exits are checked against the entry price (the market may be elsewhere until the entry fills)
         reference = entry.price if entry.type == "limit" else self.mark_price(entry.symbol)
+        assert reference is not None   # a limit entry has its price (_build)
         orders = [entry]
         for i, (x, role) in enumerate(zip(exits, roles), start=1):
             o = self._build(x, role=role, check_role_side=x.type in TRIGGER_TYPES, reference=reference, status="pending")
-            if role == "take_profit" and o.type == "limit" and (o.price <= reference if o.side == SELL else o.price >= reference):
-                raise Reject(TRIGGER_WRONG_SIDE, f"take_profit price {o.price} must be on the profit side of the entry {reference}")
+            if role == "take_profit" and o.type == "limit":
+                assert o.price is not None   # a limit has its price (_build)
+                if o.price <= reference if o.side == SELL else o.price >= reference:
+                    raise Reject(TRIGGER_WRONG_SIDE,
+                                 f"take_profit price {o.price} must be on the profit side of the entry {reference}")
             # a sell exit may not sell more than a buy entry brings; a buy-back may buy more than was
             # sold (a fee charged in the base comes out of what it receives)
             if entry.funds is None and o.side == SELL and o.amount > entry.amount:
@@ -672,7 +678,7 @@ class Engine:
             notional = amount * (price or trigger or last)
             if notional < r.min_notional:
                 raise Reject(BELOW_MIN_NOTIONAL, f"amount * price {notional} is below the minimum {r.min_notional} {r.quote}")
-        elif funds < r.min_notional:
+        elif funds is not None and funds < r.min_notional:   # (no amount: funds is there, `number` required it)
             raise Reject(BELOW_MIN_NOTIONAL, f"funds {funds} is below the minimum {r.min_notional} {r.quote}")
         direction = None
         if trigger is not None:
@@ -716,8 +722,11 @@ class Engine:
             return _Hold(r.base, o.amount)
         if o.funds is not None:
             spend = o.funds
+        elif o.type in ("limit", "stop_limit"):
+            assert o.price is not None   # limit and stop-limit orders have their price (_build)
+            spend = o.amount * o.price
         else:
-            spend = o.amount * (o.price if o.type in ("limit", "stop_limit") else o.trigger or self.last_price(o.symbol))
+            spend = o.amount * (o.trigger or self.last_price(o.symbol))
         # a fee charged in the base comes out of what the buy receives: the quote holds the cost alone
         return _Hold(r.quote, spend if r.fee_currency(BUY) == r.base else spend * (1 + r.max_fee))
 
@@ -856,6 +865,7 @@ class Engine:
         if o.type == "market":
             self._execute(o, price, TAKER, bar)
         elif o.type == "limit":
+            assert o.price is not None   # a limit has its price (_build)
             m = R.match_stop_limit(o.side, DOWN if o.side == SELL else UP, price, o.price, bar)
             if m.price is not None:
                 self._execute(o, m.price, m.liquidity, bar)
@@ -864,11 +874,16 @@ class Engine:
         if o.type == "market" or (o.type == "stop_market" and o.status == "triggered"):
             m = R.match_market(bar)  # a fired stop that is not yet (fully) filled is a market order
         elif o.type == "limit" or o.status == "triggered":
+            assert o.price is not None   # a limit or a triggered stop-limit: it has its price (_build)
             m = R.match_limit(o.side, o.price, bar)
-        elif o.type == "stop_market":
-            m = R.match_stop(o.direction, o.trigger, bar, self._mark_bar(o.symbol, bar))
         else:
-            m = R.match_stop_limit(o.side, o.direction, o.trigger, o.price, bar, self._mark_bar(o.symbol, bar))
+            # a trigger order not yet triggered: _build set its trigger and direction, a stop-limit's price
+            assert o.trigger is not None and o.direction is not None
+            if o.type == "stop_market":
+                m = R.match_stop(o.direction, o.trigger, bar, self._mark_bar(o.symbol, bar))
+            else:
+                assert o.price is not None
+                m = R.match_stop_limit(o.side, o.direction, o.trigger, o.price, bar, self._mark_bar(o.symbol, bar))
         if m.triggered and o.status == "open":
             o.status = "triggered"
             o.triggered_ms = bar.ts

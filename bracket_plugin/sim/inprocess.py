@@ -288,7 +288,7 @@ class EngineExchange:
                 'bid': float(t.bid), 'ask': float(t.ask)}
 
     def fetch_balance(self, params={}):
-        out = {'free': {}, 'used': {}, 'total': {}}
+        out: dict[str, dict[str, float]] = {'free': {}, 'used': {}, 'total': {}}
         for cur, (total, free, used) in self.engine.balances().items():
             out[cur] = {'free': float(free), 'used': float(used), 'total': float(total)}
             out['free'][cur], out['used'][cur], out['total'][cur] = float(free), float(used), float(total)

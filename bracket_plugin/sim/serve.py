@@ -14,8 +14,8 @@ import json
 import threading
 from decimal import Decimal, InvalidOperation
 
-from bracket_plugin.bars import bundled_data_path
 from bracket_plugin import venues
+from bracket_plugin.bars import bundled_data_path
 from bracket_plugin.sim.venue import EXCHANGES, Venue
 
 

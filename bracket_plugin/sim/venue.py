@@ -20,16 +20,15 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Callable
 
+from bracket_plugin import venues
 from bracket_plugin.bars import Bar, read_bars
 from bracket_plugin.markets import describe
-from bracket_plugin.sim.auth import Credentials
 from bracket_plugin.sim import state as S
+from bracket_plugin.sim.auth import Credentials
 from bracket_plugin.sim.engine import Engine
 from bracket_plugin.sim.faults import Faults
-from bracket_plugin.sim.server import STREAM_PATH
 from bracket_plugin.sim.rules import MarketRules, default_rules
-
-from bracket_plugin import venues
+from bracket_plugin.sim.server import STREAM_PATH
 
 EXCHANGES = venues.ids()
 MODES = ("step", "realtime")

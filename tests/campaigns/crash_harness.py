@@ -178,8 +178,8 @@ class VenueBox:
                                  list_id=o.list_id, role=o.role, filled=float(o.filled), amount=float(o.amount),
                                  cost=float(o.cost))
                       for o in eng.orders()}
-            lists = {l.id: dict(id=l.id, client_id=l.client_id, kind=l.kind, status=l.status,
-                                order_ids=list(l.order_ids)) for l in eng.lists()}
+            lists = {lst.id: dict(id=lst.id, client_id=lst.client_id, kind=lst.kind, status=lst.status,
+                                order_ids=list(lst.order_ids)) for lst in eng.lists()}
             base = {sym: eng.rules(sym).base for sym in eng.symbols()}
             fills = {f.id: dict(id=f.id, order_id=f.order_id, side=f.side, amount=float(f.amount),
                                 price=float(f.price),
@@ -405,9 +405,9 @@ def check(journal: dict, venue: dict, plan: list[dict], events: list[dict]) -> l
             units[base]['lists' if o['list_id'] else 'orders'].add(o['list_id'] or o['id'])
         elif cid:
             bad.append(('a', f"venue order {o['id']} has a client id {cid!r} of no journal"))
-    for l in lists.values():
-        if l['client_id'] and l['client_id'].startswith(prefix):
-            units[l['client_id']]['lists'].add(l['id'])
+    for lst in lists.values():
+        if lst['client_id'] and lst['client_id'].startswith(prefix):
+            units[lst['client_id']]['lists'].add(lst['id'])
     ours = set()
     for cid, u in units.items():
         ours |= u['orders']
@@ -439,7 +439,7 @@ def check(journal: dict, venue: dict, plan: list[dict], events: list[dict]) -> l
     for oid, o in orders.items():
         if oid not in ours:
             bad.append(('a', f"venue order {oid} ({o['type']} {o['side']}, {o['status']}) traces to no intent"))
-    for lid, l in lists.items():
+    for lid, lst in lists.items():
         if not any(lid in u['lists'] for u in units.values()):
             bad.append(('a', f'venue list {lid} traces to no intent'))
     steps = Counter()
@@ -462,7 +462,7 @@ def check(journal: dict, venue: dict, plan: list[dict], events: list[dict]) -> l
         if item is None:
             bad.append(('a', f'group {key} is not in the plan (placed twice?)'))
             continue
-        prices = sorted(round(p, 9) for l in g['spec']['legs'] for p in (l.get('price'), l.get('trigger')) if p)
+        prices = sorted(round(p, 9) for leg in g['spec']['legs'] for p in (leg.get('price'), leg.get('trigger')) if p)
         want = sorted(round(item[k], 9) for k in ('entry', 'stop', 'tp', 'limit') if k in item)
         if prices != want:
             bad.append(('a', f'group {key}: prices {prices}, plan item {want}'))
@@ -531,9 +531,9 @@ def check(journal: dict, venue: dict, plan: list[dict], events: list[dict]) -> l
                     bad.append(('d', f"group {key} {role}: journal list {leg['list_id']}, venue {o['list_id']}"))
             elif leg['status'] not in ('waiting', 'canceled', 'rejected'):
                 bad.append(('d', f"group {key} {role}: {leg['status']!r} with no order id"))
-        done = all(l['status'] in ('filled', 'canceled', 'rejected') for l in legs.values())
+        done = all(leg['status'] in ('filled', 'canceled', 'rejected') for leg in legs.values())
         if (g['state'] == 'done') != done:
-            bad.append(('d', f"group {key}: row state {g['state']!r}, legs {[l['status'] for l in legs.values()]}"))
+            bad.append(('d', f"group {key}: row state {g['state']!r}, legs {[leg['status'] for leg in legs.values()]}"))
     for cid, u in units.items():
         it = intents.get(cid)
         if it is None or not it['method'].startswith('create_'):
@@ -553,7 +553,7 @@ def check(journal: dict, venue: dict, plan: list[dict], events: list[dict]) -> l
 def outcome(journal: dict) -> dict:
     """Per group and leg: status, filled amount and the quote value of its fills (so a fill at
     another bar's price is a different outcome)."""
-    return {key: {r: (l['status'], round(l['filled'], 9), round(l['cost'], 12)) for r, l in g['legs'].items()}
+    return {key: {r: (leg['status'], round(leg['filled'], 9), round(leg['cost'], 12)) for r, leg in g['legs'].items()}
             for key, g in journal['groups'].items()}
 
 

@@ -20,8 +20,17 @@ import pytest
 import crash_harness as H
 from bracket_plugin.backtrader import BracketStore
 from bracket_plugin.backtrader.paper import paper_exchange
-from bracket_plugin.backtrader.planner import (ENTRY, LIMIT, OTOCO, STOP, STOP_LOSS, TAKE_PROFIT, BracketSpec, LegSpec,
-                                               exit_amount)
+from bracket_plugin.backtrader.planner import (
+    ENTRY,
+    LIMIT,
+    OTOCO,
+    STOP,
+    STOP_LOSS,
+    TAKE_PROFIT,
+    BracketSpec,
+    LegSpec,
+    exit_amount,
+)
 from bracket_plugin.bars import read_bars
 from bracket_plugin.sim import Venue
 from bracket_plugin.sim.engine import OrderRequest
@@ -80,7 +89,7 @@ def test_uninterrupted_run_covers_a_brackets_life(config, make_campaign):
     items = H.group_items(c.plan)
     assert sorted(groups) == sorted(items)
     for key, item in items.items():
-        legs = {r: l['status'] for r, l in groups[key]['legs'].items()}
+        legs = {r: leg['status'] for r, leg in groups[key]['legs'].items()}
         if item['expect'] == 'open':
             assert legs['entry'] == 'filled' and legs['take_profit'] == 'open'
             assert legs['stop_loss'] == ('waiting' if c.managed else 'open')    # managed: watched
@@ -90,7 +99,7 @@ def test_uninterrupted_run_covers_a_brackets_life(config, make_campaign):
             assert legs == want, key
     venue = base['venue']
     assert len(venue['fills']) == len(base['journal']['fills']) == 2 * len(items) - 4   # g2 none, g3 one
-    kinds = sorted({l['kind'] for l in venue['lists'].values()})
+    kinds = sorted({lst['kind'] for lst in venue['lists'].values()})
     assert kinds == {'kucoin': ['oco'], 'cryptocom': ['oco', 'otoco']}.get(config, [])
     # market orders: watched stops sent (managed), or KuCoin's crossed stop sent as one (g5)
     crossed = any(item.get('crossed') for item in c.plan)

@@ -45,8 +45,8 @@ from pathlib import Path
 import backtrader as bt
 import pytest
 
-from bracket_plugin.bars import bundled_data_path
 from bracket_plugin.backtrader.paper import run_paper
+from bracket_plugin.bars import bundled_data_path
 from bracket_plugin.examples.breakout_bracket import BreakoutBracket
 from bracket_plugin.examples.oco_exit import OcoExit
 from bracket_plugin.examples.short_bracket import ShortBracket
@@ -478,12 +478,12 @@ def first_request_ms(case, facts) -> int | None:
     elif site == 'create_stop':
         objs = [o for o in singles if o.trigger is not None]
     elif site.startswith('create_'):
-        objs = [l for l in facts.lists if l.kind == site[len('create_'):]]
+        objs = [lst for lst in facts.lists if lst.kind == site[len('create_'):]]
     elif site == 'cancel_single':
         return min((o.updated_ms for o in singles if o.status == 'canceled' and o.reason == 'user'), default=None)
     elif site.startswith('cancel_'):
         kinds = {'cancel_list': ('oco',), 'cancel_oco': ('oco',), 'cancel_otoco': ('oto', 'otoco')}[site]
-        return min((l.updated_ms for l in facts.lists if l.kind in kinds and l.status == 'canceled'), default=None)
+        return min((lst.updated_ms for lst in facts.lists if lst.kind in kinds and lst.status == 'canceled'), default=None)
     else:
         return None
     return min((o.created_ms for o in objs), default=None)
@@ -505,7 +505,7 @@ def venue_facts(venue, dialect: str) -> VenueFacts:
     eng = venue.engine_for(dialect)
     with venue.lock:
         return VenueFacts(dialect, [dataclasses.replace(o) for o in eng.orders(SYM)],
-                          [dataclasses.replace(l) for l in eng.lists(SYM)], list(eng.fills(SYM)))
+                          [dataclasses.replace(lst) for lst in eng.lists(SYM)], list(eng.fills(SYM)))
 
 
 _LEG_SUFFIX = re.compile(r'-[ets]$')   # Crypto.com list legs: <list client id>-e / -t / -s
@@ -514,7 +514,7 @@ _LEG_SUFFIX = re.compile(r'-[ets]$')   # Crypto.com list legs: <list client id>-
 def _owners(facts: VenueFacts) -> dict:
     """order id -> client id of the request that placed it: its own (single orders, Crypto.com legs
     less their -e/-t/-s suffix), or its list's (KuCoin legs carry none)."""
-    lists = {l.id: l for l in facts.lists}
+    lists = {lst.id: lst for lst in facts.lists}
     out = {}
     for o in facts.orders:
         cid = o.client_id
@@ -601,12 +601,12 @@ def check_invariants(store, facts: VenueFacts, records=()) -> list[str]:
         holds = (entry is not None and entry.filled > 0) or g.spec.kind == 'oco'
         if not holds:
             continue
-        live_exit = any(l.order_id in orders_by_id and orders_by_id[l.order_id].status in ('open', 'triggered')
-                        for r, l in g.legs.items() if r != 'entry')
+        live_exit = any(leg.order_id in orders_by_id and orders_by_id[leg.order_id].status in ('open', 'triggered')
+                        for r, leg in g.legs.items() if r != 'entry')
         watched = g.watch is not None and g.legs[g.watch].status == 'waiting'
         if not (live_exit or watched):
             problems.append(f'unprotected: group {g.key} ({g.spec.kind}, {g.mode}) legs '
-                            f'{ {r: (l.status, l.order_id) for r, l in g.legs.items()} } has no live exit '
+                            f'{ {r: (leg.status, leg.order_id) for r, leg in g.legs.items()} } has no live exit '
                             'and no watched stop')
     for r in records:
         msg = r.getMessage()
@@ -735,7 +735,9 @@ def verdict(out: Outcome) -> list[str]:
     if expect == EXITS_LATER and not exits_later(out.trades, out.baseline_trades):
         bad.append(f'trades differ by more than later exits: {diff}')
     if expect == PAST_UNCHANGED:
-        before = lambda ts: [t for t in ts if t['exit_time'] is not None and _ms(t['exit_time']) < out.fault_ms]
+        def before(ts):
+            return [t for t in ts if t['exit_time'] is not None and _ms(t['exit_time']) < out.fault_ms]
+
         if out.fault_ms is None:
             bad.append('the fault-free run has no request at this site to date the fault by')
         elif before(out.trades) != before(out.baseline_trades):

@@ -6,10 +6,10 @@ before sending anything again.
 """
 import pytest
 
-from bracket_plugin.bars import bundled_data_path
 from bracket_plugin.backtrader import BracketStore
 from bracket_plugin.backtrader.paper import paper_exchange
 from bracket_plugin.backtrader.planner import LIMIT, OCO, STOP, STOP_LOSS, TAKE_PROFIT, BracketSpec, LegSpec
+from bracket_plugin.bars import bundled_data_path
 from bracket_plugin.sim import Venue
 from conformance import VENUES, facts
 
@@ -34,7 +34,9 @@ def data(tmp_path_factory):
 
 
 def oco(px):
-    t = lambda x: round(round(x / 1e-6) * 1e-6, 6)
+    def t(x):
+        return round(round(x / 1e-6) * 1e-6, 6)
+
     return BracketSpec(OCO, SYM, (LegSpec(TAKE_PROFIT, 'sell', 1.0, LIMIT, price=t(px * 1.02)),
                                   LegSpec(STOP_LOSS, 'sell', 1.0, STOP, trigger=t(px * 0.98))))
 
@@ -83,7 +85,7 @@ def test_fill_polling_survives_429(data):
             if group.done:
                 break
         assert group.done
-        filled = [l for l in group.legs.values() if l.status == 'filled']
+        filled = [leg for leg in group.legs.values() if leg.status == 'filled']
         assert len(filled) == 1 and store.journal.net_position(SYM) == -1.0
 
 

@@ -2,11 +2,12 @@
 import datetime as dt
 
 import backtrader as bt
+import pytest
 
-from bracket_plugin.bars import bundled_data_path, read_bars
 from bracket_plugin.backtrader import BracketStore
 from bracket_plugin.backtrader.feed import timeframe_string
 from bracket_plugin.backtrader.paper import paper_exchange
+from bracket_plugin.bars import bundled_data_path, read_bars
 from bracket_plugin.sim import Venue
 
 
@@ -43,9 +44,6 @@ def test_backfill_then_live_bars_in_order(tmp_path):
     assert all(v == 1.0 for _, _, v in seen)   # no position: value is the cash
     # history is DELAYED (strategies should not trade on it), LIVE from the first new bar
     assert states == [(0, 'DELAYED'), (20, 'LIVE')]
-
-
-import pytest
 
 
 # (KuCoin's candles without a start time are asked for by the wall clock, which the simulator's

@@ -12,10 +12,10 @@ import datetime as dt
 
 import pytest
 
-from bracket_plugin.bars import bundled_data_path, read_bars
 from bracket_plugin.backtrader import BracketStore
 from bracket_plugin.backtrader.paper import paper_exchange, run_paper, run_venue_backtest
 from bracket_plugin.backtrader.planner import LIMIT, OCO, STOP, STOP_LOSS, TAKE_PROFIT, BracketSpec, LegSpec
+from bracket_plugin.bars import bundled_data_path, read_bars
 from bracket_plugin.differences import both_levels_touched
 from bracket_plugin.examples.breakout_bracket import BreakoutBracket
 from bracket_plugin.examples.oco_exit import OcoExit

@@ -7,7 +7,16 @@ import pytest
 
 from bracket_plugin.backtrader import BracketStore
 from bracket_plugin.backtrader.paper import paper_exchange, run_paper
-from bracket_plugin.backtrader.planner import LIMIT, OCO, STOP, STOP_LOSS, TAKE_PROFIT, BracketSpec, LegSpec, exit_amount
+from bracket_plugin.backtrader.planner import (
+    LIMIT,
+    OCO,
+    STOP,
+    STOP_LOSS,
+    TAKE_PROFIT,
+    BracketSpec,
+    LegSpec,
+    exit_amount,
+)
 from bracket_plugin.runs import run_backtest
 from bracket_plugin.sim import Venue
 from conformance import VENUES
@@ -89,7 +98,9 @@ class OneOrder(bt.Strategy):
 
 def test_difference_valid_is_not_sent_orders_rest_until_canceled(slice_path):
     """BackBroker expires an order after `valid`; exchange orders are good-till-canceled."""
-    kw = lambda c: dict(exectype=bt.Order.Limit, price=tick(c * 0.8), valid=dt.timedelta(minutes=10))
+    def kw(c):
+        return dict(exectype=bt.Order.Limit, price=tick(c * 0.8), valid=dt.timedelta(minutes=10))
+
     back, paper = [], []
     run_backtest(OneOrder, slice_path, cash=1.0, params={'log': back, 'kw': kw})
     result = run_paper(OneOrder, 'kucoin', slice_path, cash=1.0, params={'log': paper, 'kw': kw, 'check_open': True})
@@ -102,7 +113,9 @@ def test_difference_valid_is_not_sent_orders_rest_until_canceled(slice_path):
 
 def test_difference_insufficient_funds_is_margin_from_the_exchange(slice_path):
     """BackBroker checks its own cash; BracketBroker sends and maps the exchange's refusal to Margin."""
-    kw = lambda c: dict(exectype=bt.Order.Limit, price=tick(c))
+    def kw(c):
+        return dict(exectype=bt.Order.Limit, price=tick(c))
+
     log = []
     with Venue(data=str(slice_path), symbol='ETH/BTC', exchanges=('kucoin',), balances={'ETH': 0, 'BTC': 0.01}) as v:
         # the broker's own cash (1.0) would allow it; the account (0.01 BTC) does not
@@ -111,7 +124,9 @@ def test_difference_insufficient_funds_is_margin_from_the_exchange(slice_path):
 
 
 def test_unsupported_exec_type_is_rejected_before_any_request(slice_path):
-    kw = lambda c: dict(exectype=bt.Order.StopTrail, trailpercent=0.01)
+    def kw(c):
+        return dict(exectype=bt.Order.StopTrail, trailpercent=0.01)
+
     log = []
     result = run_paper(OneOrder, 'kucoin', slice_path, cash=1.0, params={'log': log, 'kw': kw})
     assert log == [(4, 'Submitted'), (4, 'Rejected')]
@@ -124,8 +139,8 @@ def test_difference_kucoin_stop_leg_is_stop_limit_a_gap_beyond_slippage_waits(tm
     A gap beyond it leaves the stop triggered but unfilled, where BackBroker fills at the open."""
     rows = ['timestamp,open,high,low,close,volume']
     prices = [(100, 100.5, 99.5, 100)] * 30 + [(95, 95.5, 94.5, 95), (95, 96, 94, 95.5)]
-    for i, (o, h, l, c) in enumerate(prices):
-        rows.append(f'{1_600_000_000_000 + i * 300_000},{o},{h},{l},{c},1')
+    for i, (o, h, lo, c) in enumerate(prices):
+        rows.append(f'{1_600_000_000_000 + i * 300_000},{o},{h},{lo},{c},1')
     path = tmp_path / 'gap.csv'
     path.write_text('\n'.join(rows) + '\n')
     with Venue(data=str(path), symbol='ETH/BTC', exchanges=('kucoin',), start=30) as venue:

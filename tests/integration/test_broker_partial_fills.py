@@ -105,8 +105,8 @@ def run(strategy, exchange_id, path):
     log, positions, snapshots = [], [], []
     with Venue(data=str(path), symbol='ETH/BTC', exchanges=(exchange_id,), volume_fraction=FRACTION,
                balances=BALANCES) as venue:
-        result = run_paper(strategy, exchange_id, path, cash=1.0, venue=venue,
-                           params={'log': log, 'positions': positions, 'snapshots': snapshots,
+        run_paper(strategy, exchange_id, path, cash=1.0, venue=venue,
+                  params={'log': log, 'positions': positions, 'snapshots': snapshots,
                                    'venue': venue, 'exchange': exchange_id})
         engine = venue.engine_for(exchange_id)
         return log, (positions, snapshots), engine, engine.fills(), engine.orders(), engine.open_orders(), engine.lists()

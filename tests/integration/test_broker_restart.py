@@ -3,11 +3,20 @@ import logging
 
 import pytest
 
-from bracket_plugin.bars import bundled_data_path
 from bracket_plugin.backtrader import BracketStore
 from bracket_plugin.backtrader.paper import paper_exchange
-from bracket_plugin.backtrader.planner import (ENTRY, LIMIT, OCO, OTOCO, STOP, STOP_LOSS, TAKE_PROFIT,
-                                               BracketSpec, LegSpec)
+from bracket_plugin.backtrader.planner import (
+    ENTRY,
+    LIMIT,
+    OCO,
+    OTOCO,
+    STOP,
+    STOP_LOSS,
+    TAKE_PROFIT,
+    BracketSpec,
+    LegSpec,
+)
+from bracket_plugin.bars import bundled_data_path
 from bracket_plugin.sim import Venue
 
 SYM = 'ETH/BTC'

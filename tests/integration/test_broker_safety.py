@@ -8,13 +8,24 @@ import time
 import ccxt
 import pytest
 
+from bracket_plugin import venues
 from bracket_plugin.backtrader import BracketStore
 from bracket_plugin.backtrader.journal import JournalInUse
 from bracket_plugin.backtrader.paper import paper_exchange
-from bracket_plugin.backtrader.planner import (ENTRY, LIMIT, MARKET, OCO, OTOCO, STOP, STOP_LOSS, TAKE_PROFIT,
-                                               BracketSpec, LegSpec, exit_amount)
+from bracket_plugin.backtrader.planner import (
+    ENTRY,
+    LIMIT,
+    MARKET,
+    OCO,
+    OTOCO,
+    STOP,
+    STOP_LOSS,
+    TAKE_PROFIT,
+    BracketSpec,
+    LegSpec,
+    exit_amount,
+)
 from bracket_plugin.sim import Venue
-from bracket_plugin import venues
 from conformance import NO_LISTS, VENUES, bracket_modes, facts, native_brackets
 
 SYM = 'ETH/BTC'

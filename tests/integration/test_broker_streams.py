@@ -11,8 +11,17 @@ import pytest
 from bracket_plugin.backtrader import BracketStore
 from bracket_plugin.backtrader.orderstate import FILLED
 from bracket_plugin.backtrader.paper import paper_exchange
-from bracket_plugin.backtrader.planner import (ENTRY, LIMIT, OCO, OTOCO, STOP, STOP_LOSS, TAKE_PROFIT, BracketSpec,
-                                               LegSpec)
+from bracket_plugin.backtrader.planner import (
+    ENTRY,
+    LIMIT,
+    OCO,
+    OTOCO,
+    STOP,
+    STOP_LOSS,
+    TAKE_PROFIT,
+    BracketSpec,
+    LegSpec,
+)
 from conformance import NO_LISTS, VENUES, facts
 from test_broker_safety import tick, venue  # noqa: F401  (fixture: 600 bars, from bar 100)
 

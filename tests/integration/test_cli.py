@@ -148,7 +148,7 @@ def test_backtest_on_a_venue_runs_the_venue_backtest_with_the_same_trades_as_bac
     assert "venue backtest" in venue.stdout
     saved = json.loads((tmp_path / "v" / "venue-backtest-cryptocom.json").read_text())
     assert saved["meta"]["mode"] == "venue_backtest" and saved["meta"]["exchange"] == "cryptocom"
-    back = cli("backtest", BREAKOUT, "--data", data, "--commission", "0.00075", "--out", tmp_path / "b", cwd=tmp_path)
+    cli("backtest", BREAKOUT, "--data", data, "--commission", "0.00075", "--out", tmp_path / "b", cwd=tmp_path)
     assert json.loads((tmp_path / "b" / "backtest.json").read_text())["trades"] == saved["trades"] != []
 
 
@@ -263,7 +263,16 @@ def leave_an_open_bracket(journal: Path, data):
     """What a live run stopped with Ctrl-C leaves: a journal with an OTOCO open on the venue."""
     from bracket_plugin.backtrader import BracketStore
     from bracket_plugin.backtrader.paper import paper_exchange
-    from bracket_plugin.backtrader.planner import ENTRY, LIMIT, OTOCO, STOP, STOP_LOSS, TAKE_PROFIT, BracketSpec, LegSpec
+    from bracket_plugin.backtrader.planner import (
+        ENTRY,
+        LIMIT,
+        OTOCO,
+        STOP,
+        STOP_LOSS,
+        TAKE_PROFIT,
+        BracketSpec,
+        LegSpec,
+    )
     from bracket_plugin.sim import Venue
 
     with Venue(data=str(data), symbol="ETH/BTC", start=100) as venue:

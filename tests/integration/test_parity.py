@@ -10,8 +10,8 @@ levels are touched and BackBroker's stop wins, while on the exchange the resting
 import pytest
 
 from bracket_plugin import venues
-from bracket_plugin.bars import bundled_data_path
 from bracket_plugin.backtrader.paper import run_paper, run_venue_backtest
+from bracket_plugin.bars import bundled_data_path
 from bracket_plugin.examples.breakout_bracket import BreakoutBracket
 from bracket_plugin.examples.oco_exit import OcoExit
 from bracket_plugin.examples.short_bracket import ShortBracket

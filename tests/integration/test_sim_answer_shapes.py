@@ -13,9 +13,9 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from simfixtures import SYMBOL, client, cryptocom_raw, kucoin_raw, make_venue, venue  # noqa: F401
 
 from bracket_plugin.sim.kucoin import KucoinDialect
+from simfixtures import SYMBOL, client, cryptocom_raw, kucoin_raw, make_venue, venue  # noqa: F401
 
 RECORDED = Path(__file__).parents[1] / "fixtures" / "recorded"
 

@@ -12,10 +12,10 @@ from urllib.parse import urlencode
 import ccxt
 import pytest
 import requests
-from simfixtures import SYMBOL, client, make_venue, venue  # noqa: F401  (fixture)
 
 from bracket_plugin.sim.binance import INTERVALS
 from bracket_plugin.sim.rules import floor_to
+from simfixtures import SYMBOL, client, make_venue, venue  # noqa: F401  (fixture)
 
 MARKET = "ETHBTC"
 

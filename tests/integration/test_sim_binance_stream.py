@@ -17,11 +17,11 @@ import ccxt
 import ccxt.pro
 import pytest
 import requests
-from simfixtures import SYMBOL, client, make_venue, venue  # noqa: F401  (fixture)
 
 from bracket_plugin.exchanges.binance import binance_async
 from bracket_plugin.sim.binance import BinanceDialect
 from bracket_plugin.sim.rules import price_path
+from simfixtures import SYMBOL, client, make_venue, venue  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.timeout(60)
 NAME = "ethbtc"

@@ -8,8 +8,8 @@ import pytest
 
 import bracket_plugin
 import bracket_plugin.async_support as bp_async
-from simfixtures import START, SYMBOL, venue  # noqa: F401  (fixture)
 from conformance import VENUES
+from simfixtures import START, SYMBOL, venue  # noqa: F401  (fixture)
 
 TICK = Decimal("0.000001")
 

@@ -13,16 +13,22 @@ from simfixtures import SYMBOL, venue  # noqa: F401  (fixture)
 with warnings.catch_warnings():  # the SDK's models use pydantic v1-style Field extras; not ours to fix
     warnings.simplefilter("ignore", DeprecationWarning)
     from kucoin_universal_sdk.api.client import DefaultClient
-    from kucoin_universal_sdk.generate.account.account.model_get_spot_account_list_req import GetSpotAccountListReqBuilder
+    from kucoin_universal_sdk.generate.account.account.model_get_spot_account_list_req import (
+        GetSpotAccountListReqBuilder,
+    )
     from kucoin_universal_sdk.generate.spot.order.model_add_order_old_req import AddOrderOldReqBuilder
     from kucoin_universal_sdk.generate.spot.order.model_add_order_req import AddOrderReqBuilder
     from kucoin_universal_sdk.generate.spot.order.model_cancel_order_by_client_oid_req import (
-        CancelOrderByClientOidReqBuilder)
-    from kucoin_universal_sdk.generate.spot.order.model_get_open_orders_req import GetOpenOrdersReqBuilder
-    from kucoin_universal_sdk.generate.spot.order.model_get_order_by_order_id_req import GetOrderByOrderIdReqBuilder
+        CancelOrderByClientOidReqBuilder,
+    )
     from kucoin_universal_sdk.generate.spot.order.model_cancel_order_by_order_id_old_req import (
-        CancelOrderByOrderIdOldReqBuilder)
-    from kucoin_universal_sdk.generate.spot.order.model_get_order_by_order_id_old_req import GetOrderByOrderIdOldReqBuilder
+        CancelOrderByOrderIdOldReqBuilder,
+    )
+    from kucoin_universal_sdk.generate.spot.order.model_get_open_orders_req import GetOpenOrdersReqBuilder
+    from kucoin_universal_sdk.generate.spot.order.model_get_order_by_order_id_old_req import (
+        GetOrderByOrderIdOldReqBuilder,
+    )
+    from kucoin_universal_sdk.generate.spot.order.model_get_order_by_order_id_req import GetOrderByOrderIdReqBuilder
     from kucoin_universal_sdk.model.client_option import ClientOptionBuilder
     from kucoin_universal_sdk.model.common import RestError
     from kucoin_universal_sdk.model.transport_option import TransportOptionBuilder

@@ -5,9 +5,9 @@ from __future__ import annotations
 import ccxt
 import pytest
 import requests
-from simfixtures import SYMBOL, cryptocom_raw, kucoin_raw, make_venue
 
 from bracket_plugin import venues
+from simfixtures import SYMBOL, cryptocom_raw, kucoin_raw, make_venue
 
 KUCOIN_URL_KEYS = venues.profile("kucoin").sim.url_keys
 

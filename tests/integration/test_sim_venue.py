@@ -64,8 +64,10 @@ def test_a_killed_venue_loses_no_accepted_order_or_fill(tmp_path):
     path = tmp_path / "venue.json"
     proc, url = serve_process(path)
     try:
-        urls = lambda base: {"api": {"base": base, "v1": base + "/exchange/v1", "v2": base + "/v2",
-                                     "derivatives": base + "/v2"}}
+        def urls(base):
+            return {"api": {"base": base, "v1": base + "/exchange/v1", "v2": base + "/v2",
+                             "derivatives": base + "/v2"}}
+
         ex = ccxt.cryptocom({"apiKey": "sim-cryptocom-key", "secret": "sim-cryptocom-secret",
                              "urls": urls(url + "/cryptocom"), "enableRateLimit": False})
         ex.load_markets()

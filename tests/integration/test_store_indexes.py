@@ -4,11 +4,10 @@ import random
 
 import pytest
 
-from bracket_plugin.bars import bundled_data_path
 from bracket_plugin.backtrader import BracketStore
 from bracket_plugin.backtrader.paper import paper_exchange
-from bracket_plugin.backtrader.planner import (ENTRY, LIMIT, OTOCO, STOP, STOP_LOSS, TAKE_PROFIT, BracketSpec,
-                                               LegSpec)
+from bracket_plugin.backtrader.planner import ENTRY, LIMIT, OTOCO, STOP, STOP_LOSS, TAKE_PROFIT, BracketSpec, LegSpec
+from bracket_plugin.bars import bundled_data_path
 from bracket_plugin.sim import Venue
 from conformance import VENUES
 
@@ -30,7 +29,7 @@ def assert_indexes(store):
     assert list(store._live) == [k for k, g in store.groups.items() if not g.done]
     assert list(store._watching) == [k for k, g in store.groups.items() if not g.done and g.watch is not None]
     assert list(store._unlearned) == [k for k, g in store.groups.items() if not g.done and any(
-        l.list_id and not l.order_id and not l.done for l in g.legs.values())]
+        leg.list_id and not leg.order_id and not leg.done for leg in g.legs.values())]
     assert sorted(store._rank, key=store._rank.get) == list(store.groups)
     for key, group in store.groups.items():
         for leg in group.legs.values():

@@ -5,12 +5,12 @@ import pytest
 
 from bracket_plugin import differences, venues
 from bracket_plugin.backtrader.paper import run_paper, run_venue_backtest
+from bracket_plugin.bars import read_bars
 from bracket_plugin.examples.breakout_bracket import BreakoutBracket
 from bracket_plugin.examples.oco_exit import OcoExit
 from bracket_plugin.examples.short_bracket import ShortBracket
 from bracket_plugin.markets import MarketInfo
 from bracket_plugin.runs import run_backtest
-from bracket_plugin.bars import read_bars
 from bracket_plugin.sim.venue import EXCHANGE_RULES, default_balances
 from markets import MARKETS, calmer_marks, market_file
 

@@ -12,11 +12,22 @@ from decimal import Decimal as D
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
+from bracket_plugin.backtrader.orderstate import CANCEL_LEG, CANCEL_LIST, PLACE_THEN, SEND_WATCHED, WAITING, Group
+from bracket_plugin.backtrader.planner import (
+    ENTRY,
+    LIMIT,
+    MARKET,
+    OCO,
+    OTOCO,
+    STOP,
+    STOP_LOSS,
+    TAKE_PROFIT,
+    BracketSpec,
+    LegSpec,
+    plan,
+    single_request,
+)
 from bracket_plugin.bars import Bar
-from bracket_plugin.backtrader.orderstate import (CANCEL_LEG, CANCEL_LIST, PLACE_THEN, SEND_WATCHED, WAITING,
-                                                  Group)
-from bracket_plugin.backtrader.planner import (ENTRY, LIMIT, MARKET, OCO, OTOCO, STOP, STOP_LOSS, TAKE_PROFIT,
-                                               BracketSpec, LegSpec, plan, single_request)
 from bracket_plugin.sim.engine import Engine, OrderRequest, Reject
 from bracket_plugin.sim.rules import default_rules
 
@@ -42,8 +53,8 @@ def bar_paths(draw):
     bars, price = [], 10000  # cents of a price around 100
     for i, (s, (up, down)) in enumerate(zip(steps, wicks)):
         o, c = price, max(price + s, 500)
-        h, l = max(o, c) + up, max(min(o, c) - down, 100)
-        bars.append(Bar(1_700_000_000_000 + i * 300_000, D(o) / 100, D(h) / 100, D(l) / 100, D(c) / 100, D(1)))
+        h, lo = max(o, c) + up, max(min(o, c) - down, 100)
+        bars.append(Bar(1_700_000_000_000 + i * 300_000, D(o) / 100, D(h) / 100, D(lo) / 100, D(c) / 100, D(1)))
         price = c
     return bars
 
@@ -120,7 +131,7 @@ class Driver:
                 self.send(group, p.first)
             elif a[0] == CANCEL_LIST:
                 self.engine.cancel_list(a[1])
-                self.act(group, group.canceled_on_exchange([r for r, l in group.legs.items() if l.list_id == a[1]]))
+                self.act(group, group.canceled_on_exchange([r for r, leg in group.legs.items() if leg.list_id == a[1]]))
             elif a[0] == CANCEL_LEG:
                 self.engine.cancel(group.legs[a[1]].order_id)
                 # the venue's fills come first (a leg may have part-filled before the cancel), as the store reads them
@@ -152,8 +163,8 @@ class Driver:
             if (bar.low <= D(str(leg.trigger))) if leg.side == 'sell' else (bar.high >= D(str(leg.trigger))):
                 actions = group.stop_touched()
                 self.act(group, actions)
-        resting = [l for r, l in group.legs.items() if r != ENTRY and l.order_id
-                   and self.engine.order(l.order_id).status in LIVE and self.engine.order(l.order_id).list_id is None]
+        resting = [leg for r, leg in group.legs.items() if r != ENTRY and leg.order_id
+                   and self.engine.order(leg.order_id).status in LIVE and self.engine.order(leg.order_id).list_id is None]
         self.max_resting_exits = max(self.max_resting_exits, len(resting))
 
 
@@ -174,18 +185,17 @@ def test_group_invariants_over_random_bars(bars, g, venue):
         armed = group.watch is not None and watch_before is None
         exits = [group.legs[r] for r in group.exit_roles()]
         # at most one exit fills; exits never exceed the entry
-        assert sum(1 for l in exits if l.filled > 0) <= 1
-        eng_exit_fills = [o for o in engine.orders(SYM) if o.role in (TAKE_PROFIT, STOP_LOSS) and o.filled > 0]
+        assert sum(1 for leg in exits if leg.filled > 0) <= 1
         if spec.kind == OTOCO:
-            assert sum(l.filled for l in exits) <= group.legs[ENTRY].filled + 1e-12
+            assert sum(leg.filled for leg in exits) <= group.legs[ENTRY].filled + 1e-12
         assert d.max_resting_exits <= 1
         # the journal's form of the group is the group: a restart resumes from exactly this state
         assert Group.from_dict(group.to_dict()).to_dict() == group.to_dict()
         if group.done:
-            ids = {l.order_id for l in group.legs.values() if l.order_id}
+            ids = {leg.order_id for leg in group.legs.values() if leg.order_id}
             assert not [o for o in engine.open_orders(SYM) if o.id in ids]
             break
-    event(f'{venue} {spec.kind}: ' + ','.join(sorted(r for r, l in group.legs.items() if l.status == 'filled')))
+    event(f'{venue} {spec.kind}: ' + ','.join(sorted(r for r, leg in group.legs.items() if leg.status == 'filled')))
     # the engine agrees with the state machine on what filled
     for role, leg in group.legs.items():
         if leg.order_id:

@@ -23,11 +23,10 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "integration"))
-from simfixtures import cdc_param_string, cdc_value, kucoin_raw, make_venue  # noqa: E402
-
 from bracket_plugin.sim.cryptocom import V1, CryptocomDialect  # noqa: E402
 from bracket_plugin.sim.kucoin import KucoinDialect  # noqa: E402
 from bracket_plugin.sim.server import collect_routes  # noqa: E402
+from simfixtures import cdc_param_string, cdc_value, kucoin_raw, make_venue  # noqa: E402
 
 FIELDS = [  # KuCoin's, then Crypto.com's request fields
     "symbol", "side", "type", "price", "size", "funds", "clientOid", "stopPrice", "stop", "limitPrice", "remark",

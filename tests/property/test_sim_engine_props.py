@@ -4,14 +4,15 @@ Hypothesis draws a bar path and a script of actions (single orders, OCO/OTO/OTOC
 steps); after every action the invariants below must hold.
 """
 import json
-from decimal import Decimal as D, localcontext
+from decimal import Decimal as D
+from decimal import localcontext
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bracket_plugin.bars import Bar
-from bracket_plugin.sim.engine import Engine, OrderRequest, Reject
 from bracket_plugin.sim import state
+from bracket_plugin.sim.engine import Engine, OrderRequest, Reject
 from bracket_plugin.sim.rules import MarketRules
 
 SYM = "ETH/BTC"

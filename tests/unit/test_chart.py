@@ -4,10 +4,9 @@ import subprocess
 import sys
 import textwrap
 
+import backtrader as bt
 import matplotlib.image as mpimg
 import numpy as np
-
-import backtrader as bt
 
 from bracket_plugin.bars import read_bars
 from bracket_plugin.chart import STOP, TAKE, draw
@@ -16,7 +15,7 @@ from bracket_plugin.runs import run_backtest
 
 def write_bars(path, rows):
     lines = ["timestamp,open,high,low,close,volume"]
-    lines += [f"{1_700_000_000_000 + i * 300_000},{o},{h},{l},{c},10" for i, (o, h, l, c) in enumerate(rows)]
+    lines += [f"{1_700_000_000_000 + i * 300_000},{o},{h},{lo},{c},10" for i, (o, h, lo, c) in enumerate(rows)]
     path.write_text("\n".join(lines) + "\n")
     return path
 

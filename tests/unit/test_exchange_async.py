@@ -7,8 +7,8 @@ import ccxt.async_support
 import pytest
 
 from bracket_plugin import async_support
-from exchange_wire import Wire, cryptocom_check_signature, kucoin_check_signature, make
 from conformance import VENUES, facts
+from exchange_wire import Wire, cryptocom_check_signature, kucoin_check_signature, make
 
 
 def run(exchange_id, replies, body):
@@ -43,8 +43,12 @@ def test_async_kucoin_create_matches_sync_wire_shape():
 
 
 def test_async_kucoin_pagination_and_client_id_lookup():
-    page = lambda n, items: {'code': '200000', 'data': {'currentPage': n, 'totalPage': 2, 'items': items}}
-    item = lambda i, s: {'orderId': f'o{i}', 'symbol': 'ETH-BTC', 'clientOid': f'c{i}', 'orderTime': i, 'status': s}
+    def page(n, items):
+        return {'code': '200000', 'data': {'currentPage': n, 'totalPage': 2, 'items': items}}
+
+    def item(i, s):
+        return {'orderId': f'o{i}', 'symbol': 'ETH-BTC', 'clientOid': f'c{i}', 'orderTime': i, 'status': s}
+
     wire, lists = run('kucoin', [page(1, [item(2, 'NEW')]), page(2, [item(1, 'DONE')])],
                       lambda ex: ex.fetch_open_oco_orders('ETH/BTC'))
     assert [s.path for s in wire.sent] == ['/api/v3/oco/orders?symbol=ETH-BTC&pageSize=100&currentPage=1',

@@ -4,8 +4,8 @@ import pytest
 
 from bracket_plugin.exchanges.cryptocom import CRYPTOCOM_EXACT
 from bracket_plugin.exchanges.kucoin import kucoin_error_class
-from exchange_wire import Wire, make
 from conformance import VENUES, facts
+from exchange_wire import Wire, make
 
 CDC_CASES = [
     (140001, 'API_DISABLED', ccxt.NotSupported),

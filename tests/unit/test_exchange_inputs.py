@@ -6,8 +6,8 @@ import asyncio
 import ccxt
 import pytest
 
-from exchange_wire import Wire, cryptocom_check_signature, make
 from conformance import VENUES, facts
+from exchange_wire import Wire, cryptocom_check_signature, make
 
 OCO = dict(symbol='ETH/BTC', side='sell', amount=0.01, price=0.06, stop_price=0.05, stop_limit_price=0.0499)
 OTO = dict(symbol='ETH/BTC', side='buy', amount=0.01, price=0.05, stop_loss_price=0.045)

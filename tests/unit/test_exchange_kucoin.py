@@ -1,5 +1,4 @@
 """KuCoin OCO: exact requests on the wire (ccxt's real sign path, signature recomputed) and parsing."""
-import json
 
 import ccxt
 import pytest

@@ -7,10 +7,9 @@ import hmac
 import logging
 
 import pytest
-from exchange_wire import KEYS, Wire, make
+
 from conformance import VENUES, facts
-
-
+from exchange_wire import KEYS, Wire, make
 
 # what KuCoin's KC-API-PASSPHRASE header carries (key version 2): base64 HMAC-SHA256(secret, passphrase)
 SIGNED_PASSPHRASE = base64.b64encode(hmac.new(KEYS['secret'].encode(), KEYS['password'].encode(),

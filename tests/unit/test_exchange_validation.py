@@ -5,8 +5,8 @@ import pytest
 
 from bracket_plugin import validation
 from bracket_plugin.model import Violation
-from exchange_wire import Wire, make
 from conformance import VENUES
+from exchange_wire import Wire, make
 
 
 def rejected(exchange_id, call, exc, *fragments):

@@ -1,22 +1,31 @@
 import pytest
 
-from bracket_plugin.backtrader.groups import (BT_LIMIT, BT_MARKET, BT_STOP, BT_STOPLIMIT, BT_STOPTRAIL, OrderInfo,
-                                              Pending, group_spec, partition)
+from bracket_plugin.backtrader.groups import (
+    BT_LIMIT,
+    BT_MARKET,
+    BT_STOP,
+    BT_STOPLIMIT,
+    BT_STOPTRAIL,
+    OrderInfo,
+    Pending,
+    group_spec,
+    partition,
+)
 from bracket_plugin.backtrader.planner import OCO, OTO, OTOCO, SINGLE, STOP, STOP_LIMIT, PlanError
 
 
 def bracket(ref=1, stop=BT_STOP):
     p = OrderInfo(ref, True, 1.0, BT_LIMIT, 0.1, None, transmit=False)
     s = OrderInfo(ref + 1, False, 1.0, stop, 0.09, 0.089 if stop == BT_STOPLIMIT else None, parent=ref, transmit=False)
-    l = OrderInfo(ref + 2, False, 1.0, BT_LIMIT, 0.11, None, parent=ref, transmit=True)
-    return [p, s, l]
+    lim = OrderInfo(ref + 2, False, 1.0, BT_LIMIT, 0.11, None, parent=ref, transmit=True)
+    return [p, s, lim]
 
 
 def test_pending_holds_until_transmit_like_backbroker():
     pend = Pending()
-    p, s, l = bracket()
+    p, s, lim = bracket()
     assert pend.add(p) is None and pend.add(s) is None
-    assert pend.add(l) == [p, s, l]
+    assert pend.add(lim) == [p, s, lim]
     assert pend.held == {}
 
 
@@ -28,7 +37,7 @@ def test_child_of_unknown_parent_raises():
 def test_bracket_becomes_otoco_with_roles_by_exec_type():
     spec = group_spec('ETH/BTC', bracket())
     assert spec.kind == OTOCO
-    assert [(l.role, l.kind, l.ref) for l in spec.legs] == [('entry', 'limit', 1), ('stop_loss', STOP, 2), ('take_profit', 'limit', 3)]
+    assert [(leg.role, leg.kind, leg.ref) for leg in spec.legs] == [('entry', 'limit', 1), ('stop_loss', STOP, 2), ('take_profit', 'limit', 3)]
     spec = group_spec('ETH/BTC', bracket(stop=BT_STOPLIMIT))
     assert spec.leg('stop_loss').kind == STOP_LIMIT and spec.leg('stop_loss').price == 0.089 and spec.leg('stop_loss').trigger == 0.09
 

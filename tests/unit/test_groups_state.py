@@ -1,9 +1,19 @@
 """The group state machine (orderstate.Group) and the crossed-levels planning, event by event."""
 import pytest
 
-from bracket_plugin.backtrader.orderstate import (CANCEL_LEG, CANCEL_LIST, PLACE_THEN, SEND_WATCHED, Group)
-from bracket_plugin.backtrader.planner import (ENTRY, LIMIT, OCO, OTOCO, STOP, STOP_LOSS, TAKE_PROFIT,
-                                               BracketSpec, LegSpec, plan)
+from bracket_plugin.backtrader.orderstate import CANCEL_LEG, CANCEL_LIST, PLACE_THEN, SEND_WATCHED, Group
+from bracket_plugin.backtrader.planner import (
+    ENTRY,
+    LIMIT,
+    OCO,
+    OTOCO,
+    STOP,
+    STOP_LOSS,
+    TAKE_PROFIT,
+    BracketSpec,
+    LegSpec,
+    plan,
+)
 
 OTOCO_SPEC = BracketSpec(OTOCO, 'ETH/BTC', (LegSpec(ENTRY, 'buy', 2.0, LIMIT, price=0.1),
                                             LegSpec(STOP_LOSS, 'sell', 2.0, STOP, trigger=0.09),

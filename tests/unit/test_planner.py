@@ -1,7 +1,22 @@
 import pytest
 
-from bracket_plugin.backtrader.planner import (ENTRY, LIMIT, MARKET, OCO, OTO, OTOCO, SINGLE, STOP, STOP_LIMIT,
-                                               STOP_LOSS, TAKE_PROFIT, BracketSpec, LegSpec, PlanError, plan)
+from bracket_plugin.backtrader.planner import (
+    ENTRY,
+    LIMIT,
+    MARKET,
+    OCO,
+    OTO,
+    OTOCO,
+    SINGLE,
+    STOP,
+    STOP_LIMIT,
+    STOP_LOSS,
+    TAKE_PROFIT,
+    BracketSpec,
+    LegSpec,
+    PlanError,
+    plan,
+)
 
 KUCOIN_HAS = {'createOcoOrder': True, 'createOtoOrder': False, 'createOtocoOrder': False}
 CDC_HAS = {'createOcoOrder': True, 'createOtoOrder': True, 'createOtocoOrder': True}
@@ -38,18 +53,18 @@ def test_cryptocom_otoco_is_one_native_request_with_limit_take_profit():
 def test_exits_are_sized_to_what_the_account_holds_after_a_fee_charged_in_the_base():
     lot = 0.0001
     long_ = plan(otoco(), CDC_HAS, 'cryptocom', lot=lot)
-    assert [l.amount for l in long_.spec.legs] == [1.0, 0.9992, 0.9992]      # floor(1 * 0.99925)
+    assert [leg.amount for leg in long_.spec.legs] == [1.0, 0.9992, 0.9992]      # floor(1 * 0.99925)
     assert long_.first.params['exitAmount'] == 0.9992
     short = BracketSpec(OTOCO, 'ETH/BTC', (LegSpec(ENTRY, 'sell', 1.0, LIMIT, price=0.1),
                                            LegSpec(STOP_LOSS, 'buy', 1.0, STOP, trigger=0.11),
                                            LegSpec(TAKE_PROFIT, 'buy', 1.0, LIMIT, price=0.09)))
     # a buy-back receives its amount less its fee: ceil(1 / 0.99925) covers the short
-    assert [l.amount for l in plan(short, CDC_HAS, 'cryptocom', lot=lot).spec.legs] == [1.0, 1.0008, 1.0008]
+    assert [leg.amount for leg in plan(short, CDC_HAS, 'cryptocom', lot=lot).spec.legs] == [1.0, 1.0008, 1.0008]
     # dust an earlier exit left (less than a lot) goes with the next exit, so it never grows past a lot
-    assert [l.amount for l in plan(otoco(), CDC_HAS, 'cryptocom', lot=lot, dust=0.00005).spec.legs] == [1.0, 0.9993, 0.9993]
-    assert [l.amount for l in plan(short, CDC_HAS, 'cryptocom', lot=lot, dust=0.00009).spec.legs] == [1.0, 1.0007, 1.0007]
+    assert [leg.amount for leg in plan(otoco(), CDC_HAS, 'cryptocom', lot=lot, dust=0.00005).spec.legs] == [1.0, 0.9993, 0.9993]
+    assert [leg.amount for leg in plan(short, CDC_HAS, 'cryptocom', lot=lot, dust=0.00009).spec.legs] == [1.0, 1.0007, 1.0007]
     # a venue charging the quote: exits as asked, amounts to the lot
-    assert [l.amount for l in plan(otoco(), KUCOIN_HAS, 'kucoin', lot=lot).spec.legs] == [1.0, 1.0, 1.0]
+    assert [leg.amount for leg in plan(otoco(), KUCOIN_HAS, 'kucoin', lot=lot).spec.legs] == [1.0, 1.0, 1.0]
     assert 'exitAmount' not in plan(otoco(), CDC_HAS, 'kucoin', lot=lot).first.params
 
 
@@ -57,7 +72,7 @@ def test_kucoin_otoco_is_managed_limit_entry_then_native_oco():
     p = plan(otoco(), KUCOIN_HAS, 'kucoin')
     assert p.mode == 'managed'
     assert p.first.method == 'create_order' and p.first.args == ('ETH/BTC', 'limit', 'buy', 1.0, 0.1)
-    assert p.then.kind == OCO and {l.role for l in p.then.legs} == {TAKE_PROFIT, STOP_LOSS}
+    assert p.then.kind == OCO and {leg.role for leg in p.then.legs} == {TAKE_PROFIT, STOP_LOSS}
     exits = plan(p.then, KUCOIN_HAS, 'kucoin', stop_slippage=0.02)
     assert exits.mode == 'native' and exits.first.method == 'create_oco_order'
     # KuCoin's stop leg is a stop-limit: a plain Stop gets its limit 2% below the trigger
@@ -101,7 +116,9 @@ def test_oto_native_on_cryptocom_and_single_exit_when_managed():
 
 
 def test_single_orders_map_exec_types():
-    s = lambda leg: plan(BracketSpec(SINGLE, 'ETH/BTC', (leg,)), CDC_HAS, 'cryptocom').first
+    def s(leg):
+        return plan(BracketSpec(SINGLE, 'ETH/BTC', (leg,)), CDC_HAS, 'cryptocom').first
+
     assert s(LegSpec(ENTRY, 'buy', 1, STOP_LIMIT, price=0.11, trigger=0.1)).params == {'triggerPrice': 0.1}
     assert s(LegSpec(ENTRY, 'buy', 1, STOP_LIMIT, price=0.11, trigger=0.1)).args[1:] == ('limit', 'buy', 1, 0.11)
 

@@ -3,7 +3,15 @@ import io
 
 from rich.console import Console
 
-from bracket_plugin.report import comparison_table, first_difference, progress_bar, summarize, summary_table, trade_pnl, trades_table
+from bracket_plugin.report import (
+    comparison_table,
+    first_difference,
+    progress_bar,
+    summarize,
+    summary_table,
+    trade_pnl,
+    trades_table,
+)
 from bracket_plugin.runs import RunResult
 
 

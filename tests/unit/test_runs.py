@@ -16,8 +16,8 @@ T0 = 1_700_000_000_000
 def write_bars(path, rows):
     """rows: (open, high, low, close); 5-minute bars."""
     lines = ["timestamp,open,high,low,close,volume"]
-    for i, (o, h, l, c) in enumerate(rows):
-        lines.append(f"{T0 + i * 300_000},{o},{h},{l},{c},10")
+    for i, (o, h, lo, c) in enumerate(rows):
+        lines.append(f"{T0 + i * 300_000},{o},{h},{lo},{c},10")
     path.write_text("\n".join(lines) + "\n")
     return path
 

@@ -25,12 +25,12 @@ def test_changes_since_returns_each_changed_order_and_list_once_in_the_order_of_
     seq1, orders, lists = eng.changes_since(seq0)
     ids = [o.id for o in orders]
     assert ids[0] == resting.id and sorted(ids[1:]) == sorted(oco.order_ids)
-    assert [l.id for l in lists] == [oco.id]
+    assert [lst.id for lst in lists] == [oco.id]
     eng.step()                                   # the stop fills at 95; the limit leg is canceled
     seq2, orders, lists = eng.changes_since(seq1)
     assert {o.status for o in orders} == {"filled", "canceled"} and len(orders) == 2
     assert resting.id not in [o.id for o in orders]           # untouched: not published again
-    assert [(l.id, l.status) for l in lists] == [(oco.id, "done")]
+    assert [(lst.id, lst.status) for lst in lists] == [(oco.id, "done")]
     assert eng.changes_since(seq2) == (seq2, [], [])
     (fill,) = eng.fills_after(0)
     assert fill.price == D(95) and eng.fills_after(1) == []
