@@ -23,3 +23,15 @@ def test_the_test_command_builds_the_docs_strictly_before_the_tests():
     command = readme_test_command()
     assert re.search(r"mkdocs build --strict\b.*&&.*-m pytest", command)
     assert (ROOT / "mkdocs.yml").is_file()
+
+
+def test_the_test_command_runs_ruff_and_mypy_before_the_docs_and_tests():
+    command = readme_test_command()
+    assert re.search(r"ruff check bracket_plugin tests bench strategies &&.*mypy &&.*mkdocs build", command)
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    assert "[tool.ruff]" in pyproject and "[tool.mypy]" in pyproject
+
+
+def test_getting_started_gives_the_same_test_command():
+    page = (ROOT / "docs" / "getting-started.md").read_text()
+    assert readme_test_command() in page.splitlines()
