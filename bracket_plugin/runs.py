@@ -11,7 +11,7 @@ import inspect
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import backtrader as bt
 
@@ -43,6 +43,8 @@ class RunResult:
     fees: float
     # Free-form facts about the run (symbol, data path, exchange...) for reports and charts.
     meta: dict = field(default_factory=dict)
+    # The BracketStore of a run through BracketBroker (paper, venue backtest): journal, groups, requests.
+    store: Any = None
 
 
 def _iso(dtnum: float) -> str:

@@ -344,7 +344,7 @@ class BracketBroker(bt.BrokerBase):
             return   # read at restart, already in the rebuilt cash and position
         self._counted.add(trade_id)
         group = self.store.groups[key]
-        side = group.spec.leg(role).side
+        side = group.planned(role).side
         size = amount if side == 'buy' else -amount
         for d in self.store._datas:
             if d.p.symbol == group.spec.symbol:

@@ -36,6 +36,7 @@ def timeframe_string(timeframe: int, compression: int) -> tuple[str, int]:
 
 
 class BracketFeed(DataBase):
+    _name: str        # backtrader's data name (cerebro.adddata(data, name=...)); the symbol if not given
     params = (
         ('store', None),
         ('symbol', None),
@@ -51,7 +52,7 @@ class BracketFeed(DataBase):
             raise ValueError('symbol: a BracketFeed needs the market symbol, e.g. ETH/BTC')
         self._name = self._name or self.p.symbol
         self.tf, self.tf_ms = timeframe_string(self.p.timeframe, self.p.compression)
-        self._bars = deque()
+        self._bars: deque[list] = deque()
         self._last_ts = None
         self._fetched_once = False
         self._unread = False      # the last fetch failed: fetch again before stepping the venue

@@ -167,9 +167,12 @@ class Journal:
         self._write('UPDATE intents SET state=?, exchange_id=COALESCE(?, exchange_id), error=?, updated_ms=? '
                         'WHERE client_oid=?', (state, exchange_id, error, _now(), client_oid))
 
-    def intent(self, client_oid: str) -> dict | None:
+    def intent(self, client_oid: str) -> dict:
+        """The intent recorded under `client_oid` (KeyError if none is)."""
         row = self.db.execute('SELECT * FROM intents WHERE client_oid=?', (client_oid,)).fetchone()
-        return self._intent_row(row) if row else None
+        if row is None:
+            raise KeyError(f'no intent under client id {client_oid}')
+        return self._intent_row(row)
 
     def intents(self, states=None, group_key: str | None = None) -> list[dict]:
         q, a = 'SELECT * FROM intents WHERE 1=1', []

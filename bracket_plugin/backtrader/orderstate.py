@@ -133,6 +133,21 @@ class Group:
     def has_entry(self) -> bool:
         return self.spec.kind not in (SINGLE, OCO)
 
+    def planned(self, role: str) -> LegSpec:
+        """The leg of `role` as planned (its spec's; every leg of a group has one)."""
+        leg = self.spec.leg(role)
+        if leg is None:
+            raise KeyError(f'group {self.key} has no {role} leg')
+        return leg
+
+    def watched_level(self) -> tuple[float, str]:
+        """(trigger, direction) of the watched stop: a sell stop fires when the price comes down to
+        its trigger, a buy stop when it goes up to it. Only while a stop is watched."""
+        assert self.watch is not None
+        stop = self.planned(self.watch)
+        assert stop.trigger is not None     # a stop has its trigger (LegSpec)
+        return stop.trigger, 'down' if stop.side == 'sell' else 'up'
+
     def leg_by_order(self, order_id: str) -> Leg | None:
         return next((leg for leg in self.legs.values() if leg.order_id == order_id), None)
 
@@ -251,8 +266,7 @@ class Group:
         """The resting leg is confirmed gone: send the watched stop for what it did not fill."""
         self.firing = False
         assert self.watch is not None     # firing only while a stop is watched
-        planned = self.spec.leg(self.watch)
-        assert planned is not None        # the watched leg is one of the spec's
+        planned = self.planned(self.watch)
         stop = self.legs[self.watch]
         rest = sum(self.legs[r].filled for r in self.exit_roles() if r != self.watch)
         stop.amount = max(planned.amount - rest, 0.0)

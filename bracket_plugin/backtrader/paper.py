@@ -124,5 +124,5 @@ def _run(strategy_cls, store, data, bars, broker, params, analyzers, progress, m
         cerebro.addanalyzer(BarProgress, callback=progress, total=len(bars))
     strat = cerebro.run()[0]
     result = result_from(strat, dict(meta, strategy=strategy_cls.__name__, bars=len(bars), requests=store.requests))
-    result.store = store  # for tests and the CLI: journal, groups, request counts
+    result.store = store
     return result

@@ -80,7 +80,7 @@ class Request:
 @dataclass(frozen=True)
 class Plan:
     mode: str                         # native | single | managed
-    first: Request | None
+    first: Request
     watch: LegSpec | None = None
     then: BracketSpec | None = None
     drop: tuple[str, ...] = ()        # legs that will never be placed (see plan_oco)

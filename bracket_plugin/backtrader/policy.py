@@ -24,6 +24,7 @@ import logging
 import time
 from collections import Counter
 from dataclasses import dataclass
+from typing import Any
 
 import ccxt
 
@@ -44,7 +45,7 @@ class ClockError(ccxt.InvalidNonce):
 @dataclass(frozen=True)
 class Outcome:
     kind: str                 # DONE | REFUSED | UNKNOWN
-    result: object = None     # the answer (DONE)
+    result: Any = None        # the answer (DONE): a ccxt answer, untyped JSON
     error: BaseException | None = None
 
     @property

@@ -25,6 +25,7 @@ import logging
 import time
 from collections import deque
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 import ccxt
 from ccxt.base.decimal_to_precision import TICK_SIZE
@@ -36,7 +37,6 @@ from .orderstate import (
     CANCEL_LEG,
     CANCEL_LIST,
     CANCELED,
-    ENTRY,
     FILLED,
     LIVE,
     OPEN,
@@ -47,8 +47,13 @@ from .orderstate import (
     Group,
     IllegalMove,
 )
-from .planner import LIMIT, OCO, SINGLE, STOP, BracketSpec, LegSpec, Request, exit_amount, plan, single_request
+from .planner import ENTRY, LIMIT, OCO, SINGLE, STOP, BracketSpec, LegSpec, Request, exit_amount, plan, single_request
 from .policy import DONE, Backoff, Outcome, Policy
+
+if TYPE_CHECKING:
+    from .broker import BracketBroker
+    from .feed import BracketFeed
+    from .streams import StreamListener
 
 log = logging.getLogger('bracket_plugin.backtrader')
 
@@ -125,10 +130,10 @@ class BracketStore:
         self._mid_bar: set[str] = set()       # ... armed mid-bar on a streamed market: skip that closed bar
         self._retry: dict[str, tuple[int, int]] = {}   # client id -> (failures, cycle of the next look)
         self._running = False
-        self._broker = None
-        self._datas = []
+        self._broker: BracketBroker | None = None
+        self._datas: list[BracketFeed] = []
         self.streams = streams
-        self.listener = None                  # a StreamListener once the first cycle starts it
+        self.listener: StreamListener | None = None   # once the first cycle starts it
         self._stale: set[str] = set()         # symbols whose fills a streamed event says to read by REST
         self._foreign_end = False             # a streamed order ended by the venue: read the live orders
         if reconcile:
@@ -181,7 +186,7 @@ class BracketStore:
 
     def getdata(self, symbol: str, **kwargs):
         from .feed import BracketFeed
-        data = BracketFeed(store=self, symbol=symbol, **kwargs)
+        data = BracketFeed(store=self, symbol=symbol, **kwargs)  # type: ignore[call-arg]  # backtrader params
         self._datas.append(data)
         return data
 
@@ -202,7 +207,7 @@ class BracketStore:
         return False
 
     def get_notifications(self) -> list:
-        out = [(msg, (), {}) for msg in self.notifs]
+        out: list[tuple[str, tuple, dict]] = [(msg, (), {}) for msg in self.notifs]
         self.notifs.clear()
         return out
 
@@ -315,8 +320,8 @@ class BracketStore:
         # the account holds it after the entry's fee
         symbol, lot = group.spec.symbol, self._lot(group.spec.symbol)
         entry = group.legs[ENTRY]
-        held = exit_amount(entry.filled, group.spec.entry.side, self.exchange.id, lot, self._dust(symbol, lot, group))
-        exits = tuple(replace(group.spec.leg(r), amount=min(group.spec.leg(r).amount, held))
+        held = exit_amount(entry.filled, group.planned(ENTRY).side, self.exchange.id, lot, self._dust(symbol, lot, group))
+        exits = tuple(replace(group.planned(r), amount=min(group.planned(r).amount, held))
                       for r in group.exit_roles() if group.legs[r].status == WAITING)
         for leg in exits:
             group.legs[leg.role].amount = leg.amount
@@ -339,7 +344,7 @@ class BracketStore:
 
     def _watched_request(self, group: Group, role: str) -> Request:
         leg = group.legs[role]
-        spec_leg = group.spec.leg(role)
+        spec_leg = group.planned(role)
         amount = leg.remaining
         if spec_leg.kind == STOP:
             req = single_request(group.spec.symbol, LegSpec(role, spec_leg.side, amount, 'market'))
@@ -367,6 +372,7 @@ class BracketStore:
         lot = self._lot(spec.symbol)
         p = plan(spec, self.exchange.has, self.exchange.id, self.stop_slippage, lot=lot, dust=self._dust(spec.symbol, lot))
         key = key or self.journal.new_group_key()
+        assert p.spec is not None    # plan() returns the group as sent
         group = Group.new(key, p.spec, p)     # amounts as sent (the lot; exits net of a base fee)
         group.protect_partial = self.protect_partial
         self.groups[key] = group
@@ -417,7 +423,7 @@ class BracketStore:
         out = self.policy.write(req.method, *req.args, dict(req.params, clientOrderId=cid))
         if out.done:
             self._attach(group, req, it, out.result)
-        elif out.refused and not out.refused_as(ccxt.DuplicateOrderId):
+        elif out.refused and out.error is not None and not out.refused_as(ccxt.DuplicateOrderId):
             self._refused(group, req, cid, out.error)
         else:
             # unknown, or the venue already has this client id (an earlier send went through)
@@ -467,7 +473,7 @@ class BracketStore:
         if not req.method == 'create_order':
             out = self.policy.read('fetch_oco_order', None, symbol, {'clientOrderId': cid})
             return Outcome(DONE, None) if out.refused_as(ccxt.OrderNotFound) else out
-        params = {'clientOrderId': cid}
+        params: dict[str, str | bool] = {'clientOrderId': cid}
         if 'triggerPrice' in req.params and self._separate_triggers:
             params['trigger'] = True
         out = self.policy.read('fetch_order', None, symbol, params)
@@ -504,7 +510,7 @@ class BracketStore:
                 or self.journal.intent(cid)['step'] != 'then':
             return False
         last = self._venue_last(group.spec.symbol)
-        exits = tuple(group.spec.leg(r) for r in group.exit_roles() if group.legs[r].status == WAITING)
+        exits = tuple(group.planned(r) for r in group.exit_roles() if group.legs[r].status == WAITING)
         if last is None or len(exits) != 2:
             return False
         crossed = plan(BracketSpec(OCO, group.spec.symbol, exits), self.exchange.has, self.exchange.id,
@@ -702,7 +708,7 @@ class BracketStore:
                     self._mid_bar.discard(group.key)
                     continue
                 high, low = bars[group.spec.symbol][:2]
-                if self._touched(group, low if group.spec.leg(group.watch).side == 'sell' else high):
+                if self._touched(group, low if group.watched_level()[1] == 'down' else high):
                     self._apply(group, group.stop_touched)
         if (not woken and self.cycle % self.reconcile_every == 0) or self._foreign_end:
             self._foreign_end = False
@@ -767,8 +773,8 @@ class BracketStore:
     @staticmethod
     def _touched(group: Group, price: float) -> bool:
         """The group's watched stop is touched by a trade at `price` (a sell stop at or below it)."""
-        leg = group.spec.leg(group.watch)
-        return price <= leg.trigger if leg.side == 'sell' else price >= leg.trigger
+        trigger, direction = group.watched_level()
+        return price <= trigger if direction == 'down' else price >= trigger
 
     def _watched_on(self, symbol: str) -> list[Group]:
         return [g for g in self._groups_in(self._watching)
@@ -783,8 +789,7 @@ class BracketStore:
 
     # an engine PathClient (sim.engine): a replay pauses inside each bar where it crosses our stops
     def levels(self, symbol: str) -> list[tuple[float, str]]:
-        return [(g.spec.leg(g.watch).trigger, 'down' if g.spec.leg(g.watch).side == 'sell' else 'up')
-                for g in self._watched_on(symbol) if not g.firing]
+        return [g.watched_level() for g in self._watched_on(symbol) if not g.firing]
 
     def at(self, symbol: str, price) -> None:
         self.on_price(symbol, float(price))
@@ -806,7 +811,8 @@ class BracketStore:
         page_size = getattr(self.exchange, 'my_trades_page_size', None)
         forward = getattr(self.exchange, 'my_trades_oldest_first', False)
         # forward pages start somewhere: from the beginning when no fill was read yet
-        trades, start, until, complete = {}, (0 if forward and since is None else since), None, True
+        trades: dict[str, dict] = {}
+        start, until, complete = (0 if forward and since is None else since), None, True
         for _ in range(MAX_FILL_PAGES):
             out = self.policy.read('fetch_my_trades', symbol, start, page_size, {} if until is None else {'until': until})
             if not out.done:
@@ -838,15 +844,16 @@ class BracketStore:
 
     def _apply_trade(self, symbol: str, t: dict) -> set:
         oid = str(t.get('order'))
-        group = self.groups.get(self._by_order.get(oid))
+        key = self._by_order.get(oid)
+        group = self.groups.get(key) if key is not None else None
         if group is None or group.leg_by_order(oid) is None:   # not indexed (yet): look everywhere
             group = next((g for g in self.groups.values() if g.leg_by_order(oid) is not None), None)
-        if group is None:
+        leg = group.leg_by_order(oid) if group is not None else None
+        if group is None or leg is None:
             return set()
         amount, price = float(t['amount']), float(t['price'])
         fee, fee_base = fee_parts(t.get('fee'), symbol)
         ts = int(t.get('timestamp') or 0)
-        leg = group.leg_by_order(oid)
         applied = self._apply(group, lambda: group.fill(oid, amount, price, fee)[1],
                               fill=(str(t['id']), oid, symbol, t['side'], amount, price, fee, ts, fee_base),
                               before_events=[(EV_FILL, group.key, leg.role, amount, price, fee, ts, str(t['id']),
@@ -883,8 +890,9 @@ class BracketStore:
             if view.get('id') and not leg.order_id:
                 leg.order_id = str(view['id'])
                 learned = True
-            if _LEG_STATUS.get(view.get('status')) in (CANCELED, REJECTED) and not leg.done:
-                ended.append((role, _LEG_STATUS[view['status']]))
+            status = _LEG_STATUS.get(str(view.get('status')), OPEN)
+            if status in (CANCELED, REJECTED) and not leg.done:
+                ended.append((role, status))
         if learned:
             with self.journal.transaction():
                 self._rewind(group.spec.symbol, self._created_ms(group))
