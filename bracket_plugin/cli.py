@@ -18,6 +18,7 @@ import os
 import re
 import shlex
 import sys
+from decimal import Decimal
 from pathlib import Path
 
 from . import venues
@@ -210,7 +211,7 @@ def _account(symbol: str, data: str, cash: float | None) -> tuple:
     # one read of the bar file per command, however many runs it makes
     from .sim.venue import default_balances
 
-    balances = default_balances({symbol: _bars(data)})
+    balances: dict[str, Decimal | float] = dict(default_balances({symbol: _bars(data)}))
     if cash is not None:
         balances[symbol.split("/")[1]] = cash
     return tuple(balances.items())
@@ -375,13 +376,12 @@ def _compare_one(cls, params, data, exchange_id, args, out: Path, console, show:
                                      f"paper {exchange_id}": live}, "summary"))
         if labelled:
             console.print(differences_table(labelled, f"BackBroker vs {exchange_id}: each difference and the venue rule behind it"))
-        n = len(venue_bt.trades)
-        if identical:
+        n, i = len(venue_bt.trades), first_difference(venue_bt.trades, live.trades)
+        if i is None:
             console.print(f"[bold green]{exchange_id}: identical[/] — venue backtest and paper: {n} trades, same entry and exit "
                           f"bars, sides, sizes and prices; BackBroker differs in {len(labelled)} "
                           f"({', '.join(f'{r}: {c}' for r, c in differences.counts(labelled).items()) or 'none'})")
         else:
-            i = first_difference(venue_bt.trades, live.trades)
             console.print(f"[bold red]{exchange_id}: DIFFERENT[/] — venue backtest {n} trades, paper {len(live.trades)}; "
                           f"first difference at trade {i + 1}")
     return identical, (backtest, venue_bt, live, labelled), charts

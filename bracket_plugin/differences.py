@@ -38,14 +38,15 @@ _TIMES = ('entry_time', 'exit_time')
 def pairs(backtest: list[dict], venue: list[dict]) -> list[tuple[dict | None, dict | None]]:
     """The two lists side by side, trades with the same entry time together, in time order."""
     by_time = {t['entry_time']: t for t in venue}
-    seen, out = set(), []
+    seen: set = set()
+    out: list[tuple[dict | None, dict | None]] = []
     for t in backtest:
         other = by_time.get(t['entry_time'])
         if other is not None:
             seen.add(t['entry_time'])
         out.append((t, other))
     out += [(None, t) for t in venue if t['entry_time'] not in seen]
-    return sorted(out, key=lambda p: (p[0] or p[1])['entry_time'])
+    return sorted(out, key=lambda p: (p[0] or p[1] or {})['entry_time'])
 
 
 def _close(a, b, step: float) -> bool:
@@ -55,6 +56,7 @@ def _close(a, b, step: float) -> bool:
 def _rule(b: dict | None, v: dict | None, info, profile, managed: bool, shifted: bool, marks: bool) -> str:
     if b is None or v is None:
         t = b or v
+        assert t is not None   # a pair has at least one side
         small = info is not None and (t['size'] < info.min_size or t['size'] * t['entry_price'] < info.min_notional)
         return MINIMUM if small and v is None else SHIFTED if shifted else ACCOUNT
     if (b['side'], b['entry_time']) != (v['side'], v['entry_time']):

@@ -28,8 +28,8 @@ def trade_pnl(trade: dict) -> float | None:
 
 def summarize(result) -> dict:
     """The figures of the summary table."""
-    closed = [t for t in result.trades if t["exit_time"] is not None]
-    pnls = [trade_pnl(t) for t in closed]
+    closed = [t for t in result.trades if trade_pnl(t) is not None]
+    pnls = [p for p in map(trade_pnl, closed) if p is not None]
     wins = sum(1 for p in pnls if p > 0)
     gross = sum(pnls)
     outcomes = Counter(b["outcome"] for b in result.brackets)
@@ -77,8 +77,8 @@ def summary_table(results, title: str) -> Table:
         }
         for label, cell in cells.items():
             rows.setdefault(label, []).append(cell)
-    for label, cells in rows.items():
-        table.add_row(f"[bold]{label}[/]", *cells)
+    for label, row in rows.items():
+        table.add_row(f"[bold]{label}[/]", *row)
     return table
 
 

@@ -71,7 +71,7 @@ class TradeRecorder(bt.Analyzer):
         self.trades: list[dict] = []
         self.equity: list[tuple[str, float]] = []
         self.fees = 0.0
-        self._orders: dict[int, object] = {}  # ref -> latest notified order
+        self._orders: dict[int, bt.Order] = {}  # ref -> latest notified order
         self._fill_bar: dict[int, str] = {}  # ref -> bar of its last fill
         self._last_bar: dict[int, str] = {}  # ref -> bar of its last notification
         self._done: dict[int, tuple[float, float, float]] = {}  # ref -> executed (size, value, comm) seen so far
@@ -322,6 +322,7 @@ def load_strategy(path, name: str | None = None):
         raise StrategyFileError(f"strategy file {path} is not a .py file: pass a Python file that defines a bt.Strategy subclass")
     modname = f"bracket_user_strategy_{abs(hash(str(path.resolve())))}"
     spec = importlib.util.spec_from_file_location(modname, path)
+    assert spec is not None and spec.loader is not None   # a .py file path always has a source loader
     module = importlib.util.module_from_spec(spec)
     sys.modules[modname] = module
     try:

@@ -96,7 +96,10 @@ def _strategy_source(strategy) -> tuple[bytes, type]:
     from .runs import load_strategy
 
     if isinstance(strategy, type):
-        path, cls = Path(inspect.getsourcefile(strategy)), strategy
+        source = inspect.getsourcefile(strategy)
+        if source is None:
+            raise ValueError(f'strategy: {strategy.__name__} has no source file; pass FILE.py[:Name]')
+        path, cls = Path(source), strategy
     else:
         text, name = str(strategy), ''
         if not Path(text).exists() and ':' in text:
@@ -192,7 +195,7 @@ def sweep(strategy, params: dict, data, venue: str | None = None, symbol: str = 
     name, grid = cls.__name__, _grid(cls, params)
     paths = [Path(p) for p in ([data] if isinstance(data, (str, Path)) else data)]
     cache = Path(cache) if cache is not None else None
-    tasks = []      # (row index, key, data index, params, run)
+    tasks: list[tuple] = []      # (row index, key, data index, params, run)
     blobs = [p.read_bytes() for p in paths]
     for i, (path, blob) in enumerate(zip(paths, blobs)):
         run = _run_settings(path, venue, symbol, cash, commission)
