@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from ccxt.base.errors import NotSupported
 
@@ -17,6 +18,14 @@ from .. import validation
 from ..errors import http_error_class
 from ..model import ENTRY_LIMIT, ENTRY_MARKET, OCO, OPEN, OTO, OTOCO, Violation, order_list
 from .redacting_logger import RedactingLogger, mask, secrets_of
+
+if TYPE_CHECKING:
+    # The classes here are mixed into ccxt's exchange classes and use their attributes through
+    # self; ccxt ships no types, so for the type checker they derive from its (untyped) Exchange.
+    import ccxt
+    CcxtExchange: TypeAlias = ccxt.Exchange
+else:
+    CcxtExchange = object
 
 # the has-flags this layer adds; per-exchange classes set False where there is no native endpoint
 ORDER_LIST_HAS = {
@@ -39,7 +48,7 @@ OWN_PARAMS = frozenset(('clientOrderId', 'stopLossLimitPrice', 'takeProfitLimitP
 CLIENT_ID_PREFIX = 'bp'
 
 # every key of a ccxt unified order, as known right after a create (plus our 'role')
-_PLACED_LEG = {
+_PLACED_LEG: dict[str, Any] = {
     'id': None, 'clientOrderId': None, 'timestamp': None, 'datetime': None, 'lastTradeTimestamp': None,
     'lastUpdateTimestamp': None, 'status': OPEN, 'symbol': None, 'type': None, 'timeInForce': None,
     'postOnly': None, 'reduceOnly': None, 'side': None, 'price': None, 'triggerPrice': None, 'stopPrice': None,
@@ -48,8 +57,10 @@ _PLACED_LEG = {
 }
 
 
-class OrderListBase:
+class OrderListBase(CcxtExchange):
     """Helpers every exchange flow uses. No I/O here."""
+
+    logger: Any     # ccxt's logging.Logger, wrapped in __init__
 
     # longest client order id the venue accepts for a list (set by subclasses)
     _list_client_id_max = 40
@@ -117,9 +128,10 @@ class OrderListBase:
             lists = [x for x in lists if x['status'] == OPEN]
         return self.filter_by_since_limit(self.sort_by(lists, 'timestamp'), since, limit)
 
-    def _market_or_violation(self, symbol) -> tuple[dict | None, list[Violation]]:
-        v = validation.check_symbol(self.markets, symbol)
-        return (None, v) if v else (self.markets[symbol], [])
+    def _checked_market(self, symbol) -> dict:
+        """The market of `symbol`; BadSymbol, naming the field and rule, if the venue lists none."""
+        self._raise(validation.check_symbol(self.markets, symbol))
+        return self.markets[symbol]
 
     def _entry_type(self, params: dict) -> str:
         return params.get('entryType', ENTRY_LIMIT)
@@ -169,8 +181,7 @@ class OrderListBase:
     def _list_checks(self, symbol, side, amount, params):
         """Market, side, amount on the lot, client id, price params on the tick.
         -> (market, tick, client id, violations so far)."""
-        market, bad = self._market_or_violation(symbol)
-        self._raise(bad)
+        market = self._checked_market(symbol)
         lot, tick = self._steps(market)
         cid = self._client_order_id(params)
         bad = validation.check_side(side) + validation.check_positive('amount', amount, step=lot) \
@@ -297,7 +308,7 @@ def camel_case_aliases(cls):
 
 
 @camel_case_aliases
-class SyncShell:
+class SyncShell(CcxtExchange):
     """Drives flows with blocking ccxt calls."""
 
     def _drive(self, flow):
@@ -360,7 +371,7 @@ class SyncShell:
 
 
 @camel_case_aliases
-class AsyncShell:
+class AsyncShell(CcxtExchange):
     """Drives the same flows with awaited ccxt.async_support calls."""
 
     async def _drive(self, flow):

@@ -72,7 +72,7 @@ BINANCE_MESSAGES = {
 
 def binance_error_class(code: str | None, msg: str | None):
     """The class for a Binance error answer, or None to leave it to ccxt."""
-    return BINANCE_CODES.get(code) or BINANCE_MESSAGES.get((msg or '').strip())
+    return (BINANCE_CODES.get(code) if code is not None else None) or BINANCE_MESSAGES.get((msg or '').strip())
 
 
 # listClientOrderId and every leg's client id (rest-api.md)
@@ -157,7 +157,7 @@ class BinanceOrderLists(OrderListBase):
         found = re.search(r'signature=([0-9a-fA-F%]+)', (signed.get('url') or '') + '&' + (signed.get('body') or ''))
         if found:
             if not hasattr(self, '_recent_signatures'):
-                self._recent_signatures = deque(maxlen=self._signatures_kept)
+                self._recent_signatures: deque[str] = deque(maxlen=self._signatures_kept)
             self._recent_signatures.append(found.group(1))
         return signed
 
@@ -312,6 +312,7 @@ class BinanceOrderLists(OrderListBase):
                   for i, ref in enumerate(refs)]
         list_cid = self.safe_string(raw, 'listClientOrderId')
         state = self.safe_string_upper(raw, 'listOrderStatus')
+        status: str | None
         if state == 'EXECUTING':
             status = OPEN
         elif state == 'REJECT':
@@ -349,7 +350,7 @@ class BinanceOrderLists(OrderListBase):
     def _flow_create(self, kind, net_of_fee, symbol, cid, request):
         response = yield (CREATE_METHOD[kind, net_of_fee], (request,))
         if kind == OCO:
-            prefixes = self._above_below(request['side'].lower())
+            prefixes = list(self._above_below(request['side'].lower()))
         else:
             prefixes = ['working'] + (['pending'] if kind == OTO else
                                       list(reversed(self._above_below(request['pendingSide'].lower(), 'pending'))))
@@ -460,7 +461,7 @@ class BinanceOrderLists(OrderListBase):
         query = {'limit': PAGE_SIZE}
         if since is not None:
             query['startTime'] = since
-        raws = []
+        raws: list[dict] = []
         for _ in range(MAX_PAGES):
             page = yield ('privateGetAllOrderList', (self.extend(query, rest),))
             raws += page or []
@@ -575,8 +576,8 @@ class binance_async(AsyncShell, BinanceOrderLists, ccxt_pro.binance):
     def _list_caches(self):
         if getattr(self, '_oco_lists', None) is None:
             self._oco_lists = ArrayCacheBySymbolById(self.safe_integer(self.options, 'ordersLimit', 1000))
-            self._oco_raw = {}     # list id -> its listStatus in REST shape
-            self._oco_legs = {}    # order id -> its latest executionReport in REST shape
+            self._oco_raw: dict[str, dict] = {}     # list id -> its listStatus in REST shape
+            self._oco_legs: dict[str, dict] = {}    # order id -> its latest executionReport in REST shape
         return self._oco_raw, self._oco_legs
 
     def _handle_leg_report(self, client, report):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from email.utils import parsedate_to_datetime
+from typing import Any
 
 from ccxt.async_support.base.ws.cache import ArrayCacheBySymbolById
 from ccxt.base.errors import (
@@ -39,7 +40,7 @@ from ..model import (
     TAKE_PROFIT,
     list_status,
 )
-from .base import ORDER_LIST_HAS, OrderListBase
+from .base import ORDER_LIST_HAS, CcxtExchange, OrderListBase
 
 # Crypto.com Exchange v1 `code` -> class; merged into describe()['exceptions']['exact'].
 CRYPTOCOM_EXACT = {
@@ -398,7 +399,7 @@ ADVANCED_CHANNEL = 'user.advance.order'   # Crypto.com's websocket channel of ad
 LEGS_OF = {'OCO': 2, 'OTO': 2, 'OTOCO': 3}   # legs of a list by its contingency_type
 
 
-class CryptocomOcoStream:
+class CryptocomOcoStream(CcxtExchange):
     """watch_oco_orders on ccxt.pro's Crypto.com client, and the account's trades kept apart from
     the market's (handle_trades).
 
@@ -408,6 +409,8 @@ class CryptocomOcoStream:
     carries only the legs that changed) and parses each changed list with the REST layer's parser.
     A list first met with legs missing (subscribed after its entry filled) is completed once through
     REST (private/advanced/get-order-list-detail)."""
+
+    myTrades: Any   # ccxt.pro's cache of the account's trades (None until the first)
 
     def describe(self):
         return self.deep_extend(super().describe(), {'has': {'watchOcoOrders': True}})
@@ -455,7 +458,8 @@ class CryptocomOcoStream:
     def handle_oco_orders(self, client, result):
         if getattr(self, 'oco_orders', None) is None:
             self.oco_orders = ArrayCacheBySymbolById(self.safe_integer(self.options, 'ordersLimit', 1000))
-            self._oco_legs, self._oco_filling = {}, set()
+            self._oco_legs: dict[str, dict[str, dict]] = {}   # list id -> {leg order id -> its latest message}
+            self._oco_filling: set[str] = set()
         changed = []
         for leg in self.safe_list(result, 'data', []):
             list_id = self.safe_string(leg, 'list_id')

@@ -23,8 +23,8 @@ from ccxt.base.errors import (
 )
 
 from .. import validation as v
-from ..model import CANCELED, CLOSED, OCO, OPEN, STOP_LOSS, TAKE_PROFIT, list_status
-from .base import ORDER_LIST_HAS, OrderListBase
+from ..model import CANCELED, CLOSED, OCO, OPEN, STOP_LOSS, TAKE_PROFIT, Violation, list_status
+from .base import ORDER_LIST_HAS, CcxtExchange, OrderListBase
 
 # KuCoin `code` -> class, checked before ccxt's own tables.
 KUCOIN_CODES = {
@@ -97,14 +97,13 @@ class KucoinOrderLists(OrderListBase):
 
     # ---- pure: validation and request building ----
     def _oco_request(self, symbol, side, amount, price, stop_price, stop_limit_price, params) -> dict:
-        market, bad = self._market_or_violation(symbol)
-        self._raise(bad)
+        market = self._checked_market(symbol)
         lot, tick = self._steps(market)
         bad = v.check_side(side) + v.check_positive('amount', amount, step=lot) \
             + v.check_positive('price', price, step=tick) + v.check_positive('stop_price', stop_price, step=tick)
         if stop_limit_price is None:
             # KuCoin's stop leg is always a stop-limit; no silent default for its limit price
-            bad.append(v.Violation('stop_limit_price', 'is required on KuCoin (the stop leg is a stop-limit order)',
+            bad.append(Violation('stop_limit_price', 'is required on KuCoin (the stop leg is a stop-limit order)',
                                    'ArgumentsRequired'))
         else:
             bad += v.check_positive('stop_limit_price', stop_limit_price, step=tick)
@@ -188,15 +187,14 @@ class KucoinOrderLists(OrderListBase):
                                 symbol=symbol, kind=OCO, status=OPEN,
                                 orders=self._legs_from_request(request, symbol), info=response)
 
+    # not flows: these raise before any request
     def _flow_create_oto(self, *args):
         self._require('createOtoOrder')
         raise NotSupported(f'{self.id} has no native OTO endpoint')
-        yield  # pragma: no cover  (makes this a generator like every flow)
 
     def _flow_create_otoco(self, *args):
         self._require('createOtocoOrder')
         raise NotSupported(f'{self.id} has no native OTOCO endpoint')
-        yield  # pragma: no cover
 
     def _flow_cancel_list(self, kind, id, symbol, params):
         self._require({'oco': 'cancelOcoOrder', 'oto': 'cancelOtoOrder', 'otoco': 'cancelOtocoOrder'}[kind])
@@ -272,7 +270,7 @@ LEG_EVENT_STATUS = {'open': OPEN, 'triggered': OPEN, 'match': OPEN, 'update': OP
                     'filled': CLOSED, 'canceled': CANCELED, 'cancel': CANCELED}
 
 
-class KucoinOcoStream:
+class KucoinOcoStream(CcxtExchange):
     """watch_oco_orders on ccxt.pro's KuCoin client (bullet token, subscribe, ack, ping).
 
     KuCoin's order topics carry no list: an OCO's legs are reported one by one, on the stop-order
