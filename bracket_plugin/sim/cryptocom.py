@@ -29,6 +29,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from decimal import Context, Decimal
+from typing import Any, Literal, overload
 
 from aiohttp import web
 
@@ -195,6 +196,11 @@ class CryptocomDialect(CryptocomStream, DialectBase):
     def instrument(symbol: str) -> str:
         return symbol.replace("/", "_")
 
+    @overload
+    def symbol_of(self, name, required: Literal[True] = True) -> str: ...
+    @overload
+    def symbol_of(self, name, required: bool = True) -> str | None: ...
+
     def symbol_of(self, name, required: bool = True) -> str | None:
         if name in (None, ""):
             if required:
@@ -226,7 +232,7 @@ class CryptocomDialect(CryptocomStream, DialectBase):
 
     def order_view(self, o: E.SimOrder) -> dict:
         rules = self.engine.rules(o.symbol)
-        view = {
+        view: dict[str, Any] = {   # the JSON answer
             "account_id": "sim-account", "order_id": o.id, "client_oid": o.client_id or "",
             "order_type": self.order_type(o), "time_in_force": "GOOD_TILL_CANCEL", "side": o.side.upper(),
             "exec_inst": [], "quantity": num(o.amount),
@@ -413,7 +419,7 @@ class CryptocomDialect(CryptocomStream, DialectBase):
         other currency; None when the venue's markets do not connect them."""
         if currency == target:
             return Decimal(1)
-        direct = {}
+        direct: dict[str, dict[str, Decimal]] = {}   # currency -> {currency: its price in it}
         for symbol, r in self.engine.markets().items():
             last = self.engine.last_price(symbol)
             direct.setdefault(r.base, {})[r.quote] = last
