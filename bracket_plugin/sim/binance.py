@@ -280,7 +280,11 @@ class BinanceDialect(BinanceStreamMixin, DialectBase):
         oid, cid = _int(p, "orderId"), p.get("origClientOrderId")
         if oid is None and not cid:
             raise ApiError(-1102, "Param 'origClientOrderId' or 'orderId' must be sent, but both were empty/null!")
-        o = self.engine.order(str(oid)) if oid is not None else self.engine.order_by_client_id(cid)
+        if oid is not None:
+            o = self.engine.order(str(oid))
+        else:
+            assert cid  # checked above: one of the two was sent
+            o = self.engine.order_by_client_id(cid)
         if o.symbol != symbol or (cid and o.client_id != cid):
             raise E.Reject(E.NOT_FOUND, f"no such order on {symbol}")
         return o
@@ -289,7 +293,11 @@ class BinanceDialect(BinanceStreamMixin, DialectBase):
         lid, cid = _int(p, id_key), p.get(cid_key)
         if lid is None and not cid:
             raise ApiError(-1102, f"Param '{id_key}' or '{cid_key}' must be sent, but both were empty/null!")
-        lst = self.engine.get_list(str(lid)) if lid is not None else self.engine.list_by_client_id(cid)
+        if lid is not None:
+            lst = self.engine.get_list(str(lid))
+        else:
+            assert cid  # checked above: one of the two was sent
+            lst = self.engine.list_by_client_id(cid)
         if cid and lst.client_id != cid:
             raise E.Reject(E.NOT_FOUND, "no such order list")
         return lst
@@ -748,7 +756,9 @@ class BinanceDialect(BinanceStreamMixin, DialectBase):
         if entry.side != BUY or p.get("pendingSide") != "SELL":
             raise _unsupported()
         r = self.engine.rules(symbol)
-        received = floor_to(E.number("workingQuantity", entry.amount) * (1 - r.max_fee), r.lot_size)
+        amount = E.number("workingQuantity", entry.amount)
+        assert amount is not None  # leg() requires a limit's quantity
+        received = floor_to(amount * (1 - r.max_fee), r.lot_size)
         return dict(p, pendingQuantity=str(received))
 
     def _oto(self, call: Call, opo: bool):

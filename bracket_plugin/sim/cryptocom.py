@@ -107,6 +107,13 @@ def _value(amount: Decimal) -> Decimal:
     return amount.quantize(Decimal("1e-8"), context=Context(prec=max(28, amount.adjusted() + 10))).normalize()
 
 
+def _places(step: Decimal) -> int:
+    """Decimal places of a tick or lot size."""
+    exponent = step.normalize().as_tuple().exponent
+    assert isinstance(exponent, int)  # a finite size (rules): only NaN and infinities have a letter here
+    return max(0, -exponent)
+
+
 def _limit(value, default: int = 100, most: int = 100) -> int:
     if value is None:
         return default
@@ -341,8 +348,7 @@ class CryptocomDialect(CryptocomStream, DialectBase):
             out.append({
                 "symbol": self.instrument(symbol), "inst_type": "CCY_PAIR", "display_name": symbol,
                 "base_ccy": r.base, "quote_ccy": r.quote,
-                "quote_decimals": max(0, -r.tick_size.normalize().as_tuple().exponent),
-                "quantity_decimals": max(0, -r.lot_size.normalize().as_tuple().exponent),
+                "quote_decimals": _places(r.tick_size), "quantity_decimals": _places(r.lot_size),
                 "price_tick_size": num(r.tick_size), "qty_tick_size": num(r.lot_size),
                 # the minimums (Crypto.com's instrument definitions carry them; ccxt 4.5.90 reads neither)
                 "min_quantity": num(r.min_size), "min_notional": num(r.min_notional), "max_leverage": "1",

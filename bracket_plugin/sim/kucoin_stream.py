@@ -120,6 +120,7 @@ class KucoinStreamMixin(DialectBase):
         self._tokens[token] = (private, time.time() + TOKEN_TTL_S)
         while len(self._tokens) > MAX_TOKENS:
             self._tokens.popitem(last=False)
+        assert self.venue.url is not None  # answered over HTTP: the venue serves
         base = "ws" + self.venue.url[len("http"):] + self.prefix + STREAM_PATH + ENDPOINT
         return {"token": token, "instanceServers": [{
             "endpoint": base, "encrypt": False, "protocol": "websocket",

@@ -25,12 +25,15 @@ import struct
 import threading
 import time
 from dataclasses import dataclass
-from typing import Awaitable, Callable, Mapping, Protocol
+from typing import TYPE_CHECKING, Awaitable, Callable, Mapping, Protocol
 
 from aiohttp import web
 
-from bracket_plugin.sim.engine import Reject
+from bracket_plugin.sim.engine import Engine, Reject
 from bracket_plugin.sim.faults import Faults
+
+if TYPE_CHECKING:   # sim/venue.py imports this module
+    from bracket_plugin.sim.venue import Venue
 
 log = logging.getLogger("bracket_plugin.sim")
 
@@ -391,14 +394,14 @@ class DialectBase:
     prefix = ""
     exchange_id = ""
 
-    def __init__(self, venue) -> None:
+    def __init__(self, venue: Venue) -> None:
         self.venue = venue
         self.routes: dict[str, list[Route]] = {}
         for r in collect_routes(self):
             self.routes.setdefault(r.method, []).append(r)
 
     @property
-    def engine(self):
+    def engine(self) -> Engine:
         return self.venue.engine_for(self.exchange_id)
 
     def find(self, method: str, endpoint: str) -> tuple[Route | None, dict]:
