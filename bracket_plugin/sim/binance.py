@@ -54,6 +54,7 @@ import hmac
 import secrets
 import string
 from decimal import Decimal
+from typing import Literal, overload
 from urllib.parse import parse_qsl
 
 from aiohttp import web
@@ -109,6 +110,11 @@ def d8(value) -> str:
     d = Decimal(value or 0)
     return f"{d:.8f}" if d == d.quantize(Decimal("1e-8")) else num(d)
 
+
+@overload
+def _int(p: dict, name: str, default: int) -> int: ...
+@overload
+def _int(p: dict, name: str, default: None = None) -> int | None: ...
 
 def _int(p: dict, name: str, default: int | None = None) -> int | None:
     value = p.get(name)
@@ -253,6 +259,11 @@ class BinanceDialect(BinanceStreamMixin, DialectBase):
     def market_id(symbol: str) -> str:
         return symbol.replace("/", "")
 
+    @overload
+    def symbol_of(self, p: dict, required: Literal[True] = True) -> str: ...
+    @overload
+    def symbol_of(self, p: dict, required: bool = True) -> str | None: ...
+
     def symbol_of(self, p: dict, required: bool = True) -> str | None:
         market = p.get("symbol")
         if market in (None, ""):
@@ -269,7 +280,11 @@ class BinanceDialect(BinanceStreamMixin, DialectBase):
         oid, cid = _int(p, "orderId"), p.get("origClientOrderId")
         if oid is None and not cid:
             raise ApiError(-1102, "Param 'origClientOrderId' or 'orderId' must be sent, but both were empty/null!")
-        o = self.engine.order(str(oid)) if oid is not None else self.engine.order_by_client_id(cid)
+        if oid is not None:
+            o = self.engine.order(str(oid))
+        else:
+            assert cid  # checked above: one of the two was sent
+            o = self.engine.order_by_client_id(cid)
         if o.symbol != symbol or (cid and o.client_id != cid):
             raise E.Reject(E.NOT_FOUND, f"no such order on {symbol}")
         return o
@@ -278,7 +293,11 @@ class BinanceDialect(BinanceStreamMixin, DialectBase):
         lid, cid = _int(p, id_key), p.get(cid_key)
         if lid is None and not cid:
             raise ApiError(-1102, f"Param '{id_key}' or '{cid_key}' must be sent, but both were empty/null!")
-        lst = self.engine.get_list(str(lid)) if lid is not None else self.engine.list_by_client_id(cid)
+        if lid is not None:
+            lst = self.engine.get_list(str(lid))
+        else:
+            assert cid  # checked above: one of the two was sent
+            lst = self.engine.list_by_client_id(cid)
         if cid and lst.client_id != cid:
             raise E.Reject(E.NOT_FOUND, "no such order list")
         return lst
@@ -662,7 +681,9 @@ class BinanceDialect(BinanceStreamMixin, DialectBase):
             if kind == "LIMIT_MAKER":
                 req = E.OrderRequest(**dict(req.__dict__, role="take_profit"))
             # rest-api.md: LIMIT_MAKER / TAKE_PROFIT_LIMIT compare their price, the others their stopPrice
-            levels[where] = E.number("price", req.price if kind in ("LIMIT_MAKER", "TAKE_PROFIT_LIMIT") else req.trigger)
+            level = E.number("price", req.price if kind in ("LIMIT_MAKER", "TAKE_PROFIT_LIMIT") else req.trigger)
+            assert level is not None  # leg() requires the price or stopPrice of the kind
+            levels[where] = level
             reqs[where] = (kind, req)
         kinds = {reqs[w][0] in TP_TYPES for w in reqs}
         if kinds != {True, False}:
@@ -678,6 +699,7 @@ class BinanceDialect(BinanceStreamMixin, DialectBase):
         """A take-profit trigger played by the limit that fills at the same prices: TAKE_PROFIT at its stop,
         TAKE_PROFIT_LIMIT at its stop or limit, whichever is further from the market (module docstring)."""
         stop, price = E.number("stopPrice", req.trigger), E.number("price", req.price)
+        assert stop is not None  # a take-profit trigger has its stopPrice (leg())
         level = stop if price is None else (max(stop, price) if req.side == SELL else min(stop, price))
         return E.OrderRequest(symbol=req.symbol, side=req.side, type="limit", amount=req.amount, price=level,
                               client_id=req.client_id, role="take_profit")
@@ -734,7 +756,9 @@ class BinanceDialect(BinanceStreamMixin, DialectBase):
         if entry.side != BUY or p.get("pendingSide") != "SELL":
             raise _unsupported()
         r = self.engine.rules(symbol)
-        received = floor_to(E.number("workingQuantity", entry.amount) * (1 - r.max_fee), r.lot_size)
+        amount = E.number("workingQuantity", entry.amount)
+        assert amount is not None  # leg() requires a limit's quantity
+        received = floor_to(amount * (1 - r.max_fee), r.lot_size)
         return dict(p, pendingQuantity=str(received))
 
     def _oto(self, call: Call, opo: bool):
@@ -761,8 +785,9 @@ class BinanceDialect(BinanceStreamMixin, DialectBase):
         entry, entry_shape = self.working(p, symbol)
         p = self.pending_qty(p, symbol, entry, opo)
         side = self.side_of(p, "pendingSide")
-        exits, kinds = self.oco_legs(p, symbol, side, E.number("workingPrice", entry.price), pre="pending",
-                                     qty_key="pendingQuantity")
+        reference = E.number("workingPrice", entry.price)
+        assert reference is not None  # the working order is a limit: leg() requires its price
+        exits, kinds = self.oco_legs(p, symbol, side, reference, pre="pending", qty_key="pendingQuantity")
         shapes = {0: entry_shape} if entry_shape else {}
         for i, (req, kind) in enumerate(zip(exits, kinds), start=1):
             if kind == "LIMIT_MAKER":  # the engine's OTOCO takes trigger take-profits as they are

@@ -68,12 +68,13 @@ import json
 import secrets
 import time
 from decimal import Decimal
+from typing import TYPE_CHECKING, TypedDict
 
 from aiohttp import WSMsgType, web
 
 from bracket_plugin.sim import engine as E
 from bracket_plugin.sim.rules import price_path
-from bracket_plugin.sim.server import ApiError, json_error
+from bracket_plugin.sim.server import ApiError, DialectBase, json_error
 from bracket_plugin.sim.streams import Connection, Hub, advance, by_order, follow, hop, present, unfollow
 
 PING_INTERVAL = 180.0         # web-socket-streams.md: a ping frame every 3 minutes
@@ -103,7 +104,17 @@ class Conn(Connection):
         self.arrivals: list[float] = []
 
 
-class BinanceStreamMixin:
+class _Feed(TypedDict, total=False):
+    """BinanceStreamMixin's connections and its cursors on the engine's change feed (set while it follows)."""
+    conns: set[Conn]
+    trade_ids: dict[str, int]        # symbol -> last trade id published
+    seq: int                         # engine change number published up to
+    fills: int                       # engine fills published
+    seen: dict[str, str]             # order id -> status last sent
+    bars: dict[str, int | None]      # symbol -> open time of the last bar published
+
+
+class BinanceStreamMixin(DialectBase):
     """Websocket streams for BinanceDialect, which provides the views (order_view, list_view,
     ticker_view), `engine`, `venue`, `d8` and `verify` (its REST number text and signature check)."""
 
@@ -111,12 +122,27 @@ class BinanceStreamMixin:
     api_ping_interval = API_PING_INTERVAL
     max_lifetime_s = MAX_LIFETIME_S
     listen_key_ttl_s = LISTEN_KEY_TTL_S
+    _listen_keys: dict[str, float]   # listenKey -> wall-clock expiry (s); made on first use (listen_keys)
+
+    if TYPE_CHECKING:   # provided by BinanceDialect (sim/binance.py)
+        @staticmethod
+        def d8(value) -> str: ...
+        @staticmethod
+        def verify(headers, raw_query: str, body: str, params: dict, api_key: str, secret: str,
+                   now_ms: int) -> ApiError | None: ...
+        @staticmethod
+        def market_id(symbol: str) -> str: ...
+        @staticmethod
+        def status(o: E.SimOrder) -> str: ...
+        def order_view(self, o: E.SimOrder) -> dict: ...
+        def list_view(self, lst: E.SimList, reports: bool = False) -> dict: ...
+        def ticker_view(self, symbol: str) -> dict: ...
 
     def __init__(self, venue) -> None:
         super().__init__(venue)
         self.stream_hub = Hub(self.exchange_id, venue.faults, stop_code=1001, stop_reason="the venue is stopping",
                               on_first=self._follow, on_last=self._unfollow, on_expire=self._expire)
-        self._streams = {"conns": self.stream_hub.conns, "trade_ids": {}}   # trade ids count on across follows
+        self._streams: _Feed = {"conns": self.stream_hub.conns, "trade_ids": {}}   # trade ids count on across follows
 
     # ------------------------------------------------------------------ change feed
     def _follow(self) -> None:
@@ -164,7 +190,8 @@ class BinanceStreamMixin:
         st["seq"], st["fills"], orders, lists, fills = advance(eng, st["seq"], st["fills"])
         if not orders and not lists:
             return []
-        now, events, assets = eng.now_ms(), [], set()
+        now, events = eng.now_ms(), []
+        assets: set[str] = set()   # the currencies of the changed orders' markets
         grouped = by_order(fills)
         for o in orders:
             rules = eng.rules(o.symbol)
@@ -256,8 +283,8 @@ class BinanceStreamMixin:
 
     # ------------------------------------------------------------------ listenKeys (REST in sim/binance.py)
     @property
-    def listen_keys(self) -> dict:
-        keys = getattr(self, "_listen_keys", None)
+    def listen_keys(self) -> dict[str, float]:
+        keys: dict[str, float] | None = getattr(self, "_listen_keys", None)
         if keys is None:
             keys = self._listen_keys = {}   # listenKey -> wall-clock expiry (s)
         return keys
@@ -276,6 +303,7 @@ class BinanceStreamMixin:
 
     def close_listen_key(self, key: str | None) -> None:
         self.keep_listen_key(key)
+        assert key is not None  # keep_listen_key refused a missing one
         self.listen_keys[key] = 0.0   # expired: its connections hear listenKeyExpired now
         for conn in list(self._streams["conns"]):
             self._check_keys(conn)
@@ -345,9 +373,7 @@ class BinanceStreamMixin:
                     self._check_keys(conn)
                     if time.monotonic() - opened > self.max_lifetime_s:
                         await ws.close(code=1000, message=b"24 hours")
-                    if ws.closed:
-                        break
-                    continue
+                    continue   # the loop's condition ends it once closed
                 if msg.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED, WSMsgType.ERROR):
                     break
                 if msg.type != WSMsgType.TEXT:

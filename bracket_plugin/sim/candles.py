@@ -2,9 +2,15 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import overload
 
 from bracket_plugin.bars import Bar
 
+
+@overload
+def num(value: Decimal | int, places: int | None = None) -> str: ...
+@overload
+def num(value: Decimal | int | None, places: int | None = None) -> str | None: ...
 
 def num(value: Decimal | int | None, places: int | None = None) -> str | None:
     """Plain decimal text (never exponent notation); `places` pads, as KuCoin's v3 answers do."""

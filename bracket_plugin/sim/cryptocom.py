@@ -29,6 +29,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from decimal import Context, Decimal
+from typing import Any, Literal, overload
 
 from aiohttp import web
 
@@ -104,6 +105,13 @@ def _value(amount: Decimal) -> Decimal:
     if not amount:
         return Decimal(0)
     return amount.quantize(Decimal("1e-8"), context=Context(prec=max(28, amount.adjusted() + 10))).normalize()
+
+
+def _places(step: Decimal) -> int:
+    """Decimal places of a tick or lot size."""
+    exponent = step.normalize().as_tuple().exponent
+    assert isinstance(exponent, int)  # a finite size (rules): only NaN and infinities have a letter here
+    return max(0, -exponent)
 
 
 def _limit(value, default: int = 100, most: int = 100) -> int:
@@ -195,6 +203,11 @@ class CryptocomDialect(CryptocomStream, DialectBase):
     def instrument(symbol: str) -> str:
         return symbol.replace("/", "_")
 
+    @overload
+    def symbol_of(self, name, required: Literal[True] = True) -> str: ...
+    @overload
+    def symbol_of(self, name, required: bool = True) -> str | None: ...
+
     def symbol_of(self, name, required: bool = True) -> str | None:
         if name in (None, ""):
             if required:
@@ -226,7 +239,7 @@ class CryptocomDialect(CryptocomStream, DialectBase):
 
     def order_view(self, o: E.SimOrder) -> dict:
         rules = self.engine.rules(o.symbol)
-        view = {
+        view: dict[str, Any] = {   # the JSON answer
             "account_id": "sim-account", "order_id": o.id, "client_oid": o.client_id or "",
             "order_type": self.order_type(o), "time_in_force": "GOOD_TILL_CANCEL", "side": o.side.upper(),
             "exec_inst": [], "quantity": num(o.amount),
@@ -335,8 +348,7 @@ class CryptocomDialect(CryptocomStream, DialectBase):
             out.append({
                 "symbol": self.instrument(symbol), "inst_type": "CCY_PAIR", "display_name": symbol,
                 "base_ccy": r.base, "quote_ccy": r.quote,
-                "quote_decimals": max(0, -r.tick_size.normalize().as_tuple().exponent),
-                "quantity_decimals": max(0, -r.lot_size.normalize().as_tuple().exponent),
+                "quote_decimals": _places(r.tick_size), "quantity_decimals": _places(r.lot_size),
                 "price_tick_size": num(r.tick_size), "qty_tick_size": num(r.lot_size),
                 # the minimums (Crypto.com's instrument definitions carry them; ccxt 4.5.90 reads neither)
                 "min_quantity": num(r.min_size), "min_notional": num(r.min_notional), "max_leverage": "1",
@@ -413,7 +425,7 @@ class CryptocomDialect(CryptocomStream, DialectBase):
         other currency; None when the venue's markets do not connect them."""
         if currency == target:
             return Decimal(1)
-        direct = {}
+        direct: dict[str, dict[str, Decimal]] = {}   # currency -> {currency: its price in it}
         for symbol, r in self.engine.markets().items():
             last = self.engine.last_price(symbol)
             direct.setdefault(r.base, {})[r.quote] = last

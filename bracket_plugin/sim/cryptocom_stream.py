@@ -58,13 +58,15 @@ from __future__ import annotations
 import asyncio
 import time
 from decimal import Decimal
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import WSMsgType, web
 
+from bracket_plugin.sim import engine as E
 from bracket_plugin.sim.auth import cryptocom_verify
 from bracket_plugin.sim.candles import num
 from bracket_plugin.sim.rules import price_path
-from bracket_plugin.sim.server import ApiError, Malformed, log, parse_json
+from bracket_plugin.sim.server import ApiError, DialectBase, Malformed, log, parse_json
 from bracket_plugin.sim.streams import Connection, Hub, advance, follow, hop, present, unfollow
 
 HEARTBEAT_S = 30.0        # doc (public/heartbeat): "sent by server every 30s"
@@ -111,12 +113,22 @@ class _Conn(Connection):
         self.second, self.requests = 0, 0      # requests in the current calendar second
 
 
-class CryptocomStream:
+class CryptocomStream(DialectBase):
     """The websocket half of CryptocomDialect (which supplies engine, venue, order_view,
     trade_view, ticker_view, is_advanced, symbol_of and instrument)."""
 
     heartbeat_s = HEARTBEAT_S
     heartbeat_grace_s = HEARTBEAT_GRACE_S
+
+    if TYPE_CHECKING:   # the REST views this renders from, provided by CryptocomDialect (sim/cryptocom.py)
+        def instrument(self, symbol: str) -> str: ...
+        def symbol_of(self, name, required: bool = True) -> str | None: ...
+        def is_advanced(self, o: E.SimOrder) -> bool: ...
+        def order_view(self, o: E.SimOrder) -> dict: ...
+        def trade_view(self, f: E.Fill) -> dict: ...
+        def ticker_view(self, symbol: str) -> dict: ...
+        def book_view(self, symbol: str) -> dict: ...
+        def balance_view(self) -> list[dict]: ...
 
     def __init__(self, venue) -> None:
         super().__init__(venue)
@@ -268,7 +280,7 @@ class CryptocomStream:
 
     @staticmethod
     def _push(conn: _Conn, req_id, channel: str, name: str | None, rows: list, family: str) -> None:
-        result = {"subscription": channel, "channel": conn.subs[channel][0], "data": rows}
+        result: dict[str, Any] = {"subscription": channel, "channel": conn.subs[channel][0], "data": rows}
         if name is not None:
             result = {"instrument_name": name, **result}
         if family == BOOK:
@@ -377,11 +389,13 @@ class CryptocomStream:
         """What a new subscription starts from: open orders of the family, the ticker, the book or
         the balance."""
         symbol = self.symbol_of(instrument) if instrument else None
-        if family == TICKER:
-            return {instrument: [self.ticker_view(symbol)]}
-        if family == BOOK:
-            return {instrument: [self._book(symbol)]}
-        if family == PRINTS:   # doc: "returns last 50 trades on subscribe" (here: the last bars' paths)
+        if family in NEEDS_INSTRUMENT:
+            assert symbol is not None  # _channel admits these channels only with their instrument
+            if family == TICKER:
+                return {instrument: [self.ticker_view(symbol)]}
+            if family == BOOK:
+                return {instrument: [self._book(symbol)]}
+            # PRINTS; doc: "returns last 50 trades on subscribe" (here: the last bars' paths)
             bars = self.engine.closed_bars(symbol, limit=TRADES_SNAPSHOT // 4 + 1)
             return {instrument: self._paths(symbol, bars)[1][-TRADES_SNAPSHOT:]}
         if family == BALANCE:

@@ -134,7 +134,7 @@ class Faults:
         self._rules: list[FaultRule] = []
         self._stream_rules: list[StreamFault] = []
         self._hubs: list = []    # streams.Hub of each streaming dialect
-        self.loop = None         # the server loop while it serves (server.build_app sets it)
+        self.loop: asyncio.AbstractEventLoop | None = None   # the server loop while it serves (server.build_app sets it)
 
     def add(self, pattern: str, kind: str, count: int | None = 1, delay: float = 0.0, status: int = 503,
             retry_after: int = 1, method: str | None = None) -> FaultRule:

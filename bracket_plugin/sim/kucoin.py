@@ -21,6 +21,7 @@ import hashlib
 import math
 import re
 from decimal import Decimal
+from typing import Literal, overload
 from urllib.parse import unquote
 
 from aiohttp import web
@@ -139,6 +140,11 @@ class KucoinDialect(KucoinStreamMixin, DialectBase):
     @staticmethod
     def market_id(symbol: str) -> str:
         return symbol.replace("/", "-")
+
+    @overload
+    def symbol_of(self, market_id: str | None, required: Literal[True] = True) -> str: ...
+    @overload
+    def symbol_of(self, market_id: str | None, required: bool = True) -> str | None: ...
 
     def symbol_of(self, market_id: str | None, required: bool = True) -> str | None:
         if market_id in (None, ""):
@@ -378,7 +384,7 @@ class KucoinDialect(KucoinStreamMixin, DialectBase):
                 raise _bad("stopPrice is required")
             if stop not in (None, "", "loss", "entry"):
                 raise _bad("stop must be loss or entry")
-            direction = {"loss": DOWN, "entry": UP}.get(stop)
+            direction = DOWN if stop == "loss" else UP if stop == "entry" else None
             etype = "stop_limit" if kind == "limit" else "stop_market"
         else:
             etype = kind
@@ -619,6 +625,7 @@ class KucoinDialect(KucoinStreamMixin, DialectBase):
             raise _bad("side must be buy or sell")
         symbol = self.symbol_of(b["symbol"])
         price, stop = E.number("price", b["price"]), E.number("stopPrice", b["stopPrice"])
+        assert price is not None and stop is not None  # both checked present above
         # KuCoin's OCO: sell = take-profit limit above, stop below; buy = limit below, breakout stop above
         if (side == "sell" and not price > stop) or (side == "buy" and not price < stop):
             raise _bad("price not in the given range!")

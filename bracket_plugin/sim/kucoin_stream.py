@@ -44,13 +44,14 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from bracket_plugin.sim import engine as E
 from bracket_plugin.sim.candles import num
 from bracket_plugin.sim.rules import DOWN, price_path
-from bracket_plugin.sim.server import STREAM_PATH, Call, json_error, route
+from bracket_plugin.sim.server import STREAM_PATH, Call, DialectBase, json_error, route
 from bracket_plugin.sim.streams import Connection, Hub, advance, by_order, follow, hop, present, unfollow
 
 ENDPOINT = "endpoint"            # <prefix>/ws/endpoint
@@ -82,9 +83,15 @@ class _Sent:
     filled: Decimal = Decimal(0)
 
 
-class KucoinStreamMixin:
+class KucoinStreamMixin(DialectBase):
     PING_INTERVAL_MS = 18_000
     PING_TIMEOUT_MS = 10_000
+
+    if TYPE_CHECKING:   # the REST views this renders from, provided by KucoinDialect (sim/kucoin.py)
+        def market_id(self, symbol: str) -> str: ...
+        def ticker_view(self, symbol: str) -> dict: ...
+        def order_view(self, o: E.SimOrder) -> dict: ...
+        def fill_view(self, f: E.Fill) -> dict: ...
 
     def __init__(self, venue) -> None:
         super().__init__(venue)
@@ -113,6 +120,7 @@ class KucoinStreamMixin:
         self._tokens[token] = (private, time.time() + TOKEN_TTL_S)
         while len(self._tokens) > MAX_TOKENS:
             self._tokens.popitem(last=False)
+        assert self.venue.url is not None  # answered over HTTP: the venue serves
         base = "ws" + self.venue.url[len("http"):] + self.prefix + STREAM_PATH + ENDPOINT
         return {"token": token, "instanceServers": [{
             "endpoint": base, "encrypt": False, "protocol": "websocket",

@@ -63,17 +63,19 @@ def add_subcommand(subparsers) -> None:
 
 
 def banner(venue: Venue) -> str:
-    lines = [f"simulator listening on {venue.url}  ({venue.symbol}, {venue.engine.bars_left()} bars to replay, "
-             f"{'realtime at %g bars/s' % venue.speed if venue.mode == 'realtime' else 'step mode: POST ' + venue.url + '/sim/step'})"]
+    url = venue.url
+    assert url is not None  # printed once the venue serves
+    lines = [f"simulator listening on {url}  ({venue.symbol}, {venue.engine.bars_left()} bars to replay, "
+             f"{'realtime at %g bars/s' % venue.speed if venue.mode == 'realtime' else 'step mode: POST ' + url + '/sim/step'})"]
     for ex in venue.exchanges:
         cfg = venue.ccxt_config(ex)
         creds = {k: cfg[k] for k in ("apiKey", "secret", "password") if k in cfg}
         lines.append(f"{ex}: base {cfg['urls']['api'].get('v1') or cfg['urls']['api']['private']}  credentials {json.dumps(creds)}")
         lines.append(f"  ccxt.{ex}({json.dumps(cfg)})")
     if venue.root:
-        lines.append(f"{venue.root}: also at the root path, base {venue.url}"
+        lines.append(f"{venue.root}: also at the root path, base {url}"
                      + venues.profile(venue.root).sim.url_paths.get("v1", ""))
-    lines.append("status: GET " + venue.url + "/sim/status   stop: Ctrl-C")
+    lines.append("status: GET " + url + "/sim/status   stop: Ctrl-C")
     return "\n".join(lines)
 
 

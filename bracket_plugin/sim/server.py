@@ -15,6 +15,7 @@ may not hold) gets its plain-text 400 before any route is chosen, as an exchange
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import json
 import logging
 import math
@@ -24,12 +25,15 @@ import struct
 import threading
 import time
 from dataclasses import dataclass
-from typing import Awaitable, Callable, Protocol
+from typing import TYPE_CHECKING, Awaitable, Callable, Mapping, Protocol
 
 from aiohttp import web
 
-from bracket_plugin.sim.engine import Reject
+from bracket_plugin.sim.engine import Engine, Reject
 from bracket_plugin.sim.faults import Faults
+
+if TYPE_CHECKING:   # sim/venue.py imports this module
+    from bracket_plugin.sim.venue import Venue
 
 log = logging.getLogger("bracket_plugin.sim")
 
@@ -171,10 +175,13 @@ STREAM_PATH = "/ws/"   # below a dialect's prefix: its websocket streams (Venue.
 
 class Dialect(Protocol):
     prefix: str  # '/kucoin'
+    exchange_id: str  # 'kucoin'
 
     async def handle(self, request: web.Request) -> web.StreamResponse: ...
 
     async def handle_stream(self, request: web.Request) -> web.StreamResponse: ...
+
+    async def handle_at_root(self, request: web.Request) -> web.StreamResponse: ...
 
     def rate_limited(self, request: web.Request) -> web.Response: ...
 
@@ -273,7 +280,7 @@ async def json_errors(request: web.Request, handler):
 
 
 def build_app(dialects: list[Dialect], faults: Faults,
-              control: dict[tuple[str, str], Callable[[web.Request], Awaitable[web.StreamResponse]]] | None = None,
+              control: Mapping[tuple[str, str], Callable[[web.Request], Awaitable[web.StreamResponse]]] | None = None,
               root: str | None = None) -> web.Application:
     """`root`: the exchange id of a dialect to serve at the root path as well (None: prefixes only).
     aiohttp matches the longest registered path prefix first, so the prefixed dialects and the
@@ -292,7 +299,7 @@ def build_app(dialects: list[Dialect], faults: Faults,
         # streams first: `<prefix>/ws/...` is where Venue.ccxt_config points every websocket URL
         app.router.add_route("GET", dialect.prefix + STREAM_PATH + r"{tail:[\s\S]*}", _stream_entry(dialect, faults))
         app.router.add_route("*", dialect.prefix + r"/{tail:[\s\S]*}", dialect.handle)  # newlines too
-    hubs = [d.stream_hub for d in dialects if getattr(d, "stream_hub", None) is not None]
+    hubs = [hub for d in dialects if (hub := getattr(d, "stream_hub", None)) is not None]  # the dialects that stream
 
     async def serving(app):
         faults.loop = asyncio.get_running_loop()
@@ -339,6 +346,7 @@ class ServerThread:
             raise RuntimeError(f"simulator server did not start within {timeout} s")
         if self._error is not None:
             raise RuntimeError(f"simulator server could not listen on {self.host}:{self.requested_port}: {self._error}") from self._error
+        assert self.port is not None  # _run sets it before _ready when there is no _error
         return self.port
 
     def _run(self) -> None:
@@ -350,7 +358,7 @@ class ServerThread:
             loop.run_until_complete(self._runner.setup())
             site = web.TCPSite(self._runner, self.host, self.requested_port)
             loop.run_until_complete(site.start())
-            self.port = site._server.sockets[0].getsockname()[1]
+            self.port = self._runner.addresses[0][1]  # the one site's socket: (host, port)
         except BaseException as exc:  # reported to the starting thread
             self._error = exc
             self._ready.set()
@@ -363,8 +371,9 @@ class ServerThread:
             loop.run_until_complete(self._runner.cleanup())
             loop.close()
 
-    def submit(self, coro) -> "asyncio.Future":
+    def submit(self, coro) -> concurrent.futures.Future:
         """Run a coroutine on the server loop from another thread."""
+        assert self.loop is not None, "the server is not started"
         return asyncio.run_coroutine_threadsafe(coro, self.loop)
 
     def stop(self, timeout: float = 10.0) -> None:
@@ -385,14 +394,14 @@ class DialectBase:
     prefix = ""
     exchange_id = ""
 
-    def __init__(self, venue) -> None:
+    def __init__(self, venue: Venue) -> None:
         self.venue = venue
         self.routes: dict[str, list[Route]] = {}
         for r in collect_routes(self):
             self.routes.setdefault(r.method, []).append(r)
 
     @property
-    def engine(self):
+    def engine(self) -> Engine:
         return self.venue.engine_for(self.exchange_id)
 
     def find(self, method: str, endpoint: str) -> tuple[Route | None, dict]:
@@ -402,6 +411,36 @@ class DialectBase:
                 return r, m.groupdict()
         return None, {}
 
+    # ---- what each dialect implements (its envelopes, errors and authentication)
+    def parse_body(self, request: web.Request, text: str) -> dict | None:
+        raise NotImplementedError
+
+    def authenticate(self, request: web.Request, call: Call, text: str) -> None:
+        raise NotImplementedError
+
+    def ok(self, data, call: Call) -> web.Response:
+        raise NotImplementedError
+
+    def fail(self, err: ApiError, call: Call) -> web.Response:
+        raise NotImplementedError
+
+    def not_found_error(self, call: Call) -> tuple[str | int, str, int]:
+        """(code, message, HTTP status) of an unknown path."""
+        raise NotImplementedError
+
+    def map_reject(self, rej: Reject, call: Call) -> ApiError:
+        raise NotImplementedError
+
+    def rate_limited(self, request: web.Request) -> web.Response:
+        raise NotImplementedError
+
+    def bad_request(self, exc: Malformed) -> ApiError:
+        raise NotImplementedError
+
+    def system_error(self) -> ApiError:
+        raise NotImplementedError
+
+    # ---- shared
     async def handle_stream(self, request: web.Request) -> web.StreamResponse:
         """A websocket under `<prefix>/ws/...`: the dialects that stream override this."""
         return json_error(404, f"no stream at {request.path}: the {self.exchange_id} dialect does not stream yet")

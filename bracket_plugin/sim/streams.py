@@ -95,6 +95,7 @@ class Connection:
             faults, exchange = self.hub.faults, self.hub.exchange_id
             if self._held is not None:        # the second of a reordered pair goes first
                 held, self._held = self._held, None
+                assert self._held_timer is not None  # set with _held
                 self._held_timer.cancel()
                 self._put(text)
                 self._put(held)
@@ -166,6 +167,7 @@ class Connection:
     def _unstall(self, which: int) -> None:
         if which != self.stalls:   # a later stall runs on
             return
+        assert self.request is not None  # stall() acts only on a connection with its request
         transport = self.request.transport
         if transport is not None and not transport.is_closing():
             transport.resume_reading()

@@ -12,13 +12,16 @@ Authentication uses the real wall clock; the market clock is the engines' (bar t
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import functools
 import json
 import os
 import threading
 from decimal import Decimal
 from pathlib import Path
-from typing import Callable
+from typing import IO, Callable
+
+from aiohttp import web
 
 from bracket_plugin import venues
 from bracket_plugin.bars import Bar, read_bars
@@ -28,7 +31,7 @@ from bracket_plugin.sim.auth import Credentials
 from bracket_plugin.sim.engine import Engine
 from bracket_plugin.sim.faults import Faults
 from bracket_plugin.sim.rules import MarketRules, default_rules
-from bracket_plugin.sim.server import STREAM_PATH
+from bracket_plugin.sim.server import STREAM_PATH, ServerThread, build_app, json_error
 
 EXCHANGES = venues.ids()
 MODES = ("step", "realtime")
@@ -177,7 +180,7 @@ class Venue:
         self.dialect_state: dict[str, dict] = saved.get("dialects", {})  # per-dialect extras kept in the state file
         self.engines: dict[str, Engine] = self._make_engines(saved)
         self._seq = int(saved.get("seq", 0))  # number of the last change written (snapshot or journal)
-        self._journal = None  # the open journal file while a state file is kept
+        self._journal: IO[str] | None = None  # the open journal file while a state file is kept
         self._journal_entries = 0
         if self.state_file is not None:
             self._replay_journal()
@@ -185,8 +188,8 @@ class Venue:
             for ex, eng in self.engines.items():
                 eng.journal = lambda entry, ex=ex: self._append(ex, entry)
         self._current = self.exchanges[0]
-        self._server = None
-        self._ticker_task = None
+        self._server: ServerThread | None = None
+        self._ticker_task: concurrent.futures.Future | None = None
         self.url: str | None = None
         self.enable_control = control
 
@@ -227,6 +230,7 @@ class Venue:
 
     def _replay_journal(self) -> None:
         path = self.journal_file
+        assert path is not None  # replayed only with a state file
         if not path.exists():
             return
         lines = path.read_text().split("\n")
@@ -250,6 +254,7 @@ class Venue:
     def _append(self, exchange_id: str, entry: dict) -> None:
         with self.lock:
             self._seq += 1
+            assert self._journal is not None  # the engines journal only while the file is open
             self._journal.write(json.dumps(dict(entry, seq=self._seq, ex=exchange_id)) + "\n")
             self._journal.flush()  # in the OS's hands: survives the simulator process dying
             self._journal_entries += 1
@@ -273,6 +278,7 @@ class Venue:
             os.replace(tmp, self.state_file)
             if self._journal is not None:
                 self._journal.close()
+            assert self.journal_file is not None  # there is a state file
             self._journal = open(self.journal_file, "w")
             self._journal_entries = 0
 
@@ -341,8 +347,6 @@ class Venue:
 
     # ------------------------------------------------------------------ server
     def start_server(self) -> "Venue":
-        from bracket_plugin.sim.server import ServerThread, build_app
-
         dialects = [venues.profile(ex).dialect_class()(self) for ex in self.exchanges]
         control = {("POST", "/sim/step"): self._control_step, ("GET", "/sim/status"): self._control_status} if self.enable_control else None
         self._server = ServerThread(build_app(dialects, self.faults, control, root=self.root), self.host, self.port)
@@ -372,11 +376,7 @@ class Venue:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    async def _control_step(self, request):
-        from aiohttp import web
-
-        from bracket_plugin.sim.server import json_error
-
+    async def _control_step(self, request: web.Request) -> web.Response:
         try:
             steps = int(request.query.get("n", "1"))
         except ValueError:
@@ -388,9 +388,7 @@ class Venue:
             done += 1
         return web.json_response({"stepped": done, "now": self.now_ms(), "bars_left": self.engine.bars_left()})
 
-    async def _control_status(self, request):
-        from aiohttp import web
-
+    async def _control_status(self, request: web.Request) -> web.Response:
         return web.json_response({"now": self.now_ms(), "bars_left": self.engine.bars_left(), "mode": self.mode})
 
     # ------------------------------------------------------------------ clients
