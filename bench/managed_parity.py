@@ -28,7 +28,7 @@ NO_LISTS = {'has': {'createOcoOrder': False, 'createOtoOrder': False, 'createOto
 
 
 def iso(ts_ms: int) -> str:
-    return dt.datetime.fromtimestamp(ts_ms / 1000, dt.timezone.utc).replace(tzinfo=None).isoformat()
+    return dt.datetime.fromtimestamp(ts_ms / 1000, dt.UTC).replace(tzinfo=None).isoformat()
 
 
 def main() -> None:

@@ -43,8 +43,8 @@ def main() -> None:
         print(f'{"strategy":<16} {"venue":<10} {"BackBroker bars/s":>18} {"venue bars/s":>13} {"ratio":>6}')
         for strategy in (BreakoutBracket, OcoExit, ShortBracket):
             for venue in ids():
-                back = best(lambda: run_backtest(strategy, data, commission=0.001), args.repeat)
-                vbt = best(lambda: run_venue_backtest(strategy, venue, data), args.repeat)
+                back = best(lambda s=strategy: run_backtest(s, data, commission=0.001), args.repeat)
+                vbt = best(lambda s=strategy, v=venue: run_venue_backtest(s, v, data), args.repeat)
                 print(f'{strategy.__name__:<16} {venue:<10} {len(bars) / back:>18,.0f} {len(bars) / vbt:>13,.0f} '
                       f'{back / vbt:>6.2f}')
 

@@ -46,13 +46,13 @@ class MarketInfo:
         return abs(amount) < self.lot_size * (1 - 1e-9)
 
     @classmethod
-    def from_rules(cls, rules) -> "MarketInfo":
+    def from_rules(cls, rules) -> MarketInfo:
         """From the simulator's MarketRules."""
         return cls(rules.symbol, float(rules.tick_size), float(rules.lot_size), float(rules.min_size),
                    float(rules.min_notional))
 
     @classmethod
-    def from_ccxt(cls, market: dict) -> "MarketInfo":
+    def from_ccxt(cls, market: dict) -> MarketInfo:
         """From a ccxt market (TICK_SIZE precision: steps, not decimal places)."""
         precision, limits = market.get('precision') or {}, market.get('limits') or {}
         return cls(market['symbol'], float(precision.get('price') or 0), float(precision.get('amount') or 0),

@@ -145,7 +145,7 @@ class BracketFeed(DataBase):
         elif self._laststatus != self.LIVE:
             self.put_notification(self.LIVE)
         ts, o, h, lo, c, v = self._bars.popleft()[:6]
-        self.lines.datetime[0] = bt.date2num(dt.datetime.fromtimestamp(ts / 1000, dt.timezone.utc).replace(tzinfo=None))
+        self.lines.datetime[0] = bt.date2num(dt.datetime.fromtimestamp(ts / 1000, dt.UTC).replace(tzinfo=None))
         self.lines.open[0], self.lines.high[0], self.lines.low[0], self.lines.close[0] = o, h, lo, c
         self.lines.volume[0] = v
         self.lines.openinterest[0] = 0.0

@@ -104,7 +104,7 @@ class Group:
     armed_after: float | None = None         # time of the last bar before the watched stop existed
 
     @classmethod
-    def new(cls, key: str, spec: BracketSpec, plan: Plan) -> 'Group':
+    def new(cls, key: str, spec: BracketSpec, plan: Plan) -> Group:
         g = cls(key, spec, plan.mode)
         for leg in spec.legs:
             g.legs[leg.role] = Leg(leg.role, leg.amount)
@@ -354,7 +354,7 @@ class Group:
                 'legs': {r: asdict(leg) for r, leg in self.legs.items()}}
 
     @classmethod
-    def from_dict(cls, d: dict) -> 'Group':
+    def from_dict(cls, d: dict) -> Group:
         spec = BracketSpec(d['spec']['kind'], d['spec']['symbol'], tuple(LegSpec(**leg) for leg in d['spec']['legs']))
         g = cls(d['key'], spec, d['mode'], watch=d['watch'], then_placed=d['then_placed'],
                 cancel_requested=d['cancel_requested'], firing=d.get('firing', False),

@@ -65,7 +65,7 @@ class StreamListener:
         self._ready = threading.Event()
 
     # the store's side (its thread) ------------------------------------------------------------
-    def start(self) -> 'StreamListener':
+    def start(self) -> StreamListener:
         self._thread = threading.Thread(target=lambda: asyncio.run(self._main()), daemon=True,
                                         name=f'streams-{self.exchange_id}')
         self._thread.start()

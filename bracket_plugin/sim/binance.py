@@ -498,7 +498,7 @@ class BinanceDialect(BinanceStreamMixin, DialectBase):
     def capital_config(self, call: Call):
         """One network per coin, named after it; deposits and withdrawals are off (no wallet here)."""
         out = []
-        for c, (total, free, used) in self.engine.balances().items():
+        for c, (_total, free, used) in self.engine.balances().items():
             out.append({"coin": c, "name": c, "free": d8(free), "locked": d8(used), "freeze": "0", "withdrawing": "0",
                         "ipoing": "0", "ipoable": "0", "storage": "0", "isLegalMoney": False, "trading": True,
                         "depositAllEnable": False, "withdrawAllEnable": False,

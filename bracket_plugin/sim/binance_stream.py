@@ -63,7 +63,6 @@ Choices where the documents are silent:
 """
 from __future__ import annotations
 
-import asyncio
 import json
 import secrets
 import time
@@ -369,7 +368,7 @@ class BinanceStreamMixin(DialectBase):
             while not ws.closed:
                 try:
                     msg = await conn.receive(timeout=TICK)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     self._check_keys(conn)
                     if time.monotonic() - opened > self.max_lifetime_s:
                         await ws.close(code=1000, message=b"24 hours")

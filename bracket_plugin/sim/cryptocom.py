@@ -249,7 +249,7 @@ class CryptocomDialect(CryptocomStream, DialectBase):
             "ref_price_type": "MARK_PRICE" if o.is_trigger else "NULL_VAL",
             "cumulative_quantity": num(o.filled), "cumulative_value": num(o.cost), "cumulative_fee": num(o.fee),
             "status": STATUS[o.status], "update_user_id": "sim-account",
-            "order_date": dt.datetime.fromtimestamp(o.created_ms / 1000, dt.timezone.utc).strftime("%Y-%m-%d"),
+            "order_date": dt.datetime.fromtimestamp(o.created_ms / 1000, dt.UTC).strftime("%Y-%m-%d"),
             "instrument_name": self.instrument(o.symbol), "fee_instrument_name": o.fee_currency,
             "create_time": o.created_ms, "create_time_ns": str(o.created_ms * 1_000_000), "update_time": o.updated_ms,
         }
@@ -268,7 +268,7 @@ class CryptocomDialect(CryptocomStream, DialectBase):
         o = self.engine.order(f.order_id)
         return {
             "account_id": "sim-account",
-            "event_date": dt.datetime.fromtimestamp(f.ts / 1000, dt.timezone.utc).strftime("%Y-%m-%d"),
+            "event_date": dt.datetime.fromtimestamp(f.ts / 1000, dt.UTC).strftime("%Y-%m-%d"),
             "journal_type": "TRADING", "side": f.side.upper(), "instrument_name": self.instrument(f.symbol),
             "fees": num(-f.fee), "trade_id": f.id, "trade_match_id": f.id, "create_time": f.ts,
             "traded_price": num(f.price), "traded_quantity": num(f.amount), "fee_instrument_name": f.fee_currency,

@@ -23,10 +23,11 @@ fills capped at a fraction of each bar's volume (`max_volume_fraction`).
 from __future__ import annotations
 
 from bisect import bisect_left
+from collections.abc import Callable, ItemsView, Iterable
 from dataclasses import dataclass
 from decimal import Context, Decimal, InvalidOperation
 from operator import attrgetter
-from typing import Callable, ItemsView, Iterable, Protocol
+from typing import Protocol
 
 from bracket_plugin.bars import Bar, interval_ms
 from bracket_plugin.sim import rules as R
@@ -1023,7 +1024,7 @@ class Engine:
 
     @classmethod
     def from_state(cls, data: dict, bars: dict[str, list[Bar]], ids: Callable[[str, int], str] = default_ids,
-                   marks: dict[str, list[Bar]] | None = None) -> "Engine":
+                   marks: dict[str, list[Bar]] | None = None) -> Engine:
         """Rebuild an engine from `to_state()` output and the same bars (and mark series)."""
         from bracket_plugin.sim import state
 

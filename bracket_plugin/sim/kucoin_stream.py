@@ -37,7 +37,6 @@ Choices where KuCoin's docs are silent:
 """
 from __future__ import annotations
 
-import asyncio
 import json
 import secrets
 import time
@@ -159,7 +158,7 @@ class KucoinStreamMixin(DialectBase):
                     if msg.type != WSMsgType.TEXT:
                         break
                     self._on_client_message(conn, msg.data)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass  # no ping within pingInterval + pingTimeout: KuCoin drops the connection
         return ws
 

@@ -66,7 +66,7 @@ def banner(venue: Venue) -> str:
     url = venue.url
     assert url is not None  # printed once the venue serves
     lines = [f"simulator listening on {url}  ({venue.symbol}, {venue.engine.bars_left()} bars to replay, "
-             f"{'realtime at %g bars/s' % venue.speed if venue.mode == 'realtime' else 'step mode: POST ' + url + '/sim/step'})"]
+             f"{f'realtime at {venue.speed:g} bars/s' if venue.mode == 'realtime' else 'step mode: POST ' + url + '/sim/step'})"]
     for ex in venue.exchanges:
         cfg = venue.ccxt_config(ex)
         creds = {k: cfg[k] for k in ("apiKey", "secret", "password") if k in cfg}

@@ -24,8 +24,9 @@ import socket
 import struct
 import threading
 import time
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Awaitable, Callable, Mapping, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from aiohttp import web
 

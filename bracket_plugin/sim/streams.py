@@ -71,7 +71,7 @@ class Connection:
     connection closed with `full_code` (each dialect names its code).  Stream faults act here:
     `stall` (nothing written, nothing read), `duplicate` / `reorder` (of private messages)."""
 
-    def __init__(self, ws: web.WebSocketResponse, request: web.Request | None, hub: "Hub", *, limit: int,
+    def __init__(self, ws: web.WebSocketResponse, request: web.Request | None, hub: Hub, *, limit: int,
                  full_code: int, full_reason: str = "send queue full") -> None:
         self.ws, self.request, self.hub = ws, request, hub
         self.queue: asyncio.Queue = asyncio.Queue(limit)

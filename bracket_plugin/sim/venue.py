@@ -17,9 +17,10 @@ import functools
 import json
 import os
 import threading
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
-from typing import IO, Callable
+from typing import IO
 
 from aiohttp import web
 
@@ -108,7 +109,7 @@ def url_leaves(tree, path: tuple = ()):
         yield path, tree
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _pro_stream_urls(exchange_id: str) -> tuple:
     """(key path, URL) of every websocket URL ccxt.pro's class of this exchange knows."""
     import ccxt.pro
@@ -346,7 +347,7 @@ class Venue:
                 return
 
     # ------------------------------------------------------------------ server
-    def start_server(self) -> "Venue":
+    def start_server(self) -> Venue:
         dialects = [venues.profile(ex).dialect_class()(self) for ex in self.exchanges]
         control = {("POST", "/sim/step"): self._control_step, ("GET", "/sim/status"): self._control_status} if self.enable_control else None
         self._server = ServerThread(build_app(dialects, self.faults, control, root=self.root), self.host, self.port)
@@ -370,7 +371,7 @@ class Venue:
             for eng in self.engines.values():  # later changes (after shutdown) are not kept
                 eng.journal = None
 
-    def __enter__(self) -> "Venue":
+    def __enter__(self) -> Venue:
         return self.start_server()
 
     def __exit__(self, *exc) -> None:

@@ -75,7 +75,7 @@ def http_json(url: str, method: str = 'GET'):
 
 def bar_ms(data) -> int:
     import datetime as dt
-    d = data.datetime.datetime(0).replace(tzinfo=dt.timezone.utc)
+    d = data.datetime.datetime(0).replace(tzinfo=dt.UTC)
     return int(round(d.timestamp() * 1000))
 
 

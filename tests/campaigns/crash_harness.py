@@ -439,7 +439,7 @@ def check(journal: dict, venue: dict, plan: list[dict], events: list[dict]) -> l
     for oid, o in orders.items():
         if oid not in ours:
             bad.append(('a', f"venue order {oid} ({o['type']} {o['side']}, {o['status']}) traces to no intent"))
-    for lid, lst in lists.items():
+    for lid in lists:
         if not any(lid in u['lists'] for u in units.values()):
             bad.append(('a', f'venue list {lid} traces to no intent'))
     steps = Counter()
@@ -579,7 +579,7 @@ class Counts:
     checks_failed: int = 0
     seconds: float = 0.0
 
-    def add(self, other: 'Counts'):
+    def add(self, other: Counts):
         for f in dataclasses.fields(self):
             setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
 

@@ -747,7 +747,7 @@ def verdict(out: Outcome) -> list[str]:
 
 def _ms(iso: str) -> int:
     import datetime as dt
-    return int(dt.datetime.fromisoformat(iso).replace(tzinfo=dt.timezone.utc).timestamp() * 1000)
+    return int(dt.datetime.fromisoformat(iso).replace(tzinfo=dt.UTC).timestamp() * 1000)
 
 
 def exits_later(trades: list, base: list) -> bool:

@@ -29,7 +29,7 @@ STRATEGIES = [BreakoutBracket, OcoExit, ShortBracket]
 
 
 def _iso(ts_ms: int) -> str:
-    return dt.datetime.fromtimestamp(ts_ms / 1000, dt.timezone.utc).replace(tzinfo=None).isoformat()
+    return dt.datetime.fromtimestamp(ts_ms / 1000, dt.UTC).replace(tzinfo=None).isoformat()
 
 
 def _bars_by_time(bars) -> dict:

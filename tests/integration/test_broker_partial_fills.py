@@ -174,7 +174,7 @@ def test_bracket_entry_fills_partially_exits_follow_the_filled_entry(exchange_id
         complete = e[4] == e[3]
         part_filled_seen |= 0 < e[4] < e[3]
         pending_exits_seen |= 0 < e[4] < e[3] and any(x[0] == 'sell' and x[2] == 'pending' for x in snap)
-        for side, role, status, amount, filled in snap:
+        for side, role, status, _amount, filled in snap:
             if side == 'sell':
                 assert complete or (status not in LIVE and filled == 0), (role, status, e)
                 if not native_brackets(exchange_id):

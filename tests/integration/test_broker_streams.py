@@ -190,7 +190,7 @@ def test_stream_faults_lose_nothing_and_apply_nothing_twice(venue, ex_id, fault)
             if i:
                 groups.append(store.submit(tight_bracket(float(engine.last_price(SYM)))))
             group = groups[-1]
-            assert live(lambda: group.done, store, venue, bars=2), (fault, group.to_dict())
+            assert live(lambda g=group: g.done, store, venue, bars=2), (fault, group.to_dict())
         ours = {g.legs[r].order_id for g in groups for r in g.legs if g.legs[r].order_id}
         venue_fills = {f.id for f in engine.fills(SYM) if f.order_id in ours}
         journal = [f['trade_id'] for f in store.journal.fills(SYM)]

@@ -97,8 +97,8 @@ def nested(depth: int) -> str:
 
 def test_kucoin_nesting_limit_is_32_levels(venue):
     # the object and 31 arrays: 32 levels parse (then the unsigned request fails authentication); 33 do not
-    kucoin_error(post_text(venue, "/kucoin/api/v1/orders", '{"pad": %s}' % nested(31)), 401, "400001")
-    too_deep = post_text(venue, "/kucoin/api/v1/orders", '{"pad": %s}' % nested(32))
+    kucoin_error(post_text(venue, "/kucoin/api/v1/orders", f'{{"pad": {nested(31)}}}'), 401, "400001")
+    too_deep = post_text(venue, "/kucoin/api/v1/orders", f'{{"pad": {nested(32)}}}')
     assert "nested more than 32" in kucoin_error(too_deep, 400, "400100")
 
 

@@ -60,7 +60,7 @@ async def recv_until(ws, pred, limit: int = 50):
 async def silent(ws, timeout: float = 0.3) -> bool:
     try:
         msg = await ws.receive(timeout=timeout)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         return True
     raise AssertionError(f"unexpected message {msg}")
 

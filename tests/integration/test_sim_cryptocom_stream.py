@@ -46,7 +46,7 @@ class DocClient:
         self.heartbeats = 0
         self._id = 0
 
-    async def __aenter__(self) -> "DocClient":
+    async def __aenter__(self) -> DocClient:
         self.session = aiohttp.ClientSession()
         self.ws = await self.session.ws_connect(self.url, timeout=aiohttp.ClientWSTimeout(ws_close=WAIT))
         return self
@@ -107,7 +107,7 @@ class DocClient:
                 raise AssertionError(f"no update on {subscription} satisfied the wait; got {rows}")
             try:
                 data = await self.recv(left)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 continue
             if data and data.get("id") == -1 and data["result"]["subscription"] == subscription:
                 rows += data["result"]["data"]
@@ -116,7 +116,7 @@ class DocClient:
                 data = await self.recv(QUIET)
                 if data and data.get("id") == -1 and data["result"]["subscription"] == subscription:
                     rows += data["result"]["data"]
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return rows
 
 

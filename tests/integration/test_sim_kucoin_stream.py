@@ -54,7 +54,7 @@ async def drain(ws, quiet: float = 1.0) -> list[dict]:
     for _ in range(200):
         try:
             msg = await ws.receive(timeout=quiet)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return out
         if msg.type != aiohttp.WSMsgType.TEXT:
             return out

@@ -119,7 +119,7 @@ class Raw:
         for _ in range(200):
             try:
                 msg = await self.recv(quiet if out else first)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 break
             if msg is None:
                 break

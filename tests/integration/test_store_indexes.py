@@ -31,7 +31,7 @@ def assert_indexes(store):
     assert list(store._unlearned) == [k for k, g in store.groups.items() if not g.done and any(
         leg.list_id and not leg.order_id and not leg.done for leg in g.legs.values())]
     assert sorted(store._rank, key=store._rank.get) == list(store.groups)
-    for key, group in store.groups.items():
+    for group in store.groups.values():
         for leg in group.legs.values():
             if leg.order_id:
                 assert store.groups[store._by_order[leg.order_id]].leg_by_order(leg.order_id) is not None
@@ -48,7 +48,7 @@ def test_indexes_follow_every_change_and_a_restart(tmp_path, exchange_id, caps):
         engine = venue.engine_for(exchange_id)
         store = BracketStore(paper_exchange(venue, exchange_id, caps), journal=journal, retry_delay=0.01,
                              reconcile_every=5)
-        for i in range(250):
+        for _ in range(250):
             if rng.random() < 0.3:   # entries near the market: some fill, some are canceled below
                 store.submit(otoco(float(engine.last_price(SYM)) * rng.uniform(0.995, 1.0)))
             live = [k for k in store._live if not store.groups[k].cancel_requested]
