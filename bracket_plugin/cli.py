@@ -469,6 +469,9 @@ def _live_real(args) -> int:
     where = f"{args.exchange} {'SANDBOX' if args.sandbox else 'LIVE (real funds)'}"
     journal = live_journal(args, config["apiKey"], cls.__name__)
     print(f"journal: {journal} ({journal_status(journal)})", file=sys.stderr)
+    profile = venues.profile(args.exchange)
+    if profile.notes:   # the venue's rules a trader should know before the first order
+        print(f"on {profile.name}:" + "".join(f"\n  - {note}" for note in profile.notes), file=sys.stderr)
     if not args.yes:
         if not sys.stdin.isatty():
             raise UsageError(f"refusing to trade on {where} without confirmation: run in a terminal, or pass --yes")

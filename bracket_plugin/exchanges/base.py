@@ -17,6 +17,7 @@ from ccxt.base.errors import NotSupported
 from .. import validation
 from ..errors import http_error_class
 from ..model import ENTRY_LIMIT, ENTRY_MARKET, OCO, OPEN, OTO, OTOCO, Violation, order_list
+from ..venues import profile
 from .redacting_logger import RedactingLogger, mask, secrets_of
 
 if TYPE_CHECKING:
@@ -62,10 +63,13 @@ class OrderListBase(CcxtExchange):
 
     logger: Any     # ccxt's logging.Logger, wrapped in __init__
 
-    # longest client order id the venue accepts for a list (set by subclasses)
-    _list_client_id_max = 40
     # whether create_order's params may hold lists and dicts (set by subclasses, see _single_order_params)
     _single_order_nested_params = False
+
+    @property
+    def _list_client_id_max(self) -> int:
+        """The longest client order id a list takes on this venue (its profile says)."""
+        return profile(self.id).list_client_id_max
 
     def __init__(self, config={}):
         super().__init__(config)

@@ -138,7 +138,6 @@ def check_binance_client_id(cid, max_len: int) -> list[Violation]:
 
 
 class BinanceOrderLists(OrderListBase):
-    _list_client_id_max = 34       # + 2-char leg suffix = Binance's 36
     my_trades_page_size = 1000     # GET /api/v3/myTrades: `limit` at most 1000 (rest-api.md) ...
     my_trades_oldest_first = True  # ... and with startTime the oldest trades of the window come first
     _signatures_kept = 64          # recent request signatures, masked in logs like the credentials

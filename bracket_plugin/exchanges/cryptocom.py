@@ -77,7 +77,6 @@ def _entry(path):
 
 
 class CryptocomOrderLists(OrderListBase):
-    _list_client_id_max = 34       # + 2-char leg suffix = Crypto.com's 36
     my_trades_page_size = 100      # private/get-trades: at most 100 trades an answer (`limit`)
 
     v1_private_post_private_advanced_create_oco = v1PrivatePostPrivateAdvancedCreateOco = _entry('private/advanced/create-oco')

@@ -71,7 +71,6 @@ PAGE_SIZE = 100
 
 
 class KucoinOrderLists(OrderListBase):
-    _list_client_id_max = 40
     my_trades_page_size = 50     # /api/v1/fills answers 50 fills a page unless asked otherwise
     open_orders_page_size = 500  # /api/v1/orders?status=active: pageSize at most 500
     _single_order_nested_params = True   # ccxt's create_order takes stopLoss / takeProfit dicts (contracts)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from bracket_plugin import venues
 from bracket_plugin.cli import UsageError, build_parser, parse_params, real_config, stopped_message
 from markets import calmer_marks
 
@@ -76,8 +77,9 @@ def test_real_venue_needs_confirmation(tmp_path):
     keys = {"BRACKET_KUCOIN_API_KEY": "key-abc", "BRACKET_KUCOIN_SECRET": "sec-def", "BRACKET_KUCOIN_PASSWORD": "pw-ghi"}
     done = cli("live", BREAKOUT, "-x", "kucoin", "--venue", "real", cwd=tmp_path, env=keys)
     assert done.returncode == 2 and "Traceback" not in done.stderr
-    journal, line = done.stderr.strip().splitlines()  # which journal it would use, then the one-line error
+    journal, *notes, line = done.stderr.strip().splitlines()  # which journal, the venue's rules, the one-line error
     assert journal.startswith("journal: ") and "without confirmation" in line and "--yes" in line
+    assert notes == ["on KuCoin:"] + [f"  - {note}" for note in venues.profile("kucoin").notes]
     assert not any(secret in done.stderr + done.stdout for secret in keys.values())
     assert not (tmp_path / "runs").exists()  # nothing was started
 

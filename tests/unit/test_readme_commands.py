@@ -35,3 +35,16 @@ def test_the_test_command_runs_ruff_and_mypy_before_the_docs_and_tests():
 def test_getting_started_gives_the_same_test_command():
     page = (ROOT / "docs" / "getting-started.md").read_text()
     assert readme_test_command() in page.splitlines()
+
+
+def test_every_venue_choice_the_docs_write_names_every_registered_venue():
+    """`--exchange a|b|c` and `--venue a|b|c` in the README and docs list the registered venues (a
+    venue added to the registry is added to the command reference too); `--venue sim|real` aside."""
+    from bracket_plugin import venues
+
+    pages = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
+    written = [(page.name, set(choice.split("|")) - {"none"})
+               for page in pages for choice in re.findall(r"--(?:exchange|venue) ([a-z]+(?:\|[a-z]+)+)", page.read_text())]
+    venue_lists = [(name, choices) for name, choices in written if choices != {"sim", "real"}]
+    assert venue_lists, "the docs write no venue choice: the pattern is stale"
+    assert [(name, choices) for name, choices in venue_lists if choices != set(venues.ids())] == []

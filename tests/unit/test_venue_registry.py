@@ -58,6 +58,24 @@ def test_every_registered_profile_names_its_own_id_and_classes():
         assert v.native <= {'oco', 'oto', 'otoco'}
 
 
+@pytest.mark.parametrize('venue_id', venues.ids())
+def test_the_classes_place_natively_what_the_profile_says(venue_id):
+    """The venue backtest reads the profile's `native`; paper and live runs read the exchange
+    class's has flags: the two must agree, sync and async."""
+    p = venues.profile(venue_id)
+    for cls in (p.exchange_class(), p.exchange_class(asynchronous=True)):
+        has = cls().has
+        assert {k for k in ('oco', 'oto', 'otoco') if has.get(f'create{k.capitalize()}Order')} == p.native, cls
+
+
+def test_a_list_client_id_is_refused_beyond_the_profiles_limit():
+    for p in venues.profiles():
+        ex = p.exchange_class()()
+        assert ex._check_client_id('a' * p.list_client_id_max) == []
+        too_long = ex._check_client_id('a' * (p.list_client_id_max + 1))
+        assert [(v.field, str(p.list_client_id_max) in v.rule) for v in too_long] == [('params.clientOrderId', True)], p.id
+
+
 def test_an_unknown_venue_is_refused_naming_the_registered_ones():
     with pytest.raises(ValueError, match='registered venues are kucoin, cryptocom'):
         venues.profile('nowhere')

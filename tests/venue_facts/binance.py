@@ -49,6 +49,5 @@ def wire_markets():
     return ex.parse_markets(info['symbols'])
 VERBOSE_KEY_FIELD = 'X-MBX-APIKEY'
 
-# the account trade stream carries each fill's fee, so a streamed fill is applied as it comes
-# (KuCoin's order-change messages carry none: the store reads that fill by REST, once)
+# a streamed fill carries its fee (executionReport's commission): the store applies it as it comes
 STREAMED_FILLS_COMPLETE = True

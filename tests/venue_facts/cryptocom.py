@@ -31,6 +31,5 @@ def wire_markets():
 VERBOSE_MASKED = ('"api_key":"***"',)
 VERBOSE_KEY_FIELD = '"api_key"'
 
-# the account trade stream carries each fill's fee, so a streamed fill is applied as it comes
-# (KuCoin's order-change messages carry none: the store reads that fill by REST, once)
+# a streamed fill carries its fee (user.trade's fees): the store applies it as it comes
 STREAMED_FILLS_COMPLETE = True

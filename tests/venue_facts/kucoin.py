@@ -38,6 +38,6 @@ def wire_markets():
 VERBOSE_MASKED = ("'KC-API-KEY': '***'", "'KC-API-PASSPHRASE': '***'")   # how verbose output shows the masked key
 VERBOSE_KEY_FIELD = 'KC-API-KEY'    # the field verbose output shows for the (masked) key
 
-# the account trade stream carries each fill's fee, so a streamed fill is applied as it comes
-# (KuCoin's order-change messages carry none: the store reads that fill by REST, once)
+# a streamed fill carries no fee (the order-change messages have none): the store reads that
+# fill by REST, once
 STREAMED_FILLS_COMPLETE = False
