@@ -17,13 +17,14 @@ import pytest
 import requests
 
 from bracket_plugin.sim.kucoin import KucoinDialect
+from conformance import VENUES
 from simfixtures import SYMBOL, client, kucoin_raw, venue  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.timeout(60)
 
 WAIT = 5.0
 QUIET = 0.6          # "nothing more arrives" is watched this long
-EXCHANGES = ("kucoin", "cryptocom", "binance")
+EXCHANGES = VENUES    # every registered venue: each has a raw client below (a test checks it)
 KC_PRIVATE = "/spotMarket/tradeOrders"
 CDC_ORDERS = "user.order." + SYMBOL.replace("/", "_")
 
@@ -237,6 +238,11 @@ class BinanceRaw(Raw):
 
 
 RAW = {"kucoin": KucoinRaw, "cryptocom": CryptocomRaw, "binance": BinanceRaw}
+
+
+def test_every_registered_venue_has_a_raw_stream_client():
+    """A venue added to the registry gets these stream-fault tests once it has a raw client here."""
+    assert sorted(RAW) == sorted(VENUES)
 
 
 # ---------------------------------------------------------------------- the protocol, raw clients
