@@ -466,10 +466,13 @@ def _live_real(args) -> int:
         raise UsageError(MARKS_USAGE.format("the real exchange"))
     cls, params = _strategy(args)
     config = real_config(args.exchange)
+    profile = venues.profile(args.exchange)
+    if args.sandbox and not profile.exchange_class()().urls.get("test"):
+        raise UsageError(f"--sandbox: {profile.name} has no sandbox (ccxt knows no test URLs for it); "
+                         "paper trade on the simulator instead (--venue sim, the default)")
     where = f"{args.exchange} {'SANDBOX' if args.sandbox else 'LIVE (real funds)'}"
     journal = live_journal(args, config["apiKey"], cls.__name__)
     print(f"journal: {journal} ({journal_status(journal)})", file=sys.stderr)
-    profile = venues.profile(args.exchange)
     if profile.notes:   # the venue's rules a trader should know before the first order
         print(f"on {profile.name}:" + "".join(f"\n  - {note}" for note in profile.notes), file=sys.stderr)
     if not args.yes:

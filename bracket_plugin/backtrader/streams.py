@@ -37,14 +37,28 @@ CLOSE_WAIT = 5.0            # seconds stop() waits for the thread
 
 def stream_config(exchange) -> dict:
     """The config of an async client of the same account and URLs as `exchange` (a sync ccxt
-    instance): keys, every URL (the simulator's or a sandbox's included), timeout, clock offset."""
+    instance): keys, every URL (the simulator's included), timeout, clock offset. In sandbox mode
+    the URLs are not copied: the sync class has no websocket URLs, so its test URLs would leave
+    the streams on the production ones; `stream_client` switches the async class to its own."""
     config = {k: getattr(exchange, k) for k in ('apiKey', 'secret', 'password', 'uid') if getattr(exchange, k, None)}
-    config.update(urls=copy.deepcopy(exchange.urls), timeout=exchange.timeout,
-                  enableRateLimit=exchange.enableRateLimit)
+    config.update(timeout=exchange.timeout, enableRateLimit=exchange.enableRateLimit)
+    if not exchange.isSandboxModeEnabled:
+        config['urls'] = copy.deepcopy(exchange.urls)
     offset = (exchange.options or {}).get('timeDifference')
     if offset:
         config['options'] = {'timeDifference': offset}
     return config
+
+
+def stream_client(exchange_id: str, config: dict, sandbox: bool):
+    """The venue's async (ccxt.pro) client for the streams: on the sandbox's REST and websocket
+    URLs when the store's exchange is in sandbox mode."""
+    from bracket_plugin import async_support
+
+    client = async_support.exchange(exchange_id, config)
+    if sandbox:
+        client.set_sandbox_mode(True)
+    return client
 
 
 class StreamListener:
@@ -52,6 +66,7 @@ class StreamListener:
         self.exchange_id = exchange.id
         self.symbols = sorted(set(symbols))
         self._config = stream_config(exchange)
+        self._sandbox = bool(exchange.isSandboxModeEnabled)
         self._max = max_queue
         self._queue: deque = deque()
         self._lock = threading.Lock()
@@ -120,10 +135,8 @@ class StreamListener:
         self.wake.set()
 
     async def _main(self):
-        from bracket_plugin import async_support
-
         self._loop, self._stopping = asyncio.get_running_loop(), asyncio.Event()
-        client = async_support.exchange(self.exchange_id, self._config)
+        client = stream_client(self.exchange_id, self._config, self._sandbox)
         tasks = [asyncio.ensure_future(self._watch(client, kind, s)) for s in self.symbols for kind in KINDS]
         self._ready.set()
         try:

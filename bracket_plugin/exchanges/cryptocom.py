@@ -412,7 +412,12 @@ class CryptocomOcoStream(CcxtExchange):
     myTrades: Any   # ccxt.pro's cache of the account's trades (None until the first)
 
     def describe(self):
-        return self.deep_extend(super().describe(), {'has': {'watchOcoOrders': True}})
+        base = super().describe()
+        # ccxt.pro 4.5.90 lists the UAT sandbox's websocket URLs at the top of urls['test'], where
+        # set_sandbox_mode leaves them unread (every watch reads urls['api']['ws']): nest them too
+        test = base['urls'].get('test') or {}
+        ws = {k: test[k] for k in ('public', 'private') if k in test}
+        return self.deep_extend(base, {'has': {'watchOcoOrders': True}, 'urls': {'test': {'ws': ws}}})
 
     async def watch_oco_orders(self, symbol=None, since=None, limit=None, params={}):
         """Order lists (the unified dict fetch_oco_order returns) as their legs change: an

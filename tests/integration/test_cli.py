@@ -73,6 +73,13 @@ def test_sandbox_needs_the_real_venue(tmp_path):
     one_line_error(cli("live", BREAKOUT, "-x", "kucoin", "--sandbox", cwd=tmp_path), 2, "--sandbox", "--venue real")
 
 
+def test_sandbox_on_a_venue_without_one_is_refused_before_anything(tmp_path):
+    keys = {"BRACKET_KUCOIN_API_KEY": "key-abc", "BRACKET_KUCOIN_SECRET": "sec-def", "BRACKET_KUCOIN_PASSWORD": "pw-ghi"}
+    done = cli("live", BREAKOUT, "-x", "kucoin", "--venue", "real", "--sandbox", "--yes", cwd=tmp_path, env=keys)
+    one_line_error(done, 2, "--sandbox", "KuCoin has no sandbox", "--venue sim")
+    assert "journal:" not in done.stderr and not (tmp_path / "runs").exists()   # refused before anything
+
+
 def test_real_venue_needs_confirmation(tmp_path):
     keys = {"BRACKET_KUCOIN_API_KEY": "key-abc", "BRACKET_KUCOIN_SECRET": "sec-def", "BRACKET_KUCOIN_PASSWORD": "pw-ghi"}
     done = cli("live", BREAKOUT, "-x", "kucoin", "--venue", "real", cwd=tmp_path, env=keys)
