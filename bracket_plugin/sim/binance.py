@@ -31,7 +31,7 @@ Choices where the documents are silent:
   failure), 404 with -1020 for a path this dialect does not serve, 429 with -1003 for a rate-limit
   fault, 400 for every other refusal;
 - checks run in this order: API key, timestamp / recvWindow, signature; a recvWindow over 60000 is
-  -1130 (errors.md lists no code for it);
+  -1130 (errors.md lists no code for it), as is one that is not a positive number (NaN too);
 - a request it cannot read (body not UTF-8, a header not UTF-8, over 1 MiB) is -1100;
 - client ids (newClientOrderId, listClientOrderId, leg ids) are never reused, not merely unique among
   open orders and lists (the engine keeps one table of them); ids not sent are generated;
@@ -163,7 +163,7 @@ def binance_verify(headers, raw_query: str, body: str, params: dict, api_key: st
         window = Decimal(params.get("recvWindow") or DEFAULT_RECV_WINDOW)
     except ArithmeticError:
         window = Decimal(-1)
-    if not 0 < window <= MAX_RECV_WINDOW:
+    if window.is_nan() or not 0 < window <= MAX_RECV_WINDOW:  # a NaN does not compare: it is not valid either
         return ApiError(-1130, "Data sent for parameter 'recvWindow' is not valid.")
     if ts >= now_ms + AHEAD_MS:
         return ApiError(-1021, "Timestamp for this request was 1000ms ahead of the server's time.")

@@ -131,6 +131,17 @@ def test_signature_key_and_time_window_refusals(venue):
     assert (placed["status"], placed["type"], placed["origQty"]) == ("NEW", "LIMIT", "1.00000000")
 
 
+def test_recv_window_not_a_number_is_refused_as_not_valid(venue):
+    """A NaN recvWindow (which Decimal reads but cannot compare) is -1130 like any other invalid one,
+    not a -1000 system error with HTTP 500 (found by tests/property/test_sim_endpoints_props.py)."""
+    for window in ("NaN", "sNaN", "-NaN", "nan"):
+        refused(bn_raw(venue, "GET", "/api/v3/account", recv_window=window), 400, -1130,
+                "Data sent for parameter 'recvWindow' is not valid.")
+        refused(bn_raw(venue, "POST", "/api/v3/order", {"symbol": MARKET, "side": "BUY", "type": "MARKET", "quantity": "1"},
+                       recv_window=window, split=True), 400, -1130)
+    assert engine(venue).orders() == []
+
+
 def test_refusals_in_binance_codes(venue):
     e = engine(venue)
     limit = {"symbol": MARKET, "side": "BUY", "type": "LIMIT", "timeInForce": "GTC", "quantity": "1", "price": price(venue, 0.9)}

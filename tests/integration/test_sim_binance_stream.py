@@ -266,6 +266,21 @@ def test_ws_api_user_data_subscription(venue):
     run(main())
 
 
+def test_ws_api_recv_window_not_a_number_is_refused_as_not_valid(venue):
+    """The websocket API checks signed requests as REST does: a NaN recvWindow is -1130 and the
+    connection goes on (the exception the comparison raised used to close it)."""
+    async def main():
+        async with aiohttp.ClientSession() as s, s.ws_connect(stream_url(venue, "ws-api/spot")) as ws:
+            for rid, window in enumerate(["NaN", "sNaN"]):
+                await ws.send_json({"id": rid, "method": "userDataStream.subscribe.signature",
+                                    "params": signed(venue, {"recvWindow": window})})
+                answer = await recv(ws)
+                assert (answer["id"], answer["status"], answer["error"]["code"]) == (rid, 400, -1130), answer
+            await ws.send_json({"id": "s", "method": "userDataStream.subscribe.signature", "params": signed(venue)})
+            assert (await recv(ws))["status"] == 200
+    run(main())
+
+
 def test_listen_key_rest_endpoints_and_stream(venue):
     creds = venue.credentials("binance")
     url = venue.url + "/binance/api/v3/userDataStream"
