@@ -21,6 +21,8 @@ from backtrader.feed import DataBase
 
 from ..markets import MarketInfo
 
+CLOSE_GRACE_MS = 1_000   # the last bar of an answer counts as closed this long after its end (closed_bars)
+
 _UNITS = {bt.TimeFrame.Minutes: ('m', 60_000), bt.TimeFrame.Days: ('d', 86_400_000),
           bt.TimeFrame.Weeks: ('w', 604_800_000)}
 
@@ -33,6 +35,16 @@ def timeframe_string(timeframe: int, compression: int) -> tuple[str, int]:
         raise ValueError(f'timeframe: only Minutes, Days and Weeks are supported, got {bt.TimeFrame.getname(timeframe)}')
     unit, ms = _UNITS[timeframe]
     return f'{compression}{unit}', compression * ms
+
+
+def closed_bars(bars: list, tf_ms: int, venue_now_ms: int) -> list:
+    """The closed bars of a candle answer: every bar before the last (a later one has begun on the
+    venue), and the last once the venue's clock is CLOSE_GRACE_MS past its end. The grace covers a
+    local clock a little ahead of the venue's and the moment a venue takes to add a bar's last
+    trades: a bar read too early would be delivered without them, and never again."""
+    if bars and bars[-1][0] + tf_ms + CLOSE_GRACE_MS > venue_now_ms:
+        return bars[:-1]
+    return bars
 
 
 class BracketFeed(DataBase):
@@ -67,6 +79,10 @@ class BracketFeed(DataBase):
     def start(self):
         super().start()
         self.market_info = self._market_info()
+        if self.p.advance is None:
+            # live: the venue's clock decides which bar has closed (_closed); one read, its failure
+            # leaves the local clock (and a refused timestamp measures it later)
+            self.p.store.policy.read('load_time_difference')
         self._history = 0
         if self.p.backfill:
             for bar in self._fetch(self.p.since, self.p.backfill) or ():
@@ -87,9 +103,11 @@ class BracketFeed(DataBase):
         return None if market is None else MarketInfo.from_ccxt(market)
 
     def _closed(self, bars):
-        """Drop the bar still forming (its close time is in the future on the exchange clock)."""
-        now = self.p.store.exchange.milliseconds()
-        return [b for b in bars if b[0] + self.tf_ms <= now or b is not bars[-1]]
+        """Drop the bar still forming, on the venue's clock: the local one less the difference the
+        exchange class corrects its nonce by (measured at start, and on a refused timestamp)."""
+        exchange = self.p.store.exchange
+        offset = int((exchange.options or {}).get('timeDifference') or 0)
+        return closed_bars(bars, self.tf_ms, exchange.milliseconds() - offset)
 
     def _poll_seconds(self) -> float:
         return self.p.poll if self.p.poll is not None else self.p.store.poll_interval

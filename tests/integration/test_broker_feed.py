@@ -1,5 +1,6 @@
 """The live feed against a simulator running in real time: history first, then each bar as it closes."""
 import datetime as dt
+import time
 
 import backtrader as bt
 import pytest
@@ -65,6 +66,29 @@ def test_without_history_the_first_bar_is_the_first_to_close_after_the_start(tmp
     first = bars.index(next(b for b in bars if dt.datetime.utcfromtimestamp(b.ts / 1000) == seen[0][0]))
     assert first >= 100        # not one of the bars closed before the feed started
     assert [t for t, _, _ in seen] == [dt.datetime.utcfromtimestamp(b.ts / 1000) for b in bars[first:first + 3]]
+
+
+def test_a_live_feed_reads_the_venues_clock_at_start(tmp_path):
+    """Which bar has closed is decided on the venue's clock (feed.closed_bars): a local clock 0.8 s
+    ahead (within what the venue accepts, so no refusal measures it) is measured once at start."""
+    path = tmp_path / 'bars.csv'
+    path.write_text(''.join(bundled_data_path().read_text().splitlines(keepends=True)[:201]))
+    bars = read_bars(path)
+    with Venue(data=str(path), symbol='ETH/BTC', mode='realtime', speed=40, start=100, exchanges=('binance',)) as venue:
+        exchange = paper_exchange(venue, 'binance')
+        exchange.milliseconds = lambda: int(time.time() * 1000) + 800
+        store = BracketStore(exchange, journal=':memory:', poll_interval=0.01)
+        assert store.policy.calls['load_time_difference'] == 0
+        cerebro = bt.Cerebro(stdstats=False)
+        cerebro.adddata(store.getdata('ETH/BTC', timeframe=bt.TimeFrame.Minutes, compression=5,
+                                      backfill=2, since=bars[90].ts))
+        cerebro.setbroker(store.getbroker(cash=1.0))
+        seen, states = [], []
+        cerebro.addstrategy(Collect, seen=seen, states=states, stop_after=3)
+        cerebro.run()
+    assert store.policy.calls['load_time_difference'] == 1
+    assert 300 < exchange.options['timeDifference'] < 1_300
+    assert [t for t, _, _ in seen] == [dt.datetime.utcfromtimestamp(b.ts / 1000) for b in bars[90:93]]
 
 
 def test_timeframe_strings():
