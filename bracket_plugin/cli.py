@@ -464,12 +464,17 @@ def _live_sim(args) -> int:
 def _live_real(args) -> int:
     if args.mark_data:
         raise UsageError(MARKS_USAGE.format("the real exchange"))
+    import bracket_plugin
+
     cls, params = _strategy(args)
     config = real_config(args.exchange)
     profile = venues.profile(args.exchange)
-    if args.sandbox and not profile.exchange_class()().urls.get("test"):
-        raise UsageError(f"--sandbox: {profile.name} has no sandbox (ccxt knows no test URLs for it); "
-                         "paper trade on the simulator instead (--venue sim, the default)")
+    exchange = bracket_plugin.exchange(args.exchange, config)   # no request until load_markets below
+    if args.sandbox:
+        if not exchange.urls.get("test"):
+            raise UsageError(f"--sandbox: {profile.name} has no sandbox (ccxt knows no test URLs for it); "
+                             "paper trade on the simulator instead (--venue sim, the default)")
+        exchange.set_sandbox_mode(True)
     where = f"{args.exchange} {'SANDBOX' if args.sandbox else 'LIVE (real funds)'}"
     journal = live_journal(args, config["apiKey"], cls.__name__)
     print(f"journal: {journal} ({journal_status(journal)})", file=sys.stderr)
@@ -485,15 +490,10 @@ def _live_real(args) -> int:
             return EXIT_INPUT
     import backtrader as bt
 
-    import bracket_plugin
-
     from .backtrader import BracketStore
     from .report import summary_table
     from .runs import RECORDER, TradeRecorder, result_from
 
-    exchange = bracket_plugin.exchange(args.exchange, config)
-    if args.sandbox:
-        exchange.set_sandbox_mode(True)
     exchange.load_markets()  # fails early (network, unknown symbol) before the journal is created
     if args.symbol not in exchange.markets:
         raise UsageError(f"--symbol {args.symbol}: {args.exchange} has no such market (e.g. ETH/BTC, BTC/USDT)")

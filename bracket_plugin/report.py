@@ -28,8 +28,8 @@ def trade_pnl(trade: dict) -> float | None:
 
 def summarize(result) -> dict:
     """The figures of the summary table."""
-    closed = [t for t in result.trades if trade_pnl(t) is not None]
-    pnls = [p for p in map(trade_pnl, closed) if p is not None]
+    priced = [(t, pnl) for t in result.trades if (pnl := trade_pnl(t)) is not None]   # the closed round trips
+    closed, pnls = [t for t, _ in priced], [pnl for _, pnl in priced]
     wins = sum(1 for p in pnls if p > 0)
     gross = sum(pnls)
     outcomes = Counter(b["outcome"] for b in result.brackets)

@@ -79,10 +79,6 @@ class BracketFeed(DataBase):
     def start(self):
         super().start()
         self.market_info = self._market_info()
-        if self.p.advance is None:
-            # live: the venue's clock decides which bar has closed (_closed); one read, its failure
-            # leaves the local clock (and a refused timestamp measures it later)
-            self.p.store.policy.read('load_time_difference')
         self._history = 0
         if self.p.backfill:
             for bar in self._fetch(self.p.since, self.p.backfill) or ():
@@ -103,11 +99,8 @@ class BracketFeed(DataBase):
         return None if market is None else MarketInfo.from_ccxt(market)
 
     def _closed(self, bars):
-        """Drop the bar still forming, on the venue's clock: the local one less the difference the
-        exchange class corrects its nonce by (measured at start, and on a refused timestamp)."""
-        exchange = self.p.store.exchange
-        offset = int((exchange.options or {}).get('timeDifference') or 0)
-        return closed_bars(bars, self.tf_ms, exchange.milliseconds() - offset)
+        """Drop the bar still forming, on the venue's clock (the store's, measured once)."""
+        return closed_bars(bars, self.tf_ms, self.p.store.venue_ms())
 
     def _poll_seconds(self) -> float:
         return self.p.poll if self.p.poll is not None else self.p.store.poll_interval

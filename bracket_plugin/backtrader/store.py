@@ -46,6 +46,7 @@ from .orderstate import (
     WAITING,
     Group,
     IllegalMove,
+    Leg,
 )
 from .planner import ENTRY, LIMIT, OCO, SINGLE, STOP, BracketSpec, LegSpec, Request, exit_amount, plan, single_request
 from .policy import DONE, Backoff, Outcome, Policy
@@ -136,6 +137,7 @@ class BracketStore:
         self.listener: StreamListener | None = None   # once the first cycle starts it
         self._stale: set[str] = set()         # symbols whose fills a streamed event says to read by REST
         self._foreign_end = False             # a streamed order ended by the venue: read the live orders
+        self._clock_read = False              # the venue's clock measured (venue_ms)
         if reconcile:
             self.reconcile()
 
@@ -171,6 +173,15 @@ class BracketStore:
         """Untriggered stop orders are read and cancelled apart on this venue (its profile says)."""
         venue = find(self.exchange.id)
         return venue is not None and venue.separate_trigger_orders
+
+    def venue_ms(self) -> int:
+        """The venue's clock now: the local one less the difference the exchange class corrects its
+        nonce by. Measured on the first call (one read; if it fails, the local clock stands until a
+        refused timestamp makes the policy measure it)."""
+        if not self._clock_read:
+            self._clock_read = True
+            self.policy.read('load_time_difference')
+        return self.exchange.milliseconds() - int((self.exchange.options or {}).get('timeDifference') or 0)
 
     @property
     def requests(self) -> int:
@@ -844,13 +855,10 @@ class BracketStore:
 
     def _apply_trade(self, symbol: str, t: dict) -> set:
         oid = str(t.get('order'))
-        key = self._by_order.get(oid)
-        group = self.groups.get(key) if key is not None else None
-        if group is None or group.leg_by_order(oid) is None:   # not indexed (yet): look everywhere
-            group = next((g for g in self.groups.values() if g.leg_by_order(oid) is not None), None)
-        leg = group.leg_by_order(oid) if group is not None else None
-        if group is None or leg is None:
+        found = self._leg_of(oid)
+        if found is None:
             return set()
+        group, leg = found
         amount, price = float(t['amount']), float(t['price'])
         fee, fee_base = fee_parts(t.get('fee'), symbol)
         ts = int(t.get('timestamp') or 0)
@@ -859,6 +867,16 @@ class BracketStore:
                               before_events=[(EV_FILL, group.key, leg.role, amount, price, fee, ts, str(t['id']),
                                               fee_base)])
         return {(group.key, leg.list_id)} if applied and leg.list_id else set()
+
+    def _leg_of(self, order_id: str) -> tuple[Group, Leg] | None:
+        """The group and leg of a venue order id: by the index, else (an id learned but not indexed
+        yet) by looking through every group."""
+        key = self._by_order.get(order_id)
+        group = self.groups.get(key) if key is not None else None
+        leg = group.leg_by_order(order_id) if group is not None else None
+        if group is not None and leg is not None:
+            return group, leg
+        return next(((g, found) for g in self.groups.values() if (found := g.leg_by_order(order_id)) is not None), None)
 
     def _learn_leg_ids(self, symbol: str) -> bool:
         """Lists whose leg ids are not known yet (their read failed after the create): read them."""

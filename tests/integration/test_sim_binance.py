@@ -7,7 +7,6 @@ import hashlib
 import hmac
 import time
 from decimal import Decimal
-from urllib.parse import urlencode
 
 import ccxt
 import pytest
@@ -15,32 +14,9 @@ import requests
 
 from bracket_plugin.sim.binance import INTERVALS
 from bracket_plugin.sim.rules import floor_to
-from simfixtures import SYMBOL, client, make_venue, venue  # noqa: F401  (fixture)
+from simfixtures import SYMBOL, binance_raw, client, make_venue, venue  # noqa: F401  (fixture)
 
 MARKET = "ETHBTC"
-
-
-def bn_raw(venue, method: str, path: str, params: dict | None = None, *, key=None, secret=None, ts=None,
-           recv_window=None, signature=None, split: bool = False, prefix: str = "/binance"):
-    """A signed request as rest-api.md describes it: timestamp (and recvWindow) among the parameters,
-    signature = hex HMAC-SHA256 over the query string followed by the body. `split`: the first half of
-    the parameters in the query string, the rest and the signature in the body."""
-    creds = venue.credentials("binance")
-    params = dict(params or {})
-    params["timestamp"] = int(time.time() * 1000) if ts is None else ts
-    if recv_window is not None:
-        params["recvWindow"] = recv_window
-    items = list(params.items())
-    query, body = (urlencode(items[:len(items) // 2]), urlencode(items[len(items) // 2:])) if split else (urlencode(items), "")
-    sig = signature or hmac.new((secret or creds.secret).encode(), (query + body).encode(), hashlib.sha256).hexdigest()
-    if split:
-        body += "&signature=" + sig
-    else:
-        query += "&signature=" + sig
-    headers = {"Content-Type": "application/x-www-form-urlencoded"}
-    if key != "":
-        headers["X-MBX-APIKEY"] = key or creds.api_key
-    return requests.request(method, f"{venue.url}{prefix}{path}?{query}", data=body or None, headers=headers, timeout=5)
 
 
 def public(venue, path: str, **params):
@@ -108,26 +84,26 @@ def test_public_endpoints_and_shapes(venue):
 # ------------------------------------------------------------------ authentication
 def test_signature_key_and_time_window_refusals(venue):
     path = "/api/v3/account"
-    balances = {b["asset"]: b for b in ok(bn_raw(venue, "GET", path))["balances"]}
+    balances = {b["asset"]: b for b in ok(binance_raw(venue, "GET", path))["balances"]}
     assert (balances["ETH"]["free"], balances["BTC"]["locked"]) == ("100.00000000", "0.00000000")
-    refused(bn_raw(venue, "GET", path, signature="0" * 64), 400, -1022, "Signature for this request is not valid.")
-    refused(bn_raw(venue, "GET", path, secret="not-the-secret"), 400, -1022)
-    refused(bn_raw(venue, "GET", path, key=""), 401, -2014)
-    refused(bn_raw(venue, "GET", path, key="someone-else"), 401, -2015, "Invalid API-key, IP, or permissions for action.")
+    refused(binance_raw(venue, "GET", path, signature="0" * 64), 400, -1022, "Signature for this request is not valid.")
+    refused(binance_raw(venue, "GET", path, secret="not-the-secret"), 400, -1022)
+    refused(binance_raw(venue, "GET", path, key=""), 401, -2014)
+    refused(binance_raw(venue, "GET", path, key="someone-else"), 401, -2015, "Invalid API-key, IP, or permissions for action.")
     now = int(time.time() * 1000)
-    refused(bn_raw(venue, "GET", path, ts=now - 6_000), 400, -1021, "Timestamp for this request is outside of the recvWindow.")
-    assert bn_raw(venue, "GET", path, ts=now - 6_000, recv_window=10_000).status_code == 200  # a wider window
-    refused(bn_raw(venue, "GET", path, ts=now + 5_000), 400, -1021)  # 1 s ahead at most
-    refused(bn_raw(venue, "GET", path, recv_window=60_001), 400, -1130)
-    refused(bn_raw(venue, "GET", path, ts=(now - 6_000) * 1000), 400, -1021)  # microseconds read as such
-    assert bn_raw(venue, "GET", path, ts=now * 1000).status_code == 200
+    refused(binance_raw(venue, "GET", path, ts=now - 6_000), 400, -1021, "Timestamp for this request is outside of the recvWindow.")
+    assert binance_raw(venue, "GET", path, ts=now - 6_000, recv_window=10_000).status_code == 200  # a wider window
+    refused(binance_raw(venue, "GET", path, ts=now + 5_000), 400, -1021)  # 1 s ahead at most
+    refused(binance_raw(venue, "GET", path, recv_window=60_001), 400, -1130)
+    refused(binance_raw(venue, "GET", path, ts=(now - 6_000) * 1000), 400, -1021)  # microseconds read as such
+    assert binance_raw(venue, "GET", path, ts=now * 1000).status_code == 200
     sig = hmac.new(b"sim-binance-secret", f"timestamp={now}".encode(), hashlib.sha256).hexdigest()
-    assert bn_raw(venue, "GET", path, ts=now, signature=sig.upper()).status_code == 200  # HMAC: any case
+    assert binance_raw(venue, "GET", path, ts=now, signature=sig.upper()).status_code == 200  # HMAC: any case
     r = requests.get(f"{venue.url}/binance{path}?timestamp={now}", headers={"X-MBX-APIKEY": "sim-binance-key"}, timeout=5)
     refused(r, 400, -1102, "Mandatory parameter 'signature' was not sent, was empty/null, or malformed.")
     # parameters split between the query string and the body, the signature in the body
     order = {"symbol": MARKET, "side": "BUY", "type": "LIMIT", "timeInForce": "GTC", "quantity": "1", "price": price(venue, 0.9)}
-    placed = ok(bn_raw(venue, "POST", "/api/v3/order", order, split=True))
+    placed = ok(binance_raw(venue, "POST", "/api/v3/order", order, where="split"))
     assert (placed["status"], placed["type"], placed["origQty"]) == ("NEW", "LIMIT", "1.00000000")
 
 
@@ -135,17 +111,17 @@ def test_recv_window_not_a_number_is_refused_as_not_valid(venue):
     """A NaN recvWindow (which Decimal reads but cannot compare) is -1130 like any other invalid one,
     not a -1000 system error with HTTP 500 (found by tests/property/test_sim_endpoints_props.py)."""
     for window in ("NaN", "sNaN", "-NaN", "nan"):
-        refused(bn_raw(venue, "GET", "/api/v3/account", recv_window=window), 400, -1130,
+        refused(binance_raw(venue, "GET", "/api/v3/account", recv_window=window), 400, -1130,
                 "Data sent for parameter 'recvWindow' is not valid.")
-        refused(bn_raw(venue, "POST", "/api/v3/order", {"symbol": MARKET, "side": "BUY", "type": "MARKET", "quantity": "1"},
-                       recv_window=window, split=True), 400, -1130)
+        refused(binance_raw(venue, "POST", "/api/v3/order", {"symbol": MARKET, "side": "BUY", "type": "MARKET", "quantity": "1"},
+                       recv_window=window, where="split"), 400, -1130)
     assert engine(venue).orders() == []
 
 
 def test_refusals_in_binance_codes(venue):
     e = engine(venue)
     limit = {"symbol": MARKET, "side": "BUY", "type": "LIMIT", "timeInForce": "GTC", "quantity": "1", "price": price(venue, 0.9)}
-    post = lambda **changes: bn_raw(venue, "POST", "/api/v3/order", dict(limit, **changes))  # noqa: E731
+    post = lambda **changes: binance_raw(venue, "POST", "/api/v3/order", dict(limit, **changes))  # noqa: E731
     tick = e.rules(SYMBOL).tick_size
     refused(post(price=str(Decimal(price(venue, 0.9)) + tick / 2)), 400, -1013, "Filter failure: PRICE_FILTER")
     refused(post(quantity=str(e.rules(SYMBOL).lot_size * Decimal("1.5"))), 400, -1013, "Filter failure: LOT_SIZE")
@@ -154,14 +130,14 @@ def test_refusals_in_binance_codes(venue):
     refused(post(symbol="DOGEBTC"), 400, -1121, "Invalid symbol.")
     refused(post(side="HOLD"), 400, -1117, "Invalid side.")
     refused(post(type="ICEBERG"), 400, -1116, "Invalid orderType.")
-    refused(bn_raw(venue, "POST", "/api/v3/order", {k: v for k, v in limit.items() if k != "timeInForce"}), 400, -1102,
+    refused(binance_raw(venue, "POST", "/api/v3/order", {k: v for k, v in limit.items() if k != "timeInForce"}), 400, -1102,
             "Mandatory parameter 'timeInForce' was not sent, was empty/null, or malformed.")
     # LIMIT_MAKER that would take; a stop loss that would trigger at once (rest-api.md, errors.md)
     refused(post(type="LIMIT_MAKER", price=price(venue, 1.05), timeInForce=""), 400, -2010, "Order would immediately match and take.")
     refused(post(side="SELL", type="STOP_LOSS", stopPrice=price(venue, 1.05), price="", timeInForce=""), 400, -2010,
             "Order would trigger immediately.")
-    refused(bn_raw(venue, "GET", "/api/v3/order", {"symbol": MARKET, "orderId": 42}), 400, -2013, "Order does not exist.")
-    refused(bn_raw(venue, "DELETE", "/api/v3/order", {"symbol": MARKET, "orderId": 42}), 400, -2011, "Unknown order sent.")
+    refused(binance_raw(venue, "GET", "/api/v3/order", {"symbol": MARKET, "orderId": 42}), 400, -2013, "Order does not exist.")
+    refused(binance_raw(venue, "DELETE", "/api/v3/order", {"symbol": MARKET, "orderId": 42}), 400, -2011, "Unknown order sent.")
     maker = ok(post(type="LIMIT_MAKER", timeInForce=""))
     assert (maker["type"], maker["status"]) == ("LIMIT_MAKER", "NEW") and e.order(str(maker["orderId"])).post_only
     assert not e.fills()  # nothing of the refused orders reached the engine's book
@@ -176,7 +152,7 @@ def oco(venue, side="SELL", **changes):
                       belowStopPrice=price(venue, 0.99), belowPrice=price(venue, 0.98), belowTimeInForce="GTC")
     else:
         params.update(aboveType="STOP_LOSS", aboveStopPrice=price(venue, 1.2), belowType="LIMIT_MAKER", belowPrice=price(venue, 0.99))
-    return bn_raw(venue, "POST", "/api/v3/orderList/oco", dict(params, **changes))
+    return binance_raw(venue, "POST", "/api/v3/orderList/oco", dict(params, **changes))
 
 
 def test_oco_one_leg_fills_the_other_expires(venue):
@@ -186,17 +162,17 @@ def test_oco_one_leg_fills_the_other_expires(venue):
         "OCO", "EXEC_STARTED", "EXECUTING", "list-1")
     stop, limit = placed["orderReports"]  # by order id: the stop leg first, as in rest-api.md's example
     assert (stop["type"], Decimal(stop["stopPrice"]), limit["type"], limit["status"]) == ("STOP_LOSS_LIMIT", Decimal(price(venue, 0.99)), "LIMIT_MAKER", "NEW")
-    assert {b["asset"]: b["locked"] for b in ok(bn_raw(venue, "GET", "/api/v3/account"))["balances"]}["ETH"] == "2.00000000"  # held once
-    assert [lst["orderListId"] for lst in ok(bn_raw(venue, "GET", "/api/v3/openOrderList"))] == [placed["orderListId"]]
+    assert {b["asset"]: b["locked"] for b in ok(binance_raw(venue, "GET", "/api/v3/account"))["balances"]}["ETH"] == "2.00000000"  # held once
+    assert [lst["orderListId"] for lst in ok(binance_raw(venue, "GET", "/api/v3/openOrderList"))] == [placed["orderListId"]]
     list_id = placed["orderListId"]
-    get_list = lambda: ok(bn_raw(venue, "GET", "/api/v3/orderList", {"orderListId": list_id}))  # noqa: E731
+    get_list = lambda: ok(binance_raw(venue, "GET", "/api/v3/orderList", {"orderListId": list_id}))  # noqa: E731
     step_until(venue, lambda: get_list()["listOrderStatus"] == "ALL_DONE")
     assert get_list()["listStatusType"] == "ALL_DONE"
-    status = {o["type"]: o["status"] for o in (ok(bn_raw(venue, "GET", "/api/v3/order", {"symbol": MARKET, "orderId": leg["orderId"]}))
+    status = {o["type"]: o["status"] for o in (ok(binance_raw(venue, "GET", "/api/v3/order", {"symbol": MARKET, "orderId": leg["orderId"]}))
                                                for leg in placed["orders"])}
     assert status == {"LIMIT_MAKER": "EXPIRED", "STOP_LOSS_LIMIT": "FILLED"}
-    assert ok(bn_raw(venue, "GET", "/api/v3/openOrderList")) == []
-    (trade,) = ok(bn_raw(venue, "GET", "/api/v3/myTrades", {"symbol": MARKET}))
+    assert ok(binance_raw(venue, "GET", "/api/v3/openOrderList")) == []
+    (trade,) = ok(binance_raw(venue, "GET", "/api/v3/myTrades", {"symbol": MARKET}))
     # the fee in the asset received: a sell receives BTC
     assert (trade["orderId"], trade["orderListId"], trade["commissionAsset"], trade["isBuyer"]) == (stop["orderId"], list_id, "BTC", False)
     rate = engine(venue).rules(SYMBOL).fee_rate("maker" if trade["isMaker"] else "taker")
@@ -223,7 +199,7 @@ def test_oco_take_profit_trigger_leg_keeps_its_type(venue):
     tp = next(o for o in placed["orderReports"] if o["type"] == "TAKE_PROFIT")
     assert Decimal(tp["stopPrice"]) == Decimal(price(venue, 0.99))
     step_until(venue, lambda: engine(venue).get_list(str(placed["orderListId"])).status != "open")
-    assert ok(bn_raw(venue, "GET", "/api/v3/order", {"symbol": MARKET, "orderId": tp["orderId"]}))["status"] == "FILLED"
+    assert ok(binance_raw(venue, "GET", "/api/v3/order", {"symbol": MARKET, "orderId": tp["orderId"]}))["status"] == "FILLED"
 
 
 def otoco_params(venue, **changes):
@@ -235,54 +211,54 @@ def otoco_params(venue, **changes):
 
 
 def test_otoco_pending_legs_appear_after_the_working_fill(venue):
-    placed = ok(bn_raw(venue, "POST", "/api/v3/orderList/otoco", otoco_params(venue)))
+    placed = ok(binance_raw(venue, "POST", "/api/v3/orderList/otoco", otoco_params(venue)))
     assert placed["contingencyType"] == "OTO"
     assert [o["status"] for o in placed["orderReports"]] == ["NEW", "PENDING_NEW", "PENDING_NEW"]
     working_id = placed["orderReports"][0]["orderId"]
-    open_ids = lambda: [o["orderId"] for o in ok(bn_raw(venue, "GET", "/api/v3/openOrders", {"symbol": MARKET}))]  # noqa: E731
+    open_ids = lambda: [o["orderId"] for o in ok(binance_raw(venue, "GET", "/api/v3/openOrders", {"symbol": MARKET}))]  # noqa: E731
     assert open_ids() == [working_id]
-    assert len(ok(bn_raw(venue, "GET", "/api/v3/allOrders", {"symbol": MARKET}))) == 3
+    assert len(ok(binance_raw(venue, "GET", "/api/v3/allOrders", {"symbol": MARKET}))) == 3
     venue.step()  # the working buy is above the market: it fills at the next bar's open
-    working = ok(bn_raw(venue, "GET", "/api/v3/order", {"symbol": MARKET, "orderId": working_id}))
+    working = ok(binance_raw(venue, "GET", "/api/v3/order", {"symbol": MARKET, "orderId": working_id}))
     assert working["status"] == "FILLED"
     assert sorted(open_ids()) == sorted(o["orderId"] for o in placed["orderReports"][1:])
-    types = {o["type"]: o["status"] for o in ok(bn_raw(venue, "GET", "/api/v3/openOrders", {"symbol": MARKET}))}
+    types = {o["type"]: o["status"] for o in ok(binance_raw(venue, "GET", "/api/v3/openOrders", {"symbol": MARKET}))}
     assert types == {"LIMIT_MAKER": "NEW", "STOP_LOSS": "NEW"}
-    (trade,) = ok(bn_raw(venue, "GET", "/api/v3/myTrades", {"symbol": MARKET}))
+    (trade,) = ok(binance_raw(venue, "GET", "/api/v3/myTrades", {"symbol": MARKET}))
     assert (trade["commissionAsset"], Decimal(trade["commission"])) == ("ETH", 2 * engine(venue).rules(SYMBOL).taker_fee)
-    canceled = ok(bn_raw(venue, "DELETE", "/api/v3/orderList", {"symbol": MARKET, "listClientOrderId": "bracket-1"}))
+    canceled = ok(binance_raw(venue, "DELETE", "/api/v3/orderList", {"symbol": MARKET, "listClientOrderId": "bracket-1"}))
     assert (canceled["listStatusType"], canceled["listOrderStatus"]) == ("ALL_DONE", "ALL_DONE")
     assert [o["status"] for o in canceled["orderReports"]] == ["FILLED", "CANCELED", "CANCELED"]
-    assert open_ids() == [] and ok(bn_raw(venue, "GET", "/api/v3/openOrderList")) == []
-    refused(bn_raw(venue, "DELETE", "/api/v3/orderList", {"symbol": MARKET, "orderListId": placed["orderListId"]}), 400, -2011)
+    assert open_ids() == [] and ok(binance_raw(venue, "GET", "/api/v3/openOrderList")) == []
+    refused(binance_raw(venue, "DELETE", "/api/v3/orderList", {"symbol": MARKET, "orderListId": placed["orderListId"]}), 400, -2011)
 
 
 def test_oto_cancel_by_id_and_by_one_leg(venue):
     oto = {"symbol": MARKET, "workingType": "LIMIT", "workingSide": "BUY", "workingPrice": price(venue, 0.9),
            "workingQuantity": "1", "workingTimeInForce": "GTC", "pendingType": "STOP_LOSS", "pendingSide": "SELL",
            "pendingQuantity": "1", "pendingStopPrice": price(venue, 0.8)}
-    first = ok(bn_raw(venue, "POST", "/api/v3/orderList/oto", oto))
+    first = ok(binance_raw(venue, "POST", "/api/v3/orderList/oto", oto))
     assert [o["type"] for o in first["orderReports"]] == ["LIMIT", "STOP_LOSS"]
-    second = ok(bn_raw(venue, "POST", "/api/v3/orderList/oto", dict(oto, pendingType="LIMIT_MAKER", pendingStopPrice="",
+    second = ok(binance_raw(venue, "POST", "/api/v3/orderList/oto", dict(oto, pendingType="LIMIT_MAKER", pendingStopPrice="",
                                                                        pendingPrice=price(venue, 1.2))))
     assert [o["type"] for o in second["orderReports"]] == ["LIMIT", "LIMIT_MAKER"]
-    lists = ok(bn_raw(venue, "GET", "/api/v3/allOrderList"))
+    lists = ok(binance_raw(venue, "GET", "/api/v3/allOrderList"))
     assert [lst["orderListId"] for lst in lists] == [first["orderListId"], second["orderListId"]]
-    done = ok(bn_raw(venue, "DELETE", "/api/v3/orderList", {"symbol": MARKET, "orderListId": first["orderListId"]}))
+    done = ok(binance_raw(venue, "DELETE", "/api/v3/orderList", {"symbol": MARKET, "orderListId": first["orderListId"]}))
     assert done["listOrderStatus"] == "ALL_DONE" and {o["status"] for o in done["orderReports"]} == {"CANCELED"}
     # canceling one order of a list cancels the list (rest-api.md)
-    leg = ok(bn_raw(venue, "DELETE", "/api/v3/order", {"symbol": MARKET, "orderId": second["orders"][0]["orderId"]}))
+    leg = ok(binance_raw(venue, "DELETE", "/api/v3/order", {"symbol": MARKET, "orderId": second["orders"][0]["orderId"]}))
     assert (leg["status"], leg["orderListId"]) == ("CANCELED", second["orderListId"])
-    again = ok(bn_raw(venue, "GET", "/api/v3/orderList", {"origClientOrderId": second["listClientOrderId"]}))
+    again = ok(binance_raw(venue, "GET", "/api/v3/orderList", {"origClientOrderId": second["listClientOrderId"]}))
     assert again["listOrderStatus"] == "ALL_DONE"
-    refused(bn_raw(venue, "POST", "/api/v3/orderList/oto", dict(oto, workingType="MARKET")), 400, -1116)
+    refused(binance_raw(venue, "POST", "/api/v3/orderList/oto", dict(oto, workingType="MARKET")), 400, -1116)
 
 
 def test_opo_sizes_the_pending_leg_net_of_the_fee(venue):
-    placed = ok(bn_raw(venue, "POST", "/api/v3/orderList/opoco", otoco_params(venue, pendingQuantity="", listClientOrderId="opo-1")))
+    placed = ok(binance_raw(venue, "POST", "/api/v3/orderList/opoco", otoco_params(venue, pendingQuantity="", listClientOrderId="opo-1")))
     rules = engine(venue).rules(SYMBOL)
     assert {o["origQty"] for o in placed["orderReports"][1:]} == {f"{floor_to(2 * (1 - rules.max_fee), rules.lot_size):.8f}"}
-    refused(bn_raw(venue, "POST", "/api/v3/orderList/opo", otoco_params(venue, workingSide="SELL", pendingSide="BUY")), 400, -1014)
+    refused(binance_raw(venue, "POST", "/api/v3/orderList/opo", otoco_params(venue, workingSide="SELL", pendingSide="BUY")), 400, -1014)
 
 
 # ------------------------------------------------------------------ clients nobody here wrote
@@ -354,8 +330,8 @@ def test_official_binance_connector_places_reads_and_cancels_an_oco(venue):
 def test_binance_at_the_root_path():
     with make_venue(root="binance") as v:
         assert requests.get(v.url + "/api/v3/ping", timeout=5).json() == {}
-        assert ok(bn_raw(v, "GET", "/api/v3/account", prefix=""))["accountType"] == "SPOT"
-        refused(bn_raw(v, "GET", "/api/v3/account", prefix="", signature="1" * 64), 400, -1022)
+        assert ok(binance_raw(v, "GET", "/api/v3/account", prefix=""))["accountType"] == "SPOT"
+        refused(binance_raw(v, "GET", "/api/v3/account", prefix="", signature="1" * 64), 400, -1022)
 
 
 def test_shapes_survive_a_restart(tmp_path):
@@ -364,6 +340,6 @@ def test_shapes_survive_a_restart(tmp_path):
         placed = ok(oco(v, aboveType="TAKE_PROFIT_LIMIT", aboveStopPrice=price(v, 1.01), abovePrice=price(v, 1.02),
                         aboveTimeInForce="GTC"))
     with make_venue(state_file=state) as v:
-        legs = ok(bn_raw(v, "GET", "/api/v3/allOrders", {"symbol": MARKET}))
+        legs = ok(binance_raw(v, "GET", "/api/v3/allOrders", {"symbol": MARKET}))
         assert {o["orderId"]: o["type"] for o in legs} == {o["orderId"]: o["type"] for o in placed["orderReports"]}
         assert "TAKE_PROFIT_LIMIT" in {o["type"] for o in legs}

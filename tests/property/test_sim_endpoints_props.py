@@ -32,7 +32,7 @@ from bracket_plugin.sim.binance import BinanceDialect  # noqa: E402
 from bracket_plugin.sim.cryptocom import V1, CryptocomDialect  # noqa: E402
 from bracket_plugin.sim.kucoin import KucoinDialect  # noqa: E402
 from bracket_plugin.sim.server import collect_routes  # noqa: E402
-from simfixtures import cdc_param_string, cdc_value, kucoin_raw, make_venue  # noqa: E402
+from simfixtures import binance_raw, cdc_param_string, cdc_value, kucoin_raw, make_venue  # noqa: E402
 
 FIELDS = [  # KuCoin's, then Crypto.com's request fields
     "symbol", "side", "type", "price", "size", "funds", "clientOid", "stopPrice", "stop", "limitPrice", "remark",
@@ -241,26 +241,9 @@ def bn_priced(venue, params: dict) -> dict:
 
 def binance_signed(venue, method: str, path: str, params: dict, where: str = "query", *, recv_window=None,
                    signature=None, key=None):
-    """A request signed as rest-api.md says: the form parameters (and a fresh timestamp, and
-    `recv_window` unless None) in the query string, the body, or split between them (`where`);
-    signature = hex HMAC-SHA256 over the query string followed by the body, sent after them in the
-    body or, with the parameters in the query, there."""
-    creds = venue.credentials("binance")
-    items = [(k, bn_text(v)) for k, v in params.items()] + [("timestamp", str(int(time.time() * 1000)))]
-    if recv_window is not None:
-        items.append(("recvWindow", bn_text(recv_window)))
-    cut = {"query": len(items), "body": 0, "split": len(items) // 2}[where]
-    query, body = urlencode(items[:cut]), urlencode(items[cut:])
-    sig = signature or hmac.new(creds.secret.encode(), (query + body).encode(), hashlib.sha256).hexdigest()
-    if body:
-        body += "&signature=" + sig
-    else:
-        query += "&signature=" + sig
-    headers = {"Content-Type": "application/x-www-form-urlencoded"}
-    if key != "":
-        headers["X-MBX-APIKEY"] = key or creds.api_key
-    url = f"{venue.url}/binance{path}" + (f"?{query}" if query else "")
-    return requests.request(method, url, data=body or None, headers=headers, timeout=10)
+    """`binance_raw` with every value written as text (`bn_text`): fuzzed values of any type."""
+    return binance_raw(venue, method, path, {k: bn_text(v) for k, v in params.items()}, where=where, key=key,
+                       recv_window=None if recv_window is None else bn_text(recv_window), signature=signature)
 
 
 @SETTINGS
